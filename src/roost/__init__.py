@@ -1,0 +1,3 @@
+"""Roost: a sovereign, always-on AI agent runtime."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,136 @@
+"""The agent actor: a mailbox, one lane per session, supervision.
+
+Turns in one session run one at a time, in arrival order; sessions of one agent,
+and different agents, run concurrently. An unexpected exception in a turn is
+logged and answered with an error result; the agent keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from roost.agents.turn import STATUS_ERROR, TurnDeps, TurnObserver, TurnResult, run_turn
+from roost.supervise import supervise
+
+log = logging.getLogger(__name__)
+
+TurnRunner = Callable[[TurnDeps, str, str, TurnObserver | None], Awaitable[TurnResult]]
+
+
+class AgentStopped(Exception):
+    """The agent is shutting down and takes no new messages."""
+
+
+@dataclass
+class _Request:
+    session: str
+    text: str
+    observer: TurnObserver | None
+    reply: asyncio.Future[TurnResult] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class Agent:
+    def __init__(
+        self,
+        deps: TurnDeps,
+        runner: TurnRunner = run_turn,
+        on_turn: Callable[[TurnResult], None] | None = None,
+    ) -> None:
+        self.deps = deps
+        self.name = deps.settings.name
+        self._runner = runner
+        self._on_turn = on_turn
+        self._mailbox: asyncio.Queue[_Request] = asyncio.Queue()
+        self._lanes: dict[str, asyncio.Queue[_Request]] = {}
+        self._lane_tasks: dict[str, asyncio.Task[None]] = {}
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._accepting = False
+
+    def start(self) -> None:
+        self._accepting = True
+        self._dispatcher = asyncio.create_task(
+            supervise(f"agent {self.name}", self._dispatch), name=f"agent:{self.name}"
+        )
+
+    async def ask(
+        self, session: str, text: str, observer: TurnObserver | None = None
+    ) -> TurnResult:
+        """Queue a message for ``session`` and wait for the turn's result."""
+        if not self._accepting:
+            raise AgentStopped(f"agent {self.name} is not running")
+        request = _Request(session, text, observer)
+        self._mailbox.put_nowait(request)
+        return await request.reply
+
+    @property
+    def busy_sessions(self) -> int:
+        return len(self._lane_tasks)
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Stop taking messages, let running turns finish for ``grace_s``, then cancel them.
+
+        Cancelled turns are recorded as interrupted by the turn itself.
+        """
+        self._accepting = False
+        if self._dispatcher:
+            self._dispatcher.cancel()
+            await asyncio.gather(self._dispatcher, return_exceptions=True)
+        while not self._mailbox.empty():
+            self._mailbox.get_nowait().reply.cancel()
+        lanes = list(self._lane_tasks.values())
+        if lanes:
+            _, pending = await asyncio.wait(lanes, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _dispatch(self) -> None:
+        while True:
+            request = await self._mailbox.get()
+            lane = self._lanes.get(request.session)
+            if lane is None:
+                lane = self._lanes[request.session] = asyncio.Queue()
+                self._lane_tasks[request.session] = asyncio.create_task(
+                    self._serve_lane(request.session, lane),
+                    name=f"agent:{self.name}:{request.session}",
+                )
+            lane.put_nowait(request)
+
+    async def _serve_lane(self, session: str, lane: asyncio.Queue[_Request]) -> None:
+        # A lane lives while its session has work; the next message starts a new one.
+        try:
+            while not lane.empty():
+                await self._serve(lane.get_nowait())
+        finally:
+            self._lanes.pop(session, None)
+            self._lane_tasks.pop(session, None)
+            while not lane.empty():
+                lane.get_nowait().reply.cancel()
+
+    async def _serve(self, request: _Request) -> None:
+        if request.reply.cancelled():
+            return
+        try:
+            result = await self._runner(self.deps, request.session, request.text, request.observer)
+        except asyncio.CancelledError:
+            request.reply.cancel()
+            raise
+        except Exception as exc:
+            log.exception("agent %s: turn in session %s failed", self.name, request.session)
+            result = TurnResult(
+                agent=self.name,
+                session=request.session,
+                text=f"Internal error in agent {self.name}: {type(exc).__name__}: {exc}",
+                status=STATUS_ERROR,
+                error=repr(exc),
+            )
+        if self._on_turn:
+            self._on_turn(result)
+        with contextlib.suppress(asyncio.InvalidStateError):
+            request.reply.set_result(result)

@@ -1,0 +1,207 @@
+"""One turn: from a message in to a final answer out, with the tool loop between.
+
+Every step is persisted as it happens (user message, each assistant message, each
+tool result, each model call in the ledger), so a crash mid-turn leaves a session
+that the next turn can continue from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from roost.agents.context import fit_history
+from roost.config.settings import AgentSettings
+from roost.ledger.ledger import CallRecord, Ledger
+from roost.providers.base import (
+    Message,
+    ModelRequest,
+    ModelResponse,
+    Provider,
+    ProviderError,
+    ToolCall,
+    Usage,
+)
+from roost.store.conversations import TURN_INTERRUPTED, Conversations
+from roost.tools.registry import ToolContext, ToolOutcome, ToolRegistry
+
+NO_PROVIDER_REPLY = (
+    "No model provider is configured: set ANTHROPIC_API_KEY, OPENAI_API_KEY or "
+    "ROOST_LOCAL_BASE_URL, or run `roost init` and add a provider to roost.yaml."
+)
+
+STATUS_OK = "ok"
+STATUS_ERROR = "error"
+STATUS_MAX_ROUNDS = "max_rounds"
+STATUS_UNCONFIGURED = "unconfigured"
+
+
+class TurnObserver:
+    """Receives a turn's progress as it happens; override what you need."""
+
+    async def on_text(self, delta: str) -> None:
+        """A streamed piece of the model's text."""
+
+    async def on_tool_start(self, call: ToolCall) -> None:
+        """A tool call is about to run."""
+
+    async def on_tool_end(self, call: ToolCall, outcome: ToolOutcome) -> None:
+        """A tool call finished (``outcome.is_error`` tells how)."""
+
+
+@dataclass(frozen=True)
+class TurnDeps:
+    """Everything a turn needs, handed in explicitly."""
+
+    settings: AgentSettings
+    provider: Provider | None
+    conversations: Conversations
+    ledger: Ledger
+    tools: ToolRegistry
+
+
+@dataclass
+class TurnResult:
+    agent: str
+    session: str
+    text: str
+    status: str
+    rounds: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    duration_ms: int = 0
+    turn_id: int | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == STATUS_OK
+
+
+async def run_turn(
+    deps: TurnDeps, session: str, text: str, observer: TurnObserver | None = None
+) -> TurnResult:
+    """Run one turn for ``session``; the caller guarantees one turn per session at a time."""
+    return await _Turn(deps, session, observer or TurnObserver()).run(text)
+
+
+class _Turn:
+    def __init__(self, deps: TurnDeps, session: str, observer: TurnObserver) -> None:
+        self.deps = deps
+        self.agent = deps.settings
+        self.session = session
+        self.observer = observer
+        self.started = time.perf_counter()
+        self.result = TurnResult(agent=self.agent.name, session=session, text="", status=STATUS_OK)
+
+    async def run(self, text: str) -> TurnResult:
+        store = self.deps.conversations
+        session_id = await store.session_id(self.agent.name, self.session)
+        history = await store.history(session_id)
+        turn_id = await store.start_turn(session_id, self.agent.name)
+        self.result.turn_id = turn_id
+        user = Message(role="user", text=text)
+        await store.append(session_id, turn_id, user)
+        history.append(user)
+        try:
+            await self._loop(session_id, turn_id, history)
+        except asyncio.CancelledError:
+            self.result.status = TURN_INTERRUPTED
+            await asyncio.shield(self._finish(turn_id))
+            raise
+        await self._finish(turn_id)
+        return self.result
+
+    async def _loop(self, session_id: int, turn_id: int, history: list[Message]) -> None:
+        provider = self.deps.provider
+        if provider is None:
+            self.result.status, self.result.text = STATUS_UNCONFIGURED, NO_PROVIDER_REPLY
+            return
+        context = ToolContext(self.agent.name, self.session, self.agent.workspace)
+        for _ in range(self.agent.max_tool_rounds):
+            self.result.rounds += 1
+            response = await self._call_model(provider, history, turn_id)
+            if response is None:
+                return
+            reply = Message(role="assistant", text=response.text, tool_calls=response.tool_calls)
+            await self.deps.conversations.append(session_id, turn_id, reply)
+            history.append(reply)
+            if not response.tool_calls:
+                self.result.text = response.text
+                return
+            for call in response.tool_calls:
+                result = await self._run_tool(call, context)
+                await self.deps.conversations.append(session_id, turn_id, result)
+                history.append(result)
+        self.result.status = STATUS_MAX_ROUNDS
+        self.result.text = (
+            f"Stopped after {self.agent.max_tool_rounds} tool rounds without a final answer "
+            f"(max_tool_rounds in agents.{self.agent.name}). Ask again to let it continue."
+        )
+
+    async def _call_model(
+        self, provider: Provider, history: list[Message], turn_id: int
+    ) -> ModelResponse | None:
+        tools = self.deps.tools.specs(self.agent.tools)
+        request = ModelRequest(
+            model=self.agent.model,
+            system=self.agent.system,
+            messages=tuple(
+                fit_history(history, self.agent.system, tools, self.agent.max_context_tokens)
+            ),
+            tools=tools,
+            max_tokens=self.agent.max_tokens,
+            temperature=self.agent.temperature,
+        )
+        started = time.perf_counter()
+        response: ModelResponse | None = None
+        error: str | None = None
+        try:
+            response = await provider.complete(request, self.observer.on_text)
+        except ProviderError as exc:
+            error = str(exc)
+        record = CallRecord(
+            agent=self.agent.name,
+            session_key=self.session,
+            provider=provider.name,
+            model=response.model if response and response.model else self.agent.model,
+            usage=response.usage if response else Usage(),
+            duration_ms=int((time.perf_counter() - started) * 1000),
+            turn_id=turn_id,
+            error=error,
+        )
+        self.result.cost_usd += await self.deps.ledger.record(record)
+        if response is None:
+            self.result.status, self.result.error = STATUS_ERROR, error
+            self.result.text = f"The model call failed: {error}"
+            return None
+        self._add_usage(response.usage)
+        return response
+
+    async def _run_tool(self, call: ToolCall, context: ToolContext) -> Message:
+        await self.observer.on_tool_start(call)
+        outcome = await self.deps.tools.run(call, context, self.agent.tools)
+        await self.observer.on_tool_end(call, outcome)
+        return Message(
+            role="tool",
+            text=outcome.text,
+            tool_call_id=call.id,
+            tool_name=call.name,
+            is_error=outcome.is_error,
+        )
+
+    def _add_usage(self, usage: Usage) -> None:
+        total = self.result.usage
+        self.result.usage = Usage(
+            input_tokens=total.input_tokens + usage.input_tokens,
+            output_tokens=total.output_tokens + usage.output_tokens,
+            cache_read_tokens=total.cache_read_tokens + usage.cache_read_tokens,
+            cache_write_tokens=total.cache_write_tokens + usage.cache_write_tokens,
+        )
+
+    async def _finish(self, turn_id: int) -> None:
+        self.result.duration_ms = int((time.perf_counter() - self.started) * 1000)
+        await self.deps.conversations.finish_turn(
+            turn_id, self.result.status, self.result.rounds, self.result.error
+        )

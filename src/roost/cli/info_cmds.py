@@ -1,0 +1,118 @@
+"""Read-only commands: `roost agents` and `roost cost`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from roost.cli.common import fail, load, out_console
+
+if TYPE_CHECKING:
+    from roost.config.settings import Settings
+    from roost.ledger.ledger import UsageReport, UsageTotals
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def agents(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List the configured agents with their models and tools."""
+    from rich.table import Table
+
+    settings = load(ctx)
+    rows: list[dict[str, Any]] = [
+        {
+            "name": agent.name,
+            "model": agent.model_ref,
+            "tools": list(agent.tools),
+            "workspace": str(agent.workspace),
+            "configured": agent.provider is not None,
+        }
+        for agent in settings.agents.values()
+    ]
+    if as_json:
+        print(json.dumps({"agents": rows}))
+        return
+    table = Table("agent", "model", "tools", "workspace")
+    for row in rows:
+        model = row["model"] if row["configured"] else "[yellow]no provider configured[/]"
+        table.add_row(str(row["name"]), str(model), ", ".join(row["tools"]), str(row["workspace"]))
+    out_console().print(table)
+
+
+def cost(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Tokens and USD spent, by agent and by model, today and in total."""
+    settings = load(ctx)
+    today, total = asyncio.run(_reports(settings))
+    if as_json:
+        print(json.dumps({"today": _report_dict(today), "total": _report_dict(total)}))
+        return
+    console = out_console()
+    for title, report in (("Today", today), ("All time", total)):
+        console.print(_report_table(title, report))
+    unpriced = total.total.unpriced_calls
+    if unpriced:
+        console.print(
+            f"[yellow]{unpriced} call(s) used models without a known price and count as $0;[/] "
+            "add them under models: in the config."
+        )
+
+
+async def _reports(settings: Settings) -> tuple[UsageReport, UsageReport]:
+    from roost.ledger.ledger import Ledger
+    from roost.ledger.pricing import PriceTable
+    from roost.store.database import Database, StoreError
+
+    db = Database(settings.store_url)
+    try:
+        await db.open()
+        ledger = Ledger(db, PriceTable())
+        return await ledger.report(since=_local_midnight_utc()), await ledger.report()
+    except StoreError as exc:
+        fail(str(exc))
+    finally:
+        await db.close()
+
+
+def _local_midnight_utc() -> datetime:
+    midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight.astimezone(UTC).replace(tzinfo=None)
+
+
+def _report_dict(report: UsageReport) -> dict[str, object]:
+    return {
+        "since": report.since.isoformat() + "Z" if report.since else None,
+        "totals": report.total.as_dict(),
+        "by_agent": {name: totals.as_dict() for name, totals in report.by_agent.items()},
+        "by_model": {name: totals.as_dict() for name, totals in report.by_model.items()},
+    }
+
+
+def _report_table(title: str, report: UsageReport) -> object:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in ("", "calls", "input", "output", "cache read", "cache write", "USD"):
+        table.add_column(column, justify="left" if not column else "right")
+
+    def add(label: str, totals: UsageTotals, style: str | None = None) -> None:
+        table.add_row(
+            label,
+            f"{totals.calls:,}",
+            f"{totals.input_tokens:,}",
+            f"{totals.output_tokens:,}",
+            f"{totals.cache_read_tokens:,}",
+            f"{totals.cache_write_tokens:,}",
+            f"{totals.cost_usd:.4f}",
+            style=style,
+        )
+
+    for name, totals in report.by_agent.items():
+        add(f"agent {name}", totals)
+    for name, totals in report.by_model.items():
+        add(f"model {name}", totals, "dim")
+    add("total", report.total, "bold")
+    return table

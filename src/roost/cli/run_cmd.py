@@ -1,0 +1,82 @@
+"""`roost run`: the long-running process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from roost.cli.common import err_console, fail, load
+
+if TYPE_CHECKING:
+    from roost.config.settings import Settings
+
+log = logging.getLogger("roost.run")
+
+
+def run(
+    ctx: typer.Context,
+    grace: Annotated[
+        float,
+        typer.Option(
+            help="Seconds running turns get to finish on shutdown before they are "
+            "recorded as interrupted."
+        ),
+    ] = 10.0,
+) -> None:
+    """Run Roost: the store and every configured agent, until Ctrl+C or SIGTERM."""
+    from roost.logs import setup_logging
+    from roost.process_lock import AlreadyRunning, ProcessLock
+
+    settings = load(ctx)
+    setup_logging(settings.log_dir, settings.log_level, settings.log_level)
+    lock = ProcessLock(settings.home / "roost.pid")
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        fail(str(exc))
+    try:
+        _banner(settings)
+        asyncio.run(_serve(settings, grace))
+    finally:
+        lock.release()
+
+
+async def _serve(settings: Settings, grace: float) -> None:
+    from roost.app import App
+    from roost.store.database import StoreError
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    app = App(settings)
+    try:
+        await app.start(recover=True)
+    except StoreError as exc:
+        fail(str(exc))
+    log.info("roost is running with %d agent(s); press Ctrl+C to stop", len(app.agents))
+    await stop.wait()
+    log.info("stopping: giving running turns up to %.0fs to finish", grace)
+    await app.stop(grace)
+    log.info("stopped")
+
+
+def _banner(settings: Settings) -> None:
+    console = err_console()
+    source = str(settings.config_path) if settings.config_path else "none (built-in defaults)"
+    console.print(f"[bold]Roost[/] home: {settings.home}", highlight=False)
+    console.print(f"config: {source}", highlight=False)
+    if settings.config_path is None:
+        console.print("  create one with: roost init", highlight=False)
+    for agent in settings.agents.values():
+        console.print(f"agent {agent.name}: {agent.model_ref}", highlight=False)
+        if agent.provider is None:
+            console.print(
+                "  [yellow]no model provider configured[/]: set ANTHROPIC_API_KEY, OPENAI_API_KEY "
+                "or ROOST_LOCAL_BASE_URL, or add one to roost.yaml",
+                highlight=False,
+            )

@@ -1,0 +1,230 @@
+"""Find, read and validate the configuration file; apply defaults.
+
+Search order: ``--config PATH``, then ``$ROOST_CONFIG``, then ``./roost.yaml``,
+then ``<home>/roost.yaml``. Without any file Roost runs on defaults.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import SecretStr, ValidationError
+
+from roost.config.environment import substitute
+from roost.config.errors import ConfigError
+from roost.config.schema import AgentConfig, ProviderConfig, RoostConfig
+from roost.config.settings import (
+    DEFAULT_AGENT,
+    DEFAULT_ANTHROPIC_MODEL,
+    DEFAULT_LOCAL_MODEL,
+    DEFAULT_OPENAI_MODEL,
+    AgentSettings,
+    Settings,
+    default_system_prompt,
+)
+
+CONFIG_FILE_NAME = "roost.yaml"
+
+
+def default_home(env: Mapping[str, str]) -> Path:
+    """``$ROOST_HOME`` if set, else ``~/.roost``; the ``home:`` key is applied later."""
+    if env.get("ROOST_HOME"):
+        return Path(env["ROOST_HOME"]).expanduser().resolve()
+    return Path("~/.roost").expanduser()
+
+
+def find_config(explicit: Path | None, env: Mapping[str, str]) -> Path | None:
+    """Return the config file to use, or ``None`` to run on defaults."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError([f"config file {explicit} does not exist"])
+        return explicit
+    from_env = env.get("ROOST_CONFIG")
+    if from_env:
+        path = Path(from_env).expanduser()
+        if not path.is_file():
+            raise ConfigError([f"ROOST_CONFIG points to {path}, which does not exist"])
+        return path
+    for candidate in (Path.cwd() / CONFIG_FILE_NAME, default_home(env) / CONFIG_FILE_NAME):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_settings(
+    explicit: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    known_tools: Collection[str] | None = None,
+) -> Settings:
+    """Load and resolve the configuration; raise ``ConfigError`` on any problem."""
+    env = os.environ if env is None else env
+    if known_tools is None:
+        from roost.tools.builtin import builtin_tool_names
+
+        known_tools = builtin_tool_names()
+    path = find_config(explicit, env)
+    config = _read(path, env) if path else RoostConfig()
+    return _resolve(config, path, env, known_tools)
+
+
+def _read(path: Path, env: Mapping[str, str]) -> RoostConfig:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{where}invalid YAML: {problem}"], path) from None
+    except OSError as exc:
+        raise ConfigError([f"cannot read the file: {exc.strerror}"], path) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            ["the top level must be a mapping of keys (home, providers, agents…)"], path
+        )
+    raw, problems = substitute(raw, env)
+    if problems:
+        raise ConfigError(problems, path)
+    try:
+        return RoostConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError([_describe(error) for error in exc.errors()], path) from None
+
+
+def _describe(error: Any) -> str:
+    where = ""
+    for part in error["loc"]:
+        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling; see docs/configuration.md)"
+    elif error["type"] == "missing":
+        message = "required key is missing"
+    return f"{where or '(top level)'}: {message}"
+
+
+def _resolve(
+    config: RoostConfig, path: Path | None, env: Mapping[str, str], known_tools: Collection[str]
+) -> Settings:
+    base = path.parent.resolve() if path else Path.cwd()
+    home = default_home(env)
+    if not env.get("ROOST_HOME") and config.home is not None:
+        home = _absolute(config.home, base)
+    providers = dict(config.providers)
+    problems: list[str] = []
+    agents: dict[str, AgentSettings] = {}
+    for name, agent in config.agents.items():
+        resolved = _resolve_agent(name, agent, providers, base, home, known_tools, problems)
+        if resolved:
+            agents[name] = resolved
+    if problems:
+        raise ConfigError(problems, path)
+    if not agents:
+        provider, model = _detect_provider(env, providers)
+        agents[DEFAULT_AGENT] = AgentSettings(
+            name=DEFAULT_AGENT,
+            provider=provider,
+            model=model,
+            system=default_system_prompt(DEFAULT_AGENT),
+            tools=("read_file", "write_file", "list_files"),
+            workspace=home / "agents" / DEFAULT_AGENT / "workspace",
+        )
+    store_url = config.store.url or f"sqlite+aiosqlite:///{home / 'roost.db'}"
+    return Settings(
+        home=home,
+        config_path=path.resolve() if path else None,
+        agents=agents,
+        providers=providers,
+        prices=dict(config.models),
+        store_url=store_url,
+        log_level=config.logging.level,
+    )
+
+
+def _resolve_agent(
+    name: str,
+    agent: AgentConfig,
+    providers: Mapping[str, ProviderConfig],
+    base: Path,
+    home: Path,
+    known_tools: Collection[str],
+    problems: list[str],
+) -> AgentSettings | None:
+    where = f"agents.{name}"
+    start = len(problems)
+    provider, _, model = agent.model.partition("/")
+    if provider not in providers:
+        problems.append(
+            f"{where}.model: unknown provider '{provider}'{_known(provider, providers)}"
+        )
+    for index, tool in enumerate(agent.tools):
+        if tool not in known_tools:
+            problems.append(
+                f"{where}.tools[{index}]: unknown tool '{tool}'{_known(tool, known_tools)}"
+            )
+    system = agent.system
+    if agent.system is not None and agent.system_file is not None:
+        problems.append(f"{where}: set either system or system_file, not both")
+    elif agent.system_file is not None:
+        system_path = _absolute(agent.system_file, base)
+        try:
+            system = system_path.read_text(encoding="utf-8")
+        except OSError as exc:
+            problems.append(f"{where}.system_file: cannot read {system_path}: {exc.strerror}")
+    if len(problems) > start:
+        return None
+    workspace = agent.workspace
+    return AgentSettings(
+        name=name,
+        provider=provider,
+        model=model,
+        system=system if system is not None else default_system_prompt(name),
+        tools=tuple(agent.tools),
+        workspace=_absolute(workspace, base) if workspace else home / "agents" / name / "workspace",
+        max_context_tokens=agent.max_context_tokens,
+        max_tool_rounds=agent.max_tool_rounds,
+        max_tokens=agent.max_tokens,
+        temperature=agent.temperature,
+    )
+
+
+def _detect_provider(
+    env: Mapping[str, str], providers: dict[str, ProviderConfig]
+) -> tuple[str | None, str]:
+    """Pick the default agent's provider from the environment (mutates ``providers``)."""
+    if env.get("ANTHROPIC_API_KEY"):
+        providers.setdefault(
+            "anthropic",
+            ProviderConfig(type="anthropic", api_key=SecretStr(env["ANTHROPIC_API_KEY"])),
+        )
+        return "anthropic", env.get("ROOST_MODEL", DEFAULT_ANTHROPIC_MODEL)
+    if env.get("OPENAI_API_KEY"):
+        providers.setdefault(
+            "openai", ProviderConfig(type="openai", api_key=SecretStr(env["OPENAI_API_KEY"]))
+        )
+        return "openai", env.get("ROOST_MODEL", DEFAULT_OPENAI_MODEL)
+    if env.get("ROOST_LOCAL_BASE_URL"):
+        providers.setdefault(
+            "local", ProviderConfig(type="openai", base_url=env["ROOST_LOCAL_BASE_URL"])
+        )
+        return "local", env.get("ROOST_MODEL", DEFAULT_LOCAL_MODEL)
+    return None, "unconfigured"
+
+
+def _known(name: str, known: Collection[str]) -> str:
+    if not known:
+        return " (none are defined)"
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"{hint} (known: {', '.join(sorted(known))})"
+
+
+def _absolute(path: Path, base: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else (base / path).resolve()

@@ -1,0 +1,72 @@
+"""The configuration file's schema. Key names here are a public contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+
+class _Strict(BaseModel):
+    # Unknown keys are almost always typos; refusing them names the key for the user.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProviderConfig(_Strict):
+    """One model backend. ``openai`` covers any OpenAI-compatible server."""
+
+    type: Literal["anthropic", "openai"]
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    max_retries: int = Field(default=3, ge=0, le=10)
+    timeout_s: float = Field(default=120.0, gt=0)
+
+
+class ModelPrice(_Strict):
+    """USD per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_read: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+
+
+class AgentConfig(_Strict):
+    model: str
+    system: str | None = None
+    system_file: Path | None = None
+    tools: list[str] = Field(default_factory=lambda: ["read_file", "write_file", "list_files"])
+    workspace: Path | None = None
+    max_context_tokens: int = Field(default=32_000, ge=1_000)
+    max_tool_rounds: int = Field(default=20, ge=1, le=200)
+    max_tokens: int = Field(default=4096, ge=16)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+
+    @field_validator("model")
+    @classmethod
+    def _model_has_provider(cls, value: str) -> str:
+        provider, _, model_id = value.partition("/")
+        if not provider or not model_id:
+            raise ValueError(
+                f"'{value}' should be provider-name/model-id, for example claude/claude-haiku-4-5"
+            )
+        return value
+
+
+class StoreConfig(_Strict):
+    url: str | None = None
+    """SQLAlchemy async URL; default ``sqlite+aiosqlite:///<home>/roost.db``."""
+
+
+class LoggingConfig(_Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class RoostConfig(_Strict):
+    home: Path | None = None
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    models: dict[str, ModelPrice] = Field(default_factory=dict)
+    agents: dict[str, AgentConfig] = Field(default_factory=dict)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)

@@ -1,0 +1,57 @@
+"""The resolved configuration the rest of Roost runs on.
+
+``RoostConfig`` (schema.py) is what the file says; ``Settings`` is what it means
+once defaults, the environment and relative paths are applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from roost.config.schema import ModelPrice, ProviderConfig
+
+DEFAULT_AGENT = "assistant"
+DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"
+DEFAULT_OPENAI_MODEL = "gpt-5-mini"
+DEFAULT_LOCAL_MODEL = "llama3.2"
+
+
+def default_system_prompt(agent: str) -> str:
+    return f"You are {agent}, an assistant running in Roost. Be concise."
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    name: str
+    provider: str | None
+    """Config name of the provider; ``None`` when no provider is configured at all."""
+    model: str
+    """Model id as the provider knows it, e.g. ``claude-haiku-4-5``."""
+    system: str
+    tools: tuple[str, ...]
+    workspace: Path
+    max_context_tokens: int = 32_000
+    max_tool_rounds: int = 20
+    max_tokens: int = 4096
+    temperature: float | None = None
+
+    @property
+    def model_ref(self) -> str:
+        """``provider/model`` as written in the config."""
+        return f"{self.provider or 'none'}/{self.model}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    config_path: Path | None
+    agents: dict[str, AgentSettings]
+    providers: dict[str, ProviderConfig] = field(default_factory=dict)
+    prices: dict[str, ModelPrice] = field(default_factory=dict)
+    store_url: str = ""
+    log_level: str = "INFO"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"

@@ -1,0 +1,130 @@
+"""The ledger: one row per model call, and the reports read from it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from roost.ledger.pricing import PriceTable
+from roost.providers.base import Usage
+from roost.store.database import Database
+from roost.store.tables import model_calls, utcnow
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    agent: str
+    session_key: str
+    provider: str
+    model: str
+    usage: Usage
+    duration_ms: int
+    turn_id: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class UsageTotals:
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float = 0.0
+    unpriced_calls: int = 0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class UsageReport:
+    since: datetime | None
+    total: UsageTotals = field(default_factory=UsageTotals)
+    by_agent: dict[str, UsageTotals] = field(default_factory=dict)
+    by_model: dict[str, UsageTotals] = field(default_factory=dict)
+
+
+class Ledger:
+    def __init__(self, db: Database, prices: PriceTable) -> None:
+        self._engine = db.engine
+        self.prices = prices
+
+    async def record(self, call: CallRecord) -> float:
+        """Price and store one call; return its cost in USD."""
+        cost, priced = self.prices.cost(call.provider, call.model, call.usage)
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                insert(model_calls).values(
+                    created_at=utcnow(),
+                    agent=call.agent,
+                    session_key=call.session_key,
+                    turn_id=call.turn_id,
+                    provider=call.provider,
+                    model=call.model,
+                    input_tokens=call.usage.input_tokens,
+                    output_tokens=call.usage.output_tokens,
+                    cache_read_tokens=call.usage.cache_read_tokens,
+                    cache_write_tokens=call.usage.cache_write_tokens,
+                    cost_usd=cost,
+                    priced=priced,
+                    duration_ms=call.duration_ms,
+                    status="error" if call.error else "ok",
+                    error=call.error,
+                )
+            )
+        return cost
+
+    async def report(self, since: datetime | None = None) -> UsageReport:
+        """Totals since ``since`` (naive UTC; ``None`` for all time), by agent and by model."""
+        report = UsageReport(since=since)
+        columns = (
+            func.count(),
+            func.coalesce(func.sum(model_calls.c.input_tokens), 0),
+            func.coalesce(func.sum(model_calls.c.output_tokens), 0),
+            func.coalesce(func.sum(model_calls.c.cache_read_tokens), 0),
+            func.coalesce(func.sum(model_calls.c.cache_write_tokens), 0),
+            func.coalesce(func.sum(model_calls.c.cost_usd), 0.0),
+            func.count().filter(model_calls.c.priced.is_(False)),
+        )
+        model_key = model_calls.c.provider + "/" + model_calls.c.model
+        async with self._engine.connect() as connection:
+            for target, key in (
+                (report.by_agent, model_calls.c.agent),
+                (report.by_model, model_key),
+            ):
+                query = select(key, *columns).group_by(key).order_by(key)
+                if since is not None:
+                    query = query.where(model_calls.c.created_at >= since)
+                for row in (await connection.execute(query)).all():
+                    target[str(row[0])] = _totals(row[1:])
+        for totals in report.by_agent.values():
+            _add(report.total, totals)
+        return report
+
+
+def _totals(values: Sequence[Any]) -> UsageTotals:
+    calls, inp, out, cache_read, cache_write, cost, unpriced = values
+    return UsageTotals(
+        calls=int(calls),
+        input_tokens=int(inp),
+        output_tokens=int(out),
+        cache_read_tokens=int(cache_read),
+        cache_write_tokens=int(cache_write),
+        cost_usd=float(cost),
+        unpriced_calls=int(unpriced),
+    )
+
+
+def _add(total: UsageTotals, part: UsageTotals) -> None:
+    total.calls += part.calls
+    total.input_tokens += part.input_tokens
+    total.output_tokens += part.output_tokens
+    total.cache_read_tokens += part.cache_read_tokens
+    total.cache_write_tokens += part.cache_write_tokens
+    total.cost_usd += part.cost_usd
+    total.unpriced_calls += part.unpriced_calls

@@ -1,0 +1,291 @@
+"""Anthropic Messages API backend, through the official ``anthropic`` SDK.
+
+The SDK is imported lazily, on the first call, so importing this module stays
+cheap. The SDK's own retry loop handles 429/5xx/timeouts and honours
+``retry-after``; this module only translates requests, the streamed answer and
+errors.
+
+Note: the SDK (2.x) sends API version 2026-10-21, which rejects sampling
+parameters; ``ModelRequest.temperature`` is therefore not sent to Anthropic.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from roost.config.schema import ProviderConfig
+from roost.providers.base import (
+    Message,
+    ModelRequest,
+    ModelResponse,
+    ProviderError,
+    TextSink,
+    ToolCall,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from anthropic import AsyncAnthropic
+
+__all__ = ["AnthropicProvider", "build_request_params"]
+
+_MAX_ERROR_CHARS = 300
+
+
+def _system_param(system: str) -> list[dict[str, Any]]:
+    # One cache breakpoint after the system prompt caches tools + system together.
+    return [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
+
+
+def _assistant_content(message: Message) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if message.text:
+        blocks.append({"type": "text", "text": message.text})
+    for call in message.tool_calls:
+        try:
+            tool_input: Any = json.loads(call.arguments_json or "{}")
+        except json.JSONDecodeError:
+            tool_input = {}
+        if not isinstance(tool_input, dict):
+            tool_input = {}
+        blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": tool_input})
+    return blocks
+
+
+def _tool_result(message: Message) -> dict[str, Any]:
+    block: dict[str, Any] = {
+        "type": "tool_result",
+        "tool_use_id": message.tool_call_id or "",
+        "content": message.text,
+    }
+    if message.is_error:
+        block["is_error"] = True
+    return block
+
+
+def _messages_param(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "tool":
+            results.append(_tool_result(message))
+            continue
+        if results:
+            out.append({"role": "user", "content": results})
+            results = []
+        if message.role == "user":
+            out.append({"role": "user", "content": message.text})
+        else:
+            out.append({"role": "assistant", "content": _assistant_content(message)})
+    if results:
+        out.append({"role": "user", "content": results})
+    return out
+
+
+def build_request_params(request: ModelRequest) -> dict[str, Any]:
+    """The Messages API body (without ``stream``) for a neutral request."""
+    params: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": request.max_tokens,
+        "messages": _messages_param(request.messages),
+    }
+    if request.system:
+        params["system"] = _system_param(request.system)
+    if request.tools:
+        params["tools"] = [
+            {"name": t.name, "description": t.description, "input_schema": t.input_schema}
+            for t in request.tools
+        ]
+    return params
+
+
+def _api_message(body: object, fallback: str) -> str:
+    """The human-readable message of an API error body."""
+    message: object = None
+    if isinstance(body, dict):
+        message = body.get("message")
+        inner = body.get("error")
+        if not isinstance(message, str) and isinstance(inner, dict):
+            message = inner.get("message")
+        elif not isinstance(message, str) and isinstance(inner, str):
+            message = inner
+    elif isinstance(body, str):
+        message = body.strip()
+    return message if isinstance(message, str) and message else fallback
+
+
+@dataclass
+class _Block:
+    kind: str
+    text: list[str] = field(default_factory=list)
+    tool_id: str = ""
+    tool_name: str = ""
+    tool_input: object = None
+    json_parts: list[str] = field(default_factory=list)
+
+
+class AnthropicProvider:
+    """A ``Provider`` for the Anthropic Messages API (always streamed)."""
+
+    def __init__(self, name: str, config: ProviderConfig) -> None:
+        self._name = name
+        self._config = config
+        self._client: AsyncAnthropic | None = None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def kind(self) -> str:
+        return "anthropic"
+
+    def _get_client(self) -> AsyncAnthropic:
+        if self._client is None:
+            from anthropic import AsyncAnthropic
+
+            key = self._config.api_key
+            client = AsyncAnthropic(
+                # None lets the SDK read ANTHROPIC_API_KEY (or its other credentials).
+                api_key=key.get_secret_value() if key is not None else None,
+                base_url=self._config.base_url,
+                max_retries=self._config.max_retries,
+                timeout=self._config.timeout_s,
+            )
+            if client.api_key is None and client.auth_token is None and client.credentials is None:
+                raise ProviderError(
+                    f"{self._name}: no API key: set api_key for this provider "
+                    "or the ANTHROPIC_API_KEY environment variable"
+                )
+            self._client = client
+        return self._client
+
+    def _error(self, text: str, status: int | None = None) -> ProviderError:
+        key = self._config.api_key
+        secret = key.get_secret_value() if key is not None else ""
+        if secret:
+            text = text.replace(secret, "***")
+        if len(text) > _MAX_ERROR_CHARS:
+            text = text[: _MAX_ERROR_CHARS - 1] + "…"
+        prefix = f"HTTP {status}: " if status is not None else ""
+        return ProviderError(f"{self._name}: {prefix}{text}", status_code=status)
+
+    async def complete(
+        self, request: ModelRequest, on_text: TextSink | None = None
+    ) -> ModelResponse:
+        import anthropic
+
+        try:
+            client = self._get_client()
+        except anthropic.AnthropicError as exc:  # e.g. CredentialsError from a bad profile
+            raise self._error(f"cannot load credentials: {exc}") from exc
+        params = build_request_params(request)
+        try:
+            return await self._stream(client, params, on_text)
+        except anthropic.APIStatusError as exc:
+            message = _api_message(exc.body, exc.message)
+            if exc.status_code < 400:  # an error event inside a successful stream
+                raise self._error(f"stream error: {message}") from exc
+            raise self._error(message, exc.status_code) from exc
+        except anthropic.APITimeoutError as exc:
+            raise self._error(f"request timed out after {self._config.timeout_s:g}s") from exc
+        except anthropic.APIConnectionError as exc:
+            cause = exc.__cause__
+            detail = f" ({cause})" if cause is not None and str(cause) else ""
+            url = client.base_url
+            raise self._error(f"cannot connect to {url}{detail}") from exc
+        except anthropic.APIError as exc:
+            raise self._error(exc.message) from exc
+
+    async def _stream(
+        self, client: AsyncAnthropic, params: dict[str, Any], on_text: TextSink | None
+    ) -> ModelResponse:
+        import httpx2
+
+        blocks: dict[int, _Block] = {}
+        model = str(params["model"])
+        stop_reason: str | None = None
+        input_tokens = output_tokens = cache_read = cache_write = 0
+
+        stream = await client.messages.create(**params, stream=True)
+        try:
+            async for event in stream:
+                if event.type == "message_start":
+                    message = event.message
+                    model = message.model or model
+                    usage = message.usage
+                    input_tokens = usage.input_tokens
+                    output_tokens = usage.output_tokens
+                    cache_read = usage.cache_read_input_tokens or 0
+                    cache_write = usage.cache_creation_input_tokens or 0
+                elif event.type == "content_block_start":
+                    start = event.content_block
+                    if start.type == "text":
+                        blocks[event.index] = _Block("text")
+                        if start.text:
+                            blocks[event.index].text.append(start.text)
+                            if on_text is not None:
+                                await on_text(start.text)
+                    elif start.type == "tool_use":
+                        blocks[event.index] = _Block(
+                            "tool_use",
+                            tool_id=start.id,
+                            tool_name=start.name,
+                            tool_input=start.input,
+                        )
+                elif event.type == "content_block_delta":
+                    block = blocks.get(event.index)
+                    delta = event.delta
+                    if block is None:
+                        continue
+                    if delta.type == "text_delta":
+                        block.text.append(delta.text)
+                        if on_text is not None and delta.text:
+                            await on_text(delta.text)
+                    elif delta.type == "input_json_delta":
+                        block.json_parts.append(delta.partial_json)
+                elif event.type == "message_delta":
+                    stop_reason = event.delta.stop_reason or stop_reason
+                    final = event.usage
+                    output_tokens = final.output_tokens
+                    if final.input_tokens is not None:
+                        input_tokens = final.input_tokens
+                    if final.cache_read_input_tokens is not None:
+                        cache_read = final.cache_read_input_tokens
+                    if final.cache_creation_input_tokens is not None:
+                        cache_write = final.cache_creation_input_tokens
+        except httpx2.TransportError as exc:
+            raise self._error(f"connection lost while streaming ({exc})") from exc
+        finally:
+            await stream.close()
+
+        texts: list[str] = []
+        calls: list[ToolCall] = []
+        for index in sorted(blocks):
+            block = blocks[index]
+            if block.kind == "text":
+                texts.append("".join(block.text))
+            else:
+                raw = "".join(block.json_parts)
+                if not raw:
+                    raw = json.dumps(block.tool_input if block.tool_input is not None else {})
+                calls.append(ToolCall(id=block.tool_id, name=block.tool_name, arguments_json=raw))
+        return ModelResponse(
+            text="".join(texts),
+            tool_calls=tuple(calls),
+            stop_reason=stop_reason,
+            usage=Usage(
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cache_read_tokens=cache_read,
+                cache_write_tokens=cache_write,
+            ),
+            model=model,
+        )
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()

@@ -1,0 +1,135 @@
+"""The one interface every model backend implements, in provider-neutral types.
+
+Agents speak only these types; each backend translates them to and from its
+API's wire format. Keeping the types plain dataclasses (not pydantic) keeps
+this module cheap to import: the SDKs are imported only when a call is made.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Role = Literal["user", "assistant", "tool"]
+TextSink = Callable[[str], Awaitable[None]]
+"""Receives streamed text deltas as they arrive from the model."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool invocation requested by the model.
+
+    ``arguments_json`` is kept as text: a model may produce invalid JSON, and the
+    tool loop must be able to report that back to the model instead of failing.
+    """
+
+    id: str
+    name: str
+    arguments_json: str
+
+    def arguments(self) -> dict[str, Any]:
+        """Parse the arguments; raise ``ValueError`` if they are not a JSON object."""
+        try:
+            value = json.loads(self.arguments_json or "{}")
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"arguments are not valid JSON: {exc.msg}") from exc
+        if not isinstance(value, dict):
+            raise ValueError("arguments must be a JSON object")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One conversation message in neutral form.
+
+    - ``user``: ``text`` from a person (or another agent).
+    - ``assistant``: ``text`` and/or ``tool_calls``.
+    - ``tool``: the result of one tool call: ``tool_call_id``, ``tool_name``,
+      ``text`` (the result), ``is_error``.
+    """
+
+    role: Role
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    tool_name: str | None = None
+    is_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool as offered to the model: name, short description, JSON schema."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRequest:
+    model: str
+    system: str
+    messages: tuple[Message, ...]
+    tools: tuple[ToolSpec, ...] = ()
+    max_tokens: int = 4096
+    temperature: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts exactly as the API reported them.
+
+    ``input_tokens`` counts only uncached input; cached input is split into
+    ``cache_read_tokens`` and ``cache_write_tokens`` so each is priced at its rate.
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelResponse:
+    text: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    stop_reason: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    model: str = ""
+
+
+class ProviderError(Exception):
+    """A model call failed after the backend's own retries were exhausted.
+
+    The message is safe to show to a person: it never contains the API key.
+    """
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class Provider(Protocol):
+    """A configured model backend (one entry under ``providers:``)."""
+
+    @property
+    def name(self) -> str:
+        """The provider's config name, e.g. ``claude``."""
+        ...
+
+    @property
+    def kind(self) -> str:
+        """The backend type: ``anthropic`` or ``openai``."""
+        ...
+
+    async def complete(
+        self, request: ModelRequest, on_text: TextSink | None = None
+    ) -> ModelResponse:
+        """Run one model call, streaming text deltas to ``on_text`` as they arrive."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections. Safe to call when no call was ever made."""
+        ...

@@ -1,0 +1,255 @@
+"""OpenAI Chat Completions backend (also any OpenAI-compatible server), via ``openai``.
+
+The SDK is imported lazily, on the first call, so importing this module stays
+cheap. The SDK's own retry loop handles 429/5xx/timeouts and honours
+``retry-after``; this module only translates requests, the streamed answer and
+errors.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from roost.config.schema import ProviderConfig
+from roost.providers.base import (
+    Message,
+    ModelRequest,
+    ModelResponse,
+    ProviderError,
+    TextSink,
+    ToolCall,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+__all__ = ["OpenAIProvider", "build_request_params"]
+
+_MAX_ERROR_CHARS = 300
+_NO_KEY = "not-needed"
+"""Sent when no key is configured: local servers (Ollama, llama.cpp, vLLM) need none."""
+
+
+def _message_param(message: Message) -> dict[str, Any]:
+    if message.role == "user":
+        return {"role": "user", "content": message.text}
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id or "", "content": message.text}
+    param: dict[str, Any] = {"role": "assistant", "content": message.text or None}
+    if message.tool_calls:
+        param["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments_json},
+            }
+            for call in message.tool_calls
+        ]
+    elif param["content"] is None:
+        param["content"] = ""
+    return param
+
+
+def _is_openai_host(base_url: str | None) -> bool:
+    if not base_url:
+        return True
+    host = urlsplit(base_url).hostname or ""
+    return host == "api.openai.com" or host.endswith(".openai.com")
+
+
+def build_request_params(request: ModelRequest, *, base_url: str | None = None) -> dict[str, Any]:
+    """The Chat Completions body (without the streaming fields) for a neutral request.
+
+    OpenAI itself takes ``max_completion_tokens`` (its reasoning models reject
+    ``max_tokens``); other compatible servers commonly know only ``max_tokens``.
+    """
+    messages: list[dict[str, Any]] = []
+    if request.system:
+        messages.append({"role": "system", "content": request.system})
+    messages.extend(_message_param(m) for m in request.messages)
+    params: dict[str, Any] = {"model": request.model, "messages": messages}
+    limit_key = "max_completion_tokens" if _is_openai_host(base_url) else "max_tokens"
+    params[limit_key] = request.max_tokens
+    if request.tools:
+        params["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.input_schema,
+                },
+            }
+            for t in request.tools
+        ]
+    if request.temperature is not None:
+        params["temperature"] = request.temperature
+    return params
+
+
+def _api_message(body: object, fallback: str) -> str:
+    """The human-readable message of an API error body."""
+    message: object = None
+    if isinstance(body, dict):
+        message = body.get("message")
+        inner = body.get("error")
+        if not isinstance(message, str) and isinstance(inner, dict):
+            message = inner.get("message")
+        elif not isinstance(message, str) and isinstance(inner, str):
+            message = inner
+    elif isinstance(body, str):
+        message = body.strip()
+    return message if isinstance(message, str) and message else fallback
+
+
+@dataclass
+class _CallParts:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+class OpenAIProvider:
+    """A ``Provider`` for the Chat Completions API (always streamed)."""
+
+    def __init__(self, name: str, config: ProviderConfig) -> None:
+        self._name = name
+        self._config = config
+        self._client: AsyncOpenAI | None = None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def kind(self) -> str:
+        return "openai"
+
+    def _get_client(self) -> AsyncOpenAI:
+        if self._client is None:
+            from openai import AsyncOpenAI
+
+            key = self._config.api_key
+            api_key = key.get_secret_value() if key is not None else None
+            if not api_key and not self._config.base_url:
+                # Talking to OpenAI itself: the usual environment variable applies. Never
+                # send it to a custom base_url (that server is not OpenAI).
+                api_key = os.environ.get("OPENAI_API_KEY")
+            self._client = AsyncOpenAI(
+                api_key=api_key or _NO_KEY,
+                base_url=self._config.base_url,
+                max_retries=self._config.max_retries,
+                timeout=self._config.timeout_s,
+            )
+        return self._client
+
+    def _error(self, text: str, status: int | None = None) -> ProviderError:
+        key = self._config.api_key
+        secret = key.get_secret_value() if key is not None else ""
+        if secret:
+            text = text.replace(secret, "***")
+        if len(text) > _MAX_ERROR_CHARS:
+            text = text[: _MAX_ERROR_CHARS - 1] + "…"
+        prefix = f"HTTP {status}: " if status is not None else ""
+        return ProviderError(f"{self._name}: {prefix}{text}", status_code=status)
+
+    async def complete(
+        self, request: ModelRequest, on_text: TextSink | None = None
+    ) -> ModelResponse:
+        import openai
+
+        client = self._get_client()
+        params = build_request_params(request, base_url=self._config.base_url)
+        try:
+            return await self._stream(client, params, on_text)
+        except openai.APIStatusError as exc:
+            message = _api_message(exc.body, exc.message)
+            if exc.status_code < 400:  # an error event inside a successful stream
+                raise self._error(f"stream error: {message}") from exc
+            raise self._error(message, exc.status_code) from exc
+        except openai.APITimeoutError as exc:
+            raise self._error(f"request timed out after {self._config.timeout_s:g}s") from exc
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__
+            detail = f" ({cause})" if cause is not None and str(cause) else ""
+            raise self._error(f"cannot connect to {client.base_url}{detail}") from exc
+        except openai.APIError as exc:
+            raise self._error(exc.message) from exc
+
+    async def _stream(
+        self, client: AsyncOpenAI, params: dict[str, Any], on_text: TextSink | None
+    ) -> ModelResponse:
+        import httpx2
+
+        texts: list[str] = []
+        calls: dict[int, _CallParts] = {}
+        model = str(params["model"])
+        finish_reason: str | None = None
+        usage = Usage()
+
+        stream = await client.chat.completions.create(
+            **params, stream=True, stream_options={"include_usage": True}
+        )
+        try:
+            async for chunk in stream:
+                if chunk.model:
+                    model = chunk.model
+                if chunk.usage is not None:
+                    prompt = chunk.usage.prompt_tokens or 0
+                    details = chunk.usage.prompt_tokens_details
+                    cached = (details.cached_tokens or 0) if details is not None else 0
+                    usage = Usage(
+                        input_tokens=max(0, prompt - cached),
+                        output_tokens=chunk.usage.completion_tokens or 0,
+                        cache_read_tokens=cached,
+                    )
+                for choice in chunk.choices:
+                    if choice.index != 0:
+                        continue
+                    delta = choice.delta
+                    if delta.content:
+                        texts.append(delta.content)
+                        if on_text is not None:
+                            await on_text(delta.content)
+                    for part in delta.tool_calls or ():
+                        call = calls.setdefault(part.index, _CallParts())
+                        if part.id:
+                            call.id = part.id
+                        if part.function is not None:
+                            name = part.function.name
+                            # Some compatible servers repeat the name on every delta.
+                            if name and name != call.name:
+                                call.name = name if not call.name else call.name + name
+                            if part.function.arguments:
+                                call.arguments.append(part.function.arguments)
+                    if choice.finish_reason:
+                        finish_reason = choice.finish_reason
+        except httpx2.TransportError as exc:
+            raise self._error(f"connection lost while streaming ({exc})") from exc
+        finally:
+            await stream.close()
+
+        tool_calls = tuple(
+            ToolCall(
+                id=calls[i].id or f"call_{i}",
+                name=calls[i].name,
+                arguments_json="".join(calls[i].arguments),
+            )
+            for i in sorted(calls)
+        )
+        return ModelResponse(
+            text="".join(texts),
+            tool_calls=tool_calls,
+            stop_reason=finish_reason,
+            usage=usage,
+            model=model,
+        )
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()

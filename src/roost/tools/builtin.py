@@ -1,0 +1,14 @@
+"""The catalogue of tools that ship with Roost."""
+
+from __future__ import annotations
+
+from roost.tools.files import FILE_TOOLS
+from roost.tools.registry import ToolRegistry
+
+
+def builtin_registry() -> ToolRegistry:
+    return ToolRegistry(FILE_TOOLS)
+
+
+def builtin_tool_names() -> list[str]:
+    return [tool.name for tool in FILE_TOOLS]

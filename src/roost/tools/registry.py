@@ -1,0 +1,109 @@
+"""Tools are declared once here; providers turn the specs into each API's format.
+
+A tool is a name, a short description, a pydantic model for its arguments (the
+JSON schema is derived from it) and an async handler. Registration is explicit:
+nothing is registered by importing a module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from roost.providers.base import ToolCall, ToolSpec
+
+
+class ToolError(Exception):
+    """A failure the model should read and may recover from (bad path, missing file…)."""
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What a tool may know about the turn that called it."""
+
+    agent: str
+    session: str
+    workspace: Path
+
+
+Handler = Callable[[ToolContext, Any], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    arguments: type[BaseModel]
+    handler: Handler
+
+    @cached_property
+    def spec(self) -> ToolSpec:
+        return ToolSpec(self.name, self.description, _compact_schema(self.arguments))
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    text: str
+    is_error: bool
+
+
+class ToolRegistry:
+    def __init__(self, tools: Iterable[Tool] = ()) -> None:
+        self._tools: dict[str, Tool] = {}
+        for tool in tools:
+            self.register(tool)
+
+    def register(self, tool: Tool) -> None:
+        if tool.name in self._tools:
+            raise ValueError(f"tool {tool.name!r} is already registered")
+        self._tools[tool.name] = tool
+
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def specs(self, names: Iterable[str]) -> tuple[ToolSpec, ...]:
+        return tuple(self._tools[name].spec for name in names if name in self._tools)
+
+    async def run(
+        self, call: ToolCall, context: ToolContext, allowed: Iterable[str]
+    ) -> ToolOutcome:
+        """Run one tool call. Every failure becomes an error result for the model."""
+        tool = self._tools.get(call.name)
+        if tool is None or call.name not in allowed:
+            return ToolOutcome(f"unknown tool '{call.name}'", True)
+        try:
+            arguments = tool.arguments.model_validate(call.arguments())
+        except ValueError as exc:
+            return ToolOutcome(f"invalid arguments for {call.name}: {_explain(exc)}", True)
+        try:
+            return ToolOutcome(await tool.handler(context, arguments), False)
+        except ToolError as exc:
+            return ToolOutcome(str(exc), True)
+
+
+def _explain(exc: ValueError) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'arguments'}: {error['msg']}"
+            for error in exc.errors()
+        )
+    return str(exc)
+
+
+def _compact_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema without pydantic's titles: every byte is paid on every call."""
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: strip(value) for key, value in node.items() if key != "title"}
+        if isinstance(node, list):
+            return [strip(item) for item in node]
+        return node
+
+    schema: dict[str, Any] = strip(model.model_json_schema())
+    return schema

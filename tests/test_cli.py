@@ -1,0 +1,163 @@
+"""The `roost` command as a user runs it: real processes, real files, the fake LLM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ConfigWriter, provider_yaml
+from tests.fakes.llm_server import FakeLLM
+
+ROOST = [sys.executable, "-m", "roost"]
+
+
+def roost(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*ROOST, *args],
+        capture_output=True,
+        text=True,
+        env=env or dict(os.environ),
+        input=stdin,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def config(fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path) -> Path:
+    return write_config(
+        provider_yaml(fake_llm)
+        + f"""home: {tmp_path / "home"}
+agents:
+  assistant: {{model: claude/claude-haiku-4-5}}
+  coder: {{model: gpt/gpt-5-mini}}
+"""
+    )
+
+
+def test_ask_continues_the_session_across_processes(config: Path, fake_llm: FakeLLM) -> None:
+    fake_llm.reply("Nice to meet you, Ada.")
+    first = roost("ask", "assistant", "my name is Ada", "--session", "chat-1")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == "Nice to meet you, Ada.\n"
+    second = roost("ask", "assistant", "what is my name?", "--session", "chat-1")
+    assert second.returncode == 0 and second.stdout == "echo: what is my name?\n"
+    messages = fake_llm.last_request.body["messages"]
+    texts = json.dumps(messages)
+    assert "my name is Ada" in texts and "Nice to meet you, Ada." in texts
+    roost("ask", "assistant", "fresh start", "--session", "chat-2")
+    assert "Ada" not in json.dumps(fake_llm.last_request.body["messages"])
+
+
+def test_ask_json_reports_usage_and_cost_and_cost_command_agrees(
+    config: Path, fake_llm: FakeLLM
+) -> None:
+    from tests.fakes.llm_server import FakeUsage
+
+    fake_llm.reply("four", usage=FakeUsage(1000, 10))
+    result = roost("ask", "coder", "2+2?", "--json")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["status"] == "ok" and answer["text"] == "four"
+    assert answer["usage"]["input_tokens"] == 1000 and answer["usage"]["output_tokens"] == 10
+    assert answer["cost_usd"] == pytest.approx((1000 * 0.25 + 10 * 2.0) / 1e6)
+    report = json.loads(roost("cost", "--json").stdout)
+    for period in ("today", "total"):
+        assert report[period]["totals"]["calls"] == 1
+        assert report[period]["by_agent"]["coder"]["cost_usd"] == pytest.approx(answer["cost_usd"])
+        assert report[period]["by_model"]["gpt/gpt-5-mini"]["input_tokens"] == 1000
+    table = roost("cost").stdout
+    assert "agent coder" in table and "0.0003" in table
+
+
+def test_ask_reads_the_message_from_stdin(config: Path, fake_llm: FakeLLM) -> None:
+    result = roost("ask", "assistant", "-", stdin="from a pipe\n")
+    assert result.returncode == 0 and result.stdout == "echo: from a pipe\n"
+
+
+def test_ask_failures_exit_non_zero_without_a_traceback(config: Path, fake_llm: FakeLLM) -> None:
+    fake_llm.fail(401, "invalid x-api-key", times=1)
+    result = roost("ask", "assistant", "hi")
+    assert result.returncode == 1
+    assert "HTTP 401" in result.stderr and "Traceback" not in result.stderr
+    unknown = roost("ask", "nobody", "hi")
+    assert unknown.returncode == 1 and "unknown agent 'nobody'" in unknown.stderr
+    empty = roost("ask", "assistant", "  ")
+    assert empty.returncode == 1 and "empty" in empty.stderr
+
+
+def test_no_provider_gets_one_clear_sentence(tmp_path: Path) -> None:
+    env = {**os.environ, "ROOST_HOME": str(tmp_path / "h")}
+    result = roost("ask", "assistant", "hello", env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("No model provider is configured")
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_bad_config_exits_2_naming_file_and_key(write_config: ConfigWriter) -> None:
+    path = write_config(
+        "providers: {claude: {type: anthropic}}\nagents: {assistant: {model: claud/x}}\n"
+    )
+    for command in (["ask", "assistant", "hi"], ["agents"], ["cost"], ["run"]):
+        result = roost(*command)
+        assert result.returncode == 2, command
+        assert str(path) in result.stderr
+        assert "agents.assistant.model: unknown provider 'claud'" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_init_writes_the_starter_file_once(tmp_path: Path) -> None:
+    result = roost("init")
+    assert result.returncode == 0 and "wrote roost.yaml" in result.stdout
+    written = (tmp_path / "roost.yaml").read_text()
+    example = Path(__file__).parent.parent / "roost.example.yaml"
+    assert written == example.read_text(), "keep roost.example.yaml and the packaged starter equal"
+    again = roost("init")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    env = {**os.environ, "ANTHROPIC_API_KEY": "sk-test"}
+    agents = json.loads(roost("agents", "--json", env=env).stdout)
+    assert agents["agents"][0]["name"] == "assistant"
+    assert agents["agents"][0]["model"] == "claude/claude-haiku-4-5"
+
+
+def test_agents_lists_models_and_tools(config: Path) -> None:
+    listing = json.loads(roost("agents", "--json").stdout)["agents"]
+    assert [(a["name"], a["model"]) for a in listing] == [
+        ("assistant", "claude/claude-haiku-4-5"),
+        ("coder", "gpt/gpt-5-mini"),
+    ]
+    assert listing[0]["tools"] == ["read_file", "write_file", "list_files"]
+    assert "assistant" in roost("agents").stdout
+
+
+def test_run_starts_logs_and_stops_cleanly_on_sigterm(config: Path, tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [*ROOST, "run"], stderr=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
+    try:
+        assert process.stderr is not None
+        seen = ""
+        deadline = time.monotonic() + 30
+        while "roost is running" not in seen and time.monotonic() < deadline:
+            seen += process.stderr.readline()
+        assert "roost is running with 2 agent(s)" in seen
+        assert "agent assistant: claude/claude-haiku-4-5" in seen
+        second = roost("run")
+        assert second.returncode == 1 and "already running" in second.stderr
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        rest = process.stderr.read()
+        assert "stopped" in rest and "Traceback" not in rest
+    finally:
+        if process.poll() is None:
+            process.kill()
+    log = (tmp_path / "home" / "logs" / "roost.log").read_text()
+    assert "roost is running" in log and not (tmp_path / "home" / "roost.pid").exists()

@@ -1,0 +1,177 @@
+"""Configuration: search order, ${ENV} secrets, defaults, and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from roost.config.errors import ConfigError
+from roost.config.loader import find_config, load_settings
+from tests.conftest import ConfigWriter
+
+GOOD = """\
+providers:
+  claude: {type: anthropic, api_key: "${TEST_KEY}"}
+  local: {type: openai, base_url: "http://127.0.0.1:11434/v1", api_key: ollama}
+models:
+  local/llama3.2: {input: 0.5, output: 1.5}
+agents:
+  assistant:
+    model: claude/claude-haiku-4-5
+    system: "You are my assistant."
+    tools: [read_file, write_file, list_files]
+    workspace: ./workspaces/assistant
+  helper:
+    model: local/llama3.2
+    system_file: prompts/helper.md
+"""
+
+
+def error_for(path: Path, env: dict[str, str] | None = None) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env=env or {})
+    return str(caught.value)
+
+
+def test_full_example_resolves(write_config: ConfigWriter, tmp_path: Path) -> None:
+    path = write_config(GOOD)
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "helper.md").write_text("Help.", encoding="utf-8")
+    settings = load_settings(path, env={"TEST_KEY": "sk-secret", "ROOST_HOME": str(tmp_path / "h")})
+    assistant = settings.agents["assistant"]
+    assert assistant.provider == "claude" and assistant.model == "claude-haiku-4-5"
+    assert assistant.workspace == tmp_path / "workspaces" / "assistant"
+    assert settings.agents["helper"].system == "Help."
+    assert settings.agents["helper"].workspace == tmp_path / "h" / "agents" / "helper" / "workspace"
+    api_key = settings.providers["claude"].api_key
+    assert api_key is not None and api_key.get_secret_value() == "sk-secret"
+    assert "sk-secret" not in repr(settings)
+    assert settings.store_url == f"sqlite+aiosqlite:///{tmp_path / 'h' / 'roost.db'}"
+    assert settings.prices["local/llama3.2"].input == 0.5
+
+
+def test_home_key_is_relative_to_the_file_and_env_wins(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    path = write_config("home: ./data\n")
+    assert load_settings(path, env={}).home == tmp_path / "data"
+    assert load_settings(path, env={"ROOST_HOME": str(tmp_path / "x")}).home == tmp_path / "x"
+
+
+def test_unknown_provider_names_file_key_and_suggestion(write_config: ConfigWriter) -> None:
+    path = write_config(
+        GOOD.replace("model: claude/claude-haiku-4-5", "model: claud/claude-haiku-4-5")
+    )
+    message = error_for(path, {"TEST_KEY": "k"})
+    assert str(path) in message
+    assert "agents.assistant.model: unknown provider 'claud'" in message
+    assert "did you mean 'claude'" in message
+
+
+def test_unknown_tool_and_unknown_key_are_both_reported(write_config: ConfigWriter) -> None:
+    path = write_config(
+        """\
+        providers: {p: {type: openai}}
+        agents:
+          a: {model: p/m, tools: [read_file, red_file]}
+        """
+    )
+    assert "agents.a.tools[1]: unknown tool 'red_file'" in error_for(path)
+    path = write_config("providers: {p: {type: openai, api_kee: x}}\n")
+    assert "providers.p.api_kee: unknown key" in error_for(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "agents: {a: {model: nomodel}}\n",
+            "agents.a.model: 'nomodel' should be provider-name/model-id",
+        ),
+        (
+            "providers: {p: {type: gemini}}\n",
+            "providers.p.type: Input should be 'anthropic' or 'openai'",
+        ),
+        ("agents: {a: {system: hi}}\n", "agents.a.model: required key is missing"),
+        ("agents: [a, b]\n", "agents: Input should be a valid dictionary"),
+        ("- just\n- a list\n", "the top level must be a mapping"),
+        ("agents:\n  a: {model: x/y\n", "line 3, column 1: invalid YAML"),
+        ("providers: {p: {type: openai, max_retries: -1}}\n", "providers.p.max_retries:"),
+    ],
+)
+def test_bad_files_are_explained(write_config: ConfigWriter, text: str, expected: str) -> None:
+    assert expected in error_for(write_config(text))
+
+
+def test_missing_env_var_names_key_and_variable_but_default_applies(
+    write_config: ConfigWriter,
+) -> None:
+    path = write_config('providers: {p: {type: anthropic, api_key: "${NOPE_KEY}"}}\n')
+    assert "providers.p.api_key: environment variable NOPE_KEY is not set" in error_for(path)
+    path = write_config(
+        'providers: {p: {type: openai, base_url: "${URL:-http://127.0.0.1:1/v1}"}}\n'
+    )
+    assert load_settings(path, env={}).providers["p"].base_url == "http://127.0.0.1:1/v1"
+
+
+def test_secret_values_never_appear_in_errors(write_config: ConfigWriter) -> None:
+    path = write_config('providers: {p: {type: anthropic, api_key: "${K}", bogus: 1}}\n')
+    message = error_for(path, {"K": "sk-very-secret"})
+    assert "sk-very-secret" not in message and "providers.p.bogus" in message
+
+
+def test_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "roost.yaml").write_text("{}\n", encoding="utf-8")
+    env = {"ROOST_HOME": str(home)}
+    assert find_config(None, env) == home / "roost.yaml"
+    (tmp_path / "roost.yaml").write_text("{}\n", encoding="utf-8")
+    assert find_config(None, env) == tmp_path / "roost.yaml"
+    other = tmp_path / "other.yaml"
+    other.write_text("{}\n", encoding="utf-8")
+    assert find_config(None, {**env, "ROOST_CONFIG": str(other)}) == other
+    explicit = tmp_path / "explicit.yaml"
+    explicit.write_text("{}\n", encoding="utf-8")
+    assert find_config(explicit, {**env, "ROOST_CONFIG": str(other)}) == explicit
+    with pytest.raises(ConfigError, match="does not exist"):
+        find_config(tmp_path / "missing.yaml", env)
+    with pytest.raises(ConfigError, match="ROOST_CONFIG points to"):
+        find_config(None, {"ROOST_CONFIG": str(tmp_path / "missing.yaml")})
+
+
+@pytest.mark.parametrize(
+    ("env", "provider", "kind", "model"),
+    [
+        (
+            {"ANTHROPIC_API_KEY": "a", "OPENAI_API_KEY": "o"},
+            "anthropic",
+            "anthropic",
+            "claude-haiku-4-5",
+        ),
+        ({"OPENAI_API_KEY": "o"}, "openai", "openai", "gpt-5-mini"),
+        ({"ROOST_LOCAL_BASE_URL": "http://127.0.0.1:8080/v1"}, "local", "openai", "llama3.2"),
+        (
+            {"ROOST_LOCAL_BASE_URL": "http://127.0.0.1:8080/v1", "ROOST_MODEL": "qwen3"},
+            "local",
+            "openai",
+            "qwen3",
+        ),
+    ],
+)
+def test_defaults_without_a_file_pick_a_provider_from_the_environment(
+    env: dict[str, str], provider: str, kind: str, model: str, tmp_path: Path
+) -> None:
+    settings = load_settings(None, env={**env, "ROOST_HOME": str(tmp_path / "h")})
+    assert settings.config_path is None
+    agent = settings.agents["assistant"]
+    assert (agent.provider, agent.model) == (provider, model)
+    assert settings.providers[provider].type == kind
+
+
+def test_defaults_without_any_provider_still_give_an_agent(tmp_path: Path) -> None:
+    settings = load_settings(None, env={"ROOST_HOME": str(tmp_path / "h")})
+    assert settings.agents["assistant"].provider is None
+    assert settings.home == tmp_path / "h"
+    assert not settings.providers

@@ -1,0 +1,86 @@
+"""Prices for known and unknown models, and context assembly within a token budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from roost.agents.context import fit_history, repair_tool_pairs
+from roost.ledger.pricing import Price, PriceTable
+from roost.providers.base import Message, ToolCall, Usage
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "expected"),
+    [
+        ("claude", "claude-haiku-4-5", 1.0),
+        ("claude", "claude-haiku-4-5-20251001", 1.0),
+        ("claude", "claude-sonnet-4-5", 3.0),
+        ("router", "anthropic/claude-sonnet-4-5", 3.0),
+        ("openai", "gpt-4o-mini-2024-07-18", 0.15),
+        ("openai", "gpt-5-mini", 0.25),
+    ],
+)
+def test_default_prices(provider: str, model: str, expected: float) -> None:
+    price = PriceTable().lookup(provider, model)
+    assert price is not None and price.input == expected
+
+
+def test_cost_uses_every_token_kind() -> None:
+    usage = Usage(
+        input_tokens=1_000_000,
+        output_tokens=100_000,
+        cache_read_tokens=200_000,
+        cache_write_tokens=400_000,
+    )
+    cost, priced = PriceTable().cost("claude", "claude-haiku-4-5", usage)
+    # 1.0 + 0.5 (output at $5) + 0.02 (reads at $0.10) + 0.5 (writes at $1.25)
+    assert priced and cost == pytest.approx(2.02)
+
+
+def test_unknown_models_cost_nothing_and_say_so() -> None:
+    assert PriceTable().cost("local", "llama3.2", Usage(100, 100)) == (0.0, False)
+    assert PriceTable().lookup("openai", "gpt-5-pro") is None  # no prefix guessing
+
+
+def test_overrides_win_by_provider_model_then_model() -> None:
+    table = PriceTable({"local/llama3.2": Price(1, 2, 0, 0), "claude-haiku-4-5": Price(9, 9, 9, 9)})
+    assert table.cost("local", "llama3.2", Usage(1_000_000, 0)) == (1.0, True)
+    assert table.lookup("claude", "claude-haiku-4-5") == Price(9, 9, 9, 9)
+
+
+def _turn(i: int, size: int = 400) -> list[Message]:
+    call = ToolCall(f"c{i}", "read_file", '{"path": "a"}')
+    return [
+        Message("user", f"question {i} " + "x" * size),
+        Message("assistant", "", (call,)),
+        Message("tool", "y" * size, tool_call_id=f"c{i}", tool_name="read_file"),
+        Message("assistant", f"answer {i}"),
+    ]
+
+
+def test_history_is_cut_at_a_user_message_within_budget() -> None:
+    history = [m for i in range(20) for m in _turn(i)]
+    fitted = fit_history(history, "system", (), max_tokens=1_000)
+    assert fitted[0].role == "user"
+    assert fitted[-1].text == "answer 19"
+    assert 4 <= len(fitted) < len(history)
+    assert sum(len(m.text) for m in fitted) <= 4_000
+
+
+def test_current_turn_is_kept_even_over_budget() -> None:
+    history = [*_turn(0), Message("user", "z" * 40_000)]
+    fitted = fit_history(history, "system", (), max_tokens=1_000)
+    assert fitted == [history[-1]]
+
+
+def test_interrupted_tool_calls_get_an_error_result_and_orphans_are_dropped() -> None:
+    call = ToolCall("c1", "write_file", "{}")
+    history = [
+        Message("user", "go"),
+        Message("assistant", "", (call,)),
+        Message("user", "are you there?"),
+        Message("tool", "stray", tool_call_id="nobody"),
+    ]
+    repaired = repair_tool_pairs(history)
+    assert [m.role for m in repaired] == ["user", "assistant", "tool", "user"]
+    assert repaired[2].tool_call_id == "c1" and repaired[2].is_error

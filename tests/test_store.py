@@ -1,0 +1,164 @@
+"""The store on SQLite (always) and PostgreSQL (when a server is reachable).
+
+PostgreSQL: $ROOST_TEST_POSTGRES_URL, default postgresql+asyncpg://postgres@127.0.0.1:5432/test.
+Each test gets its own schema, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from roost.ledger.ledger import CallRecord, Ledger
+from roost.ledger.pricing import PriceTable
+from roost.providers.base import Message, ToolCall, Usage
+from roost.store.conversations import Conversations
+from roost.store.database import MIGRATIONS_DIR, Database, StoreError
+from roost.store.tables import SCHEMA_REVISION, utcnow
+
+POSTGRES_URL = os.environ.get(
+    "ROOST_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+async def _postgres_schema() -> str:
+    """Create a fresh schema, or skip with the reason the server is unusable."""
+    try:
+        import asyncpg  # type: ignore[import-untyped]
+    except ImportError:
+        pytest.skip("asyncpg is not installed (pip install 'roost[postgres]')")
+    dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+    schema = f"roost_test_{uuid.uuid4().hex[:12]}"
+    try:
+        connection = await asyncpg.connect(dsn, timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.skip(f"no PostgreSQL server usable at {POSTGRES_URL}: {exc}")
+    try:
+        await connection.execute(f'CREATE SCHEMA "{schema}"')
+    finally:
+        await connection.close()
+    return schema
+
+
+async def _drop_schema(schema: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(
+        POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+    )
+    try:
+        await connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        database = Database(f"sqlite+aiosqlite:///{tmp_path / 'roost.db'}")
+        await database.open()
+        yield database
+        await database.close()
+        return
+    schema = await _postgres_schema()
+    database = Database(POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}})
+    await database.open()
+    try:
+        yield database
+    finally:
+        await database.close()
+        await _drop_schema(schema)
+
+
+def test_schema_revision_matches_the_newest_migration() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_REVISION
+
+
+async def test_migrations_create_tables_and_reopening_is_a_no_op(db: Database) -> None:
+    from sqlalchemy import inspect, text
+
+    async with db.engine.connect() as connection:
+        names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+        revision = (
+            await connection.execute(text("SELECT version_num FROM alembic_version"))
+        ).scalar()
+    assert {"sessions", "turns", "messages", "model_calls", "alembic_version"} <= set(names)
+    assert revision == SCHEMA_REVISION
+    await db.open()  # already current: must not fail or duplicate anything
+
+
+async def test_messages_round_trip_in_order(db: Database) -> None:
+    store = Conversations(db)
+    session = await store.session_id("assistant", "cli:default")
+    assert await store.session_id("assistant", "cli:default") == session
+    other = await store.session_id("coder", "cli:default")
+    assert other != session
+    turn = await store.start_turn(session, "assistant")
+    call = ToolCall("call-1", "read_file", '{"path": "a.txt"}')
+    written = [
+        Message("user", "read a.txt"),
+        Message("assistant", "Let me look.", (call,)),
+        Message("tool", "hello", tool_call_id="call-1", tool_name="read_file", is_error=True),
+        Message("assistant", "It says hello."),
+    ]
+    for message in written:
+        await store.append(session, turn, message)
+    await store.finish_turn(turn, "ok", rounds=2)
+    assert await store.history(session) == written
+    assert await store.history(session, limit=2) == written[2:]
+    assert await store.history(other) == []
+    assert await store.turn_status(turn) == "ok"
+    sessions = await store.list_sessions("assistant")
+    assert [(s.key, s.messages) for s in sessions] == [("cli:default", 4)]
+
+
+async def test_running_turns_are_marked_interrupted(db: Database) -> None:
+    store = Conversations(db)
+    session = await store.session_id("assistant", "s")
+    running = await store.start_turn(session, "assistant")
+    done = await store.start_turn(session, "assistant")
+    await store.finish_turn(done, "ok", 1)
+    assert await store.interrupt_running_turns() == 1
+    assert await store.turn_status(running) == "interrupted"
+    assert await store.turn_status(done) == "ok"
+
+
+async def test_ledger_prices_and_reports(db: Database) -> None:
+    ledger = Ledger(db, PriceTable())
+    usage = Usage(
+        input_tokens=1000, output_tokens=200, cache_read_tokens=100, cache_write_tokens=10
+    )
+    cost = await ledger.record(
+        CallRecord("assistant", "s1", "claude", "claude-haiku-4-5", usage, duration_ms=12)
+    )
+    assert cost == pytest.approx((1000 * 1.0 + 200 * 5.0 + 100 * 0.1 + 10 * 1.25) / 1e6)
+    await ledger.record(CallRecord("coder", "s2", "local", "llama3.2", Usage(50, 5), 3))
+    await ledger.record(
+        CallRecord("coder", "s2", "local", "llama3.2", Usage(), 3, error="HTTP 500")
+    )
+    report = await ledger.report()
+    assert report.total.calls == 3
+    assert report.total.input_tokens == 1050
+    assert report.total.cost_usd == pytest.approx(cost)
+    assert report.by_agent["coder"].unpriced_calls == 2
+    assert report.by_model["claude/claude-haiku-4-5"].cache_write_tokens == 10
+    assert (await ledger.report(since=utcnow() + timedelta(minutes=1))).total.calls == 0
+
+
+async def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    database = Database(f"sqlite+aiosqlite:///{blocker}/roost.db")
+    with pytest.raises(StoreError, match="cannot open the database"):
+        await database.open()
+    await database.close()
