@@ -57,6 +57,17 @@ def test_ask_continues_the_session_across_processes(config: Path, fake_llm: Fake
     assert "Ada" not in json.dumps(fake_llm.last_request.body["messages"])
 
 
+def test_each_turn_is_one_readable_log_line(config: Path, tmp_path: Path) -> None:
+    quiet = roost("ask", "assistant", "hi", "--session", "logged")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    loud = roost("--verbose", "ask", "assistant", "hi again", "--session", "logged")
+    assert "turn assistant logged ok: 1 round(s)" in loud.stderr
+    lines = (tmp_path / "home" / "logs" / "roost.log").read_text().splitlines()
+    turns = [line for line in lines if "turn assistant logged ok" in line]
+    assert len(turns) == 2
+    assert "in /" in turns[0] and "out tokens" in turns[0] and "$" in turns[0]
+
+
 def test_ask_json_reports_usage_and_cost_and_cost_command_agrees(
     config: Path, fake_llm: FakeLLM
 ) -> None:

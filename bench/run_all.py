@@ -1,0 +1,34 @@
+"""Run every benchmark in bench/ and print one JSON object with all figures.
+
+python -m bench.run_all          (or: make bench)
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from bench.common import REPO
+
+BENCHMARKS = ["ask_cold", "request_bytes", "install_size"]
+
+
+def main() -> None:
+    results: dict[str, object] = {}
+    for name in BENCHMARKS:
+        print(f"running bench/{name}.py …", file=sys.stderr)
+        done = subprocess.run(
+            [sys.executable, "-m", f"bench.{name}"], cwd=REPO, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            print(done.stderr, file=sys.stderr)
+            results[name] = {"error": done.stderr.strip().splitlines()[-1:]}
+            continue
+        results[name] = json.loads(done.stdout)
+        print("  " + done.stderr.strip(), file=sys.stderr)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
