@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -62,6 +63,7 @@ def test_each_turn_is_one_readable_log_line(config: Path, tmp_path: Path) -> Non
     assert quiet.returncode == 0 and quiet.stderr == ""
     loud = roost("--verbose", "ask", "assistant", "hi again", "--session", "logged")
     assert "turn assistant logged ok: 1 round(s)" in loud.stderr
+    assert stat.S_IMODE((tmp_path / "home").stat().st_mode) == 0o700  # conversations are private
     lines = (tmp_path / "home" / "logs" / "roost.log").read_text().splitlines()
     turns = [line for line in lines if "turn assistant logged ok" in line]
     assert len(turns) == 2

@@ -162,3 +162,13 @@ async def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="cannot open the database"):
         await database.open()
     await database.close()
+
+
+async def test_unpriced_models_are_warned_about_once(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    ledger = Ledger(db, PriceTable())
+    for _ in range(3):
+        await ledger.record(CallRecord("a", "s", "local", "mystery-7b", Usage(10, 10), 1))
+    warnings = [r for r in caplog.records if "no price known for local/mystery-7b" in r.message]
+    assert len(warnings) == 1

@@ -8,6 +8,7 @@ from roost.agents.actor import Agent
 from roost.agents.turn import TurnDeps, TurnObserver, TurnResult
 from roost.config.schema import ModelPrice
 from roost.config.settings import Settings
+from roost.home import prepare_home
 from roost.ledger.ledger import Ledger
 from roost.ledger.pricing import Price, PriceTable
 from roost.providers.base import Provider
@@ -44,6 +45,7 @@ class App:
         ``recover`` marks turns left running by a dead process as interrupted; only
         the long-running process does that, never a CLI command running beside it.
         """
+        prepare_home(self.settings.home)
         await self.db.open()
         if recover:
             count = await self.conversations.interrupt_running_turns()

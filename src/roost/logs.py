@@ -6,11 +6,15 @@ import logging
 import logging.handlers
 from pathlib import Path
 
+from roost.home import prepare_home
+
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
-def setup_logging(log_dir: Path, level: str = "INFO", stderr_level: str | None = None) -> None:
-    """Send Roost's logs to a rotating file and, at ``stderr_level``, to stderr."""
+def setup_logging(home: Path, level: str = "INFO", stderr_level: str | None = None) -> None:
+    """Send Roost's logs to ``<home>/logs/roost.log`` and, at ``stderr_level``, to stderr."""
+    prepare_home(home)
+    log_dir = home / "logs"
     root = logging.getLogger("roost")
     root.setLevel(level)
     root.propagate = False

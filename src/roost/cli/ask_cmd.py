@@ -64,7 +64,7 @@ async def _ask(
     from roost.logs import setup_logging
     from roost.store.database import StoreError
 
-    setup_logging(settings.log_dir, settings.log_level, "INFO" if verbose else "WARNING")
+    setup_logging(settings.home, settings.log_level, "INFO" if verbose else "WARNING")
 
     class Printer(TurnObserver):
         async def on_text(self, delta: str) -> None:

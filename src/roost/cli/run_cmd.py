@@ -32,7 +32,7 @@ def run(
     from roost.process_lock import AlreadyRunning, ProcessLock
 
     settings = load(ctx)
-    setup_logging(settings.log_dir, settings.log_level, settings.log_level)
+    setup_logging(settings.home, settings.log_level, settings.log_level)
     lock = ProcessLock(settings.home / "roost.pid")
     try:
         lock.acquire()

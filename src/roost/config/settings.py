@@ -51,7 +51,3 @@ class Settings:
     prices: dict[str, ModelPrice] = field(default_factory=dict)
     store_url: str = ""
     log_level: str = "INFO"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.home / "logs"

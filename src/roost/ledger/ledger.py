@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,6 +14,8 @@ from roost.ledger.pricing import PriceTable
 from roost.providers.base import Usage
 from roost.store.database import Database
 from roost.store.tables import model_calls, utcnow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,18 @@ class Ledger:
     def __init__(self, db: Database, prices: PriceTable) -> None:
         self._engine = db.engine
         self.prices = prices
+        self._warned_unpriced: set[str] = set()
 
     async def record(self, call: CallRecord) -> float:
         """Price and store one call; return its cost in USD."""
         cost, priced = self.prices.cost(call.provider, call.model, call.usage)
+        model_ref = f"{call.provider}/{call.model}"
+        if not priced and model_ref not in self._warned_unpriced:
+            self._warned_unpriced.add(model_ref)
+            log.warning(
+                "no price known for %s: its calls count as $0; add it under models: in the config",
+                model_ref,
+            )
         async with self._engine.begin() as connection:
             await connection.execute(
                 insert(model_calls).values(
