@@ -9,6 +9,7 @@ from roost.agents.turn import TurnDeps, TurnObserver, TurnResult
 from roost.config.schema import ModelPrice
 from roost.config.settings import Settings
 from roost.home import prepare_home
+from roost.ledger.budget import BudgetGuard
 from roost.ledger.ledger import Ledger
 from roost.ledger.pricing import Price, PriceTable
 from roost.providers.base import Provider
@@ -33,6 +34,9 @@ class App:
         self.db = Database(settings.store_url)
         self.conversations = Conversations(self.db)
         self.ledger = Ledger(self.db, PriceTable(_prices(settings.prices)))
+        self.budget = BudgetGuard(
+            self.ledger, settings.budget, {n: a.budget for n, a in settings.agents.items()}
+        )
         self.tools = builtin_registry()
         self.providers: dict[str, Provider] = {
             name: create_provider(name, config) for name, config in settings.providers.items()
@@ -56,7 +60,9 @@ class App:
         for name, agent_settings in self.settings.agents.items():
             agent_settings.workspace.mkdir(parents=True, exist_ok=True)
             provider = self.providers.get(agent_settings.provider or "")
-            deps = TurnDeps(agent_settings, provider, self.conversations, self.ledger, self.tools)
+            deps = TurnDeps(
+                agent_settings, provider, self.conversations, self.ledger, self.tools, self.budget
+            )
             agent = Agent(deps, on_turn=_log_turn)
             agent.start()
             self.agents[name] = agent

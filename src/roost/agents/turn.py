@@ -8,11 +8,13 @@ that the next turn can continue from.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 
 from roost.agents.context import fit_history
 from roost.config.settings import AgentSettings
+from roost.ledger.budget import BudgetGuard
 from roost.ledger.ledger import CallRecord, Ledger
 from roost.providers.base import (
     Message,
@@ -26,6 +28,8 @@ from roost.providers.base import (
 from roost.store.conversations import TURN_INTERRUPTED, Conversations
 from roost.tools.registry import ToolContext, ToolOutcome, ToolRegistry
 
+log = logging.getLogger(__name__)
+
 NO_PROVIDER_REPLY = (
     "No model provider is configured: set ANTHROPIC_API_KEY, OPENAI_API_KEY or "
     "ROOST_LOCAL_BASE_URL, or run `roost init` and add a provider to roost.yaml."
@@ -35,6 +39,7 @@ STATUS_OK = "ok"
 STATUS_ERROR = "error"
 STATUS_MAX_ROUNDS = "max_rounds"
 STATUS_UNCONFIGURED = "unconfigured"
+STATUS_OVER_BUDGET = "over_budget"
 
 
 class TurnObserver:
@@ -59,6 +64,7 @@ class TurnDeps:
     conversations: Conversations
     ledger: Ledger
     tools: ToolRegistry
+    budget: BudgetGuard | None = None
 
 
 @dataclass
@@ -120,6 +126,8 @@ class _Turn:
             return
         context = ToolContext(self.agent.name, self.session, self.agent.workspace)
         for _ in range(self.agent.max_tool_rounds):
+            if await self._over_budget():
+                return
             self.result.rounds += 1
             response = await self._call_model(provider, history, turn_id)
             if response is None:
@@ -178,6 +186,16 @@ class _Turn:
             return None
         self._add_usage(response.usage)
         return response
+
+    async def _over_budget(self) -> bool:
+        if self.deps.budget is None:
+            return False
+        refusal = await self.deps.budget.refusal(self.agent.name)
+        if refusal is None:
+            return False
+        log.warning("agent %s: model call refused: %s", self.agent.name, refusal)
+        self.result.status, self.result.text = STATUS_OVER_BUDGET, refusal
+        return True
 
     async def _run_tool(self, call: ToolCall, context: ToolContext) -> Message:
         await self.observer.on_tool_start(call)

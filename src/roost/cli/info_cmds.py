@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -13,6 +12,7 @@ from roost.cli.common import fail, load, out_console
 
 if TYPE_CHECKING:
     from roost.config.settings import Settings
+    from roost.ledger.budget import BudgetStatus
     from roost.ledger.ledger import UsageReport, UsageTotals
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -46,13 +46,28 @@ def agents(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def cost(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Tokens and USD spent, by agent and by model, today and in total."""
     settings = load(ctx)
-    today, total = asyncio.run(_reports(settings))
+    today, total, budgets = asyncio.run(_reports(settings))
     if as_json:
-        print(json.dumps({"today": _report_dict(today), "total": _report_dict(total)}))
+        print(
+            json.dumps(
+                {
+                    "today": _report_dict(today),
+                    "total": _report_dict(total),
+                    "budgets": [_budget_dict(status) for status in budgets],
+                }
+            )
+        )
         return
     console = out_console()
     for title, report in (("Today", today), ("All time", total)):
         console.print(_report_table(title, report))
+    for status in budgets:
+        style = "bold red" if status.exhausted else "green"
+        console.print(
+            f"[{style}]{status.period} budget, {status.scope}: ${status.spent_usd:.4f} of "
+            f"${status.limit_usd:.2f}[/]",
+            highlight=False,
+        )
     unpriced = total.total.unpriced_calls
     if unpriced:
         console.print(
@@ -61,7 +76,10 @@ def cost(ctx: typer.Context, as_json: JsonOption = False) -> None:
         )
 
 
-async def _reports(settings: Settings) -> tuple[UsageReport, UsageReport]:
+async def _reports(
+    settings: Settings,
+) -> tuple[UsageReport, UsageReport, list[BudgetStatus]]:
+    from roost.ledger.budget import BudgetGuard, period_start
     from roost.ledger.ledger import Ledger
     from roost.ledger.pricing import PriceTable
     from roost.store.database import Database, StoreError
@@ -70,16 +88,24 @@ async def _reports(settings: Settings) -> tuple[UsageReport, UsageReport]:
     try:
         await db.open()
         ledger = Ledger(db, PriceTable())
-        return await ledger.report(since=_local_midnight_utc()), await ledger.report()
+        per_agent = {name: agent.budget for name, agent in settings.agents.items()}
+        budgets = await BudgetGuard(ledger, settings.budget, per_agent).statuses()
+        today = await ledger.report(since=period_start("daily"))
+        return today, await ledger.report(), budgets
     except StoreError as exc:
         fail(str(exc))
     finally:
         await db.close()
 
 
-def _local_midnight_utc() -> datetime:
-    midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
-    return midnight.astimezone(UTC).replace(tzinfo=None)
+def _budget_dict(status: BudgetStatus) -> dict[str, object]:
+    return {
+        "scope": status.scope,
+        "period": status.period,
+        "limit_usd": status.limit_usd,
+        "spent_usd": round(status.spent_usd, 8),
+        "exhausted": status.exhausted,
+    }
 
 
 def _report_dict(report: UsageReport) -> dict[str, object]:

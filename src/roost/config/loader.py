@@ -142,6 +142,7 @@ def _resolve(
         agents=agents,
         providers=providers,
         prices=dict(config.models),
+        budget=config.budget,
         store_url=store_url,
         log_level=config.logging.level,
     )
@@ -191,6 +192,7 @@ def _resolve_agent(
         max_tool_rounds=agent.max_tool_rounds,
         max_tokens=agent.max_tokens,
         temperature=agent.temperature,
+        budget=agent.budget,
     )
 
 

@@ -32,6 +32,13 @@ class ModelPrice(_Strict):
     cache_write: float | None = Field(default=None, ge=0)
 
 
+class BudgetConfig(_Strict):
+    """Spend caps in USD; a model call is refused once spending has reached a cap."""
+
+    daily_usd: float | None = Field(default=None, gt=0)
+    monthly_usd: float | None = Field(default=None, gt=0)
+
+
 class AgentConfig(_Strict):
     model: str
     system: str | None = None
@@ -42,6 +49,7 @@ class AgentConfig(_Strict):
     max_tool_rounds: int = Field(default=20, ge=1, le=200)
     max_tokens: int = Field(default=4096, ge=16)
     temperature: float | None = Field(default=None, ge=0, le=2)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
 
     @field_validator("model")
     @classmethod
@@ -68,5 +76,6 @@ class RoostConfig(_Strict):
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelPrice] = Field(default_factory=dict)
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

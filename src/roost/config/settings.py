@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from roost.config.schema import ModelPrice, ProviderConfig
+from roost.config.schema import BudgetConfig, ModelPrice, ProviderConfig
 
 DEFAULT_AGENT = "assistant"
 DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"
@@ -35,6 +35,7 @@ class AgentSettings:
     max_tool_rounds: int = 20
     max_tokens: int = 4096
     temperature: float | None = None
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
 
     @property
     def model_ref(self) -> str:
@@ -49,5 +50,7 @@ class Settings:
     agents: dict[str, AgentSettings]
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
     prices: dict[str, ModelPrice] = field(default_factory=dict)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    """Caps on the whole process's spend, across agents."""
     store_url: str = ""
     log_level: str = "INFO"

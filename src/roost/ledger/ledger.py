@@ -90,6 +90,16 @@ class Ledger:
             )
         return cost
 
+    async def spent(self, since: datetime, agent: str | None = None) -> float:
+        """USD spent since ``since`` (naive UTC), by one agent or by all."""
+        query = select(func.coalesce(func.sum(model_calls.c.cost_usd), 0.0)).where(
+            model_calls.c.created_at >= since
+        )
+        if agent is not None:
+            query = query.where(model_calls.c.agent == agent)
+        async with self._engine.connect() as connection:
+            return float((await connection.execute(query)).scalar_one())
+
     async def report(self, since: datetime | None = None) -> UsageReport:
         """Totals since ``since`` (naive UTC; ``None`` for all time), by agent and by model."""
         report = UsageReport(since=since)
