@@ -28,10 +28,18 @@ from roost.providers.base import (
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
+    from anthropic.types import (
+        RawContentBlockDeltaEvent,
+        RawContentBlockStartEvent,
+        RawMessageDeltaEvent,
+        RawMessageStartEvent,
+        RawMessageStreamEvent,
+    )
 
 __all__ = ["AnthropicProvider", "build_request_params"]
 
 _MAX_ERROR_CHARS = 300
+_EMPTY_ANSWER_PLACEHOLDER = "(no content)"
 
 
 def _system_param(system: str) -> list[dict[str, Any]]:
@@ -41,7 +49,8 @@ def _system_param(system: str) -> list[dict[str, Any]]:
 
 def _assistant_content(message: Message) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
-    if message.text:
+    # The API rejects text blocks that are empty or whitespace-only.
+    if message.text.strip():
         blocks.append({"type": "text", "text": message.text})
     for call in message.tool_calls:
         try:
@@ -51,6 +60,11 @@ def _assistant_content(message: Message) -> list[dict[str, Any]]:
         if not isinstance(tool_input, dict):
             tool_input = {}
         blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": tool_input})
+    if not blocks:
+        # A model may answer with nothing (e.g. at max_tokens), and the API rejects an
+        # empty assistant turn. Skipping the turn would put two user turns side by side
+        # and hide from the model that it already answered, so stand in a placeholder.
+        blocks.append({"type": "text", "text": _EMPTY_ANSWER_PLACEHOLDER})
     return blocks
 
 
@@ -124,6 +138,103 @@ class _Block:
     tool_name: str = ""
     tool_input: object = None
     json_parts: list[str] = field(default_factory=list)
+
+    def tool_call(self) -> ToolCall:
+        raw = "".join(self.json_parts)
+        if not raw:
+            raw = json.dumps(self.tool_input if self.tool_input is not None else {})
+        return ToolCall(id=self.tool_id, name=self.tool_name, arguments_json=raw)
+
+
+class _StreamAccumulator:
+    """Folds Messages API stream events into one ``ModelResponse``.
+
+    Streamed text is forwarded to ``on_text`` as it arrives; everything else is
+    only known once the stream has ended.
+    """
+
+    def __init__(self, model: str, on_text: TextSink | None) -> None:
+        self._on_text = on_text
+        self._blocks: dict[int, _Block] = {}
+        self._model = model
+        self._stop_reason: str | None = None
+        self._usage = Usage()
+
+    async def consume(self, event: RawMessageStreamEvent) -> None:
+        if event.type == "message_start":
+            self._start_message(event)
+        elif event.type == "content_block_start":
+            await self._start_block(event)
+        elif event.type == "content_block_delta":
+            await self._extend_block(event)
+        elif event.type == "message_delta":
+            self._finish_message(event)
+
+    def _start_message(self, event: RawMessageStartEvent) -> None:
+        message = event.message
+        self._model = message.model or self._model
+        usage = message.usage
+        self._usage = Usage(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_input_tokens or 0,
+            cache_write_tokens=usage.cache_creation_input_tokens or 0,
+        )
+
+    async def _start_block(self, event: RawContentBlockStartEvent) -> None:
+        start = event.content_block
+        if start.type == "text":
+            block = self._blocks[event.index] = _Block("text")
+            if start.text:
+                await self._add_text(block, start.text)
+        elif start.type == "tool_use":
+            self._blocks[event.index] = _Block(
+                "tool_use", tool_id=start.id, tool_name=start.name, tool_input=start.input
+            )
+
+    async def _extend_block(self, event: RawContentBlockDeltaEvent) -> None:
+        block = self._blocks.get(event.index)
+        if block is None:
+            return
+        delta = event.delta
+        if delta.type == "text_delta":
+            await self._add_text(block, delta.text)
+        elif delta.type == "input_json_delta":
+            block.json_parts.append(delta.partial_json)
+
+    async def _add_text(self, block: _Block, text: str) -> None:
+        block.text.append(text)
+        if self._on_text is not None and text:
+            await self._on_text(text)
+
+    def _finish_message(self, event: RawMessageDeltaEvent) -> None:
+        self._stop_reason = event.delta.stop_reason or self._stop_reason
+        final = event.usage
+        # The final counts are cumulative; a field left out keeps its message_start value.
+        self._usage = Usage(
+            input_tokens=_value_or(final.input_tokens, self._usage.input_tokens),
+            output_tokens=final.output_tokens,
+            cache_read_tokens=_value_or(
+                final.cache_read_input_tokens, self._usage.cache_read_tokens
+            ),
+            cache_write_tokens=_value_or(
+                final.cache_creation_input_tokens, self._usage.cache_write_tokens
+            ),
+        )
+
+    def response(self) -> ModelResponse:
+        blocks = [self._blocks[index] for index in sorted(self._blocks)]
+        return ModelResponse(
+            text="".join("".join(b.text) for b in blocks if b.kind == "text"),
+            tool_calls=tuple(b.tool_call() for b in blocks if b.kind != "text"),
+            stop_reason=self._stop_reason,
+            usage=self._usage,
+            model=self._model,
+        )
+
+
+def _value_or(value: int | None, fallback: int) -> int:
+    return value if value is not None else fallback
 
 
 class AnthropicProvider:
@@ -204,86 +315,16 @@ class AnthropicProvider:
     ) -> ModelResponse:
         import httpx2
 
-        blocks: dict[int, _Block] = {}
-        model = str(params["model"])
-        stop_reason: str | None = None
-        input_tokens = output_tokens = cache_read = cache_write = 0
-
+        accumulator = _StreamAccumulator(str(params["model"]), on_text)
         stream = await client.messages.create(**params, stream=True)
         try:
             async for event in stream:
-                if event.type == "message_start":
-                    message = event.message
-                    model = message.model or model
-                    usage = message.usage
-                    input_tokens = usage.input_tokens
-                    output_tokens = usage.output_tokens
-                    cache_read = usage.cache_read_input_tokens or 0
-                    cache_write = usage.cache_creation_input_tokens or 0
-                elif event.type == "content_block_start":
-                    start = event.content_block
-                    if start.type == "text":
-                        blocks[event.index] = _Block("text")
-                        if start.text:
-                            blocks[event.index].text.append(start.text)
-                            if on_text is not None:
-                                await on_text(start.text)
-                    elif start.type == "tool_use":
-                        blocks[event.index] = _Block(
-                            "tool_use",
-                            tool_id=start.id,
-                            tool_name=start.name,
-                            tool_input=start.input,
-                        )
-                elif event.type == "content_block_delta":
-                    block = blocks.get(event.index)
-                    delta = event.delta
-                    if block is None:
-                        continue
-                    if delta.type == "text_delta":
-                        block.text.append(delta.text)
-                        if on_text is not None and delta.text:
-                            await on_text(delta.text)
-                    elif delta.type == "input_json_delta":
-                        block.json_parts.append(delta.partial_json)
-                elif event.type == "message_delta":
-                    stop_reason = event.delta.stop_reason or stop_reason
-                    final = event.usage
-                    output_tokens = final.output_tokens
-                    if final.input_tokens is not None:
-                        input_tokens = final.input_tokens
-                    if final.cache_read_input_tokens is not None:
-                        cache_read = final.cache_read_input_tokens
-                    if final.cache_creation_input_tokens is not None:
-                        cache_write = final.cache_creation_input_tokens
+                await accumulator.consume(event)
         except httpx2.TransportError as exc:
             raise self._error(f"connection lost while streaming ({exc})") from exc
         finally:
             await stream.close()
-
-        texts: list[str] = []
-        calls: list[ToolCall] = []
-        for index in sorted(blocks):
-            block = blocks[index]
-            if block.kind == "text":
-                texts.append("".join(block.text))
-            else:
-                raw = "".join(block.json_parts)
-                if not raw:
-                    raw = json.dumps(block.tool_input if block.tool_input is not None else {})
-                calls.append(ToolCall(id=block.tool_id, name=block.tool_name, arguments_json=raw))
-        return ModelResponse(
-            text="".join(texts),
-            tool_calls=tuple(calls),
-            stop_reason=stop_reason,
-            usage=Usage(
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                cache_read_tokens=cache_read,
-                cache_write_tokens=cache_write,
-            ),
-            model=model,
-        )
+        return accumulator.response()
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

@@ -26,6 +26,9 @@ from roost.providers.base import (
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
+    from openai.types import CompletionUsage
+    from openai.types.chat import ChatCompletionChunk
+    from openai.types.chat.chat_completion_chunk import ChoiceDelta, ChoiceDeltaToolCall
 
 __all__ = ["OpenAIProvider", "build_request_params"]
 
@@ -112,6 +115,81 @@ class _CallParts:
     name: str = ""
     arguments: list[str] = field(default_factory=list)
 
+    def add(self, part: ChoiceDeltaToolCall) -> None:
+        if part.id:
+            self.id = part.id
+        if part.function is None:
+            return
+        name = part.function.name
+        # Some compatible servers repeat the name on every delta.
+        if name and name != self.name:
+            self.name = name if not self.name else self.name + name
+        if part.function.arguments:
+            self.arguments.append(part.function.arguments)
+
+    def tool_call(self, index: int) -> ToolCall:
+        return ToolCall(
+            id=self.id or f"call_{index}",
+            name=self.name,
+            arguments_json="".join(self.arguments),
+        )
+
+
+class _StreamAccumulator:
+    """Folds Chat Completions stream chunks into one ``ModelResponse``.
+
+    Streamed text is forwarded to ``on_text`` as it arrives; everything else is
+    only known once the stream has ended.
+    """
+
+    def __init__(self, model: str, on_text: TextSink | None) -> None:
+        self._on_text = on_text
+        self._texts: list[str] = []
+        self._calls: dict[int, _CallParts] = {}
+        self._model = model
+        self._finish_reason: str | None = None
+        self._usage = Usage()
+
+    async def consume(self, chunk: ChatCompletionChunk) -> None:
+        if chunk.model:
+            self._model = chunk.model
+        if chunk.usage is not None:
+            self._usage = _usage(chunk.usage)
+        for choice in chunk.choices:
+            if choice.index == 0:
+                await self._add_delta(choice.delta)
+                if choice.finish_reason:
+                    self._finish_reason = choice.finish_reason
+
+    async def _add_delta(self, delta: ChoiceDelta) -> None:
+        if delta.content:
+            self._texts.append(delta.content)
+            if self._on_text is not None:
+                await self._on_text(delta.content)
+        for part in delta.tool_calls or ():
+            self._calls.setdefault(part.index, _CallParts()).add(part)
+
+    def response(self) -> ModelResponse:
+        return ModelResponse(
+            text="".join(self._texts),
+            tool_calls=tuple(self._calls[i].tool_call(i) for i in sorted(self._calls)),
+            stop_reason=self._finish_reason,
+            usage=self._usage,
+            model=self._model,
+        )
+
+
+def _usage(reported: CompletionUsage) -> Usage:
+    """Neutral usage: OpenAI counts cached input inside ``prompt_tokens``."""
+    prompt = reported.prompt_tokens or 0
+    details = reported.prompt_tokens_details
+    cached = (details.cached_tokens or 0) if details is not None else 0
+    return Usage(
+        input_tokens=max(0, prompt - cached),
+        output_tokens=reported.completion_tokens or 0,
+        cache_read_tokens=cached,
+    )
+
 
 class OpenAIProvider:
     """A ``Provider`` for the Chat Completions API (always streamed)."""
@@ -185,69 +263,18 @@ class OpenAIProvider:
     ) -> ModelResponse:
         import httpx2
 
-        texts: list[str] = []
-        calls: dict[int, _CallParts] = {}
-        model = str(params["model"])
-        finish_reason: str | None = None
-        usage = Usage()
-
+        accumulator = _StreamAccumulator(str(params["model"]), on_text)
         stream = await client.chat.completions.create(
             **params, stream=True, stream_options={"include_usage": True}
         )
         try:
             async for chunk in stream:
-                if chunk.model:
-                    model = chunk.model
-                if chunk.usage is not None:
-                    prompt = chunk.usage.prompt_tokens or 0
-                    details = chunk.usage.prompt_tokens_details
-                    cached = (details.cached_tokens or 0) if details is not None else 0
-                    usage = Usage(
-                        input_tokens=max(0, prompt - cached),
-                        output_tokens=chunk.usage.completion_tokens or 0,
-                        cache_read_tokens=cached,
-                    )
-                for choice in chunk.choices:
-                    if choice.index != 0:
-                        continue
-                    delta = choice.delta
-                    if delta.content:
-                        texts.append(delta.content)
-                        if on_text is not None:
-                            await on_text(delta.content)
-                    for part in delta.tool_calls or ():
-                        call = calls.setdefault(part.index, _CallParts())
-                        if part.id:
-                            call.id = part.id
-                        if part.function is not None:
-                            name = part.function.name
-                            # Some compatible servers repeat the name on every delta.
-                            if name and name != call.name:
-                                call.name = name if not call.name else call.name + name
-                            if part.function.arguments:
-                                call.arguments.append(part.function.arguments)
-                    if choice.finish_reason:
-                        finish_reason = choice.finish_reason
+                await accumulator.consume(chunk)
         except httpx2.TransportError as exc:
             raise self._error(f"connection lost while streaming ({exc})") from exc
         finally:
             await stream.close()
-
-        tool_calls = tuple(
-            ToolCall(
-                id=calls[i].id or f"call_{i}",
-                name=calls[i].name,
-                arguments_json="".join(calls[i].arguments),
-            )
-            for i in sorted(calls)
-        )
-        return ModelResponse(
-            text="".join(texts),
-            tool_calls=tool_calls,
-            stop_reason=finish_reason,
-            usage=usage,
-            model=model,
-        )
+        return accumulator.response()
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
