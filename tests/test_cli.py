@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -105,6 +106,36 @@ def test_ask_failures_exit_non_zero_without_a_traceback(config: Path, fake_llm: 
     assert unknown.returncode == 1 and "unknown agent 'nobody'" in unknown.stderr
     empty = roost("ask", "assistant", "  ")
     assert empty.returncode == 1 and "empty" in empty.stderr
+
+
+def test_ctrl_c_interrupts_the_turn_at_once_and_records_it(
+    config: Path, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    fake_llm.delay(30)
+    process = subprocess.Popen(
+        [*ROOST, "ask", "assistant", "take your time"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    try:
+        fake_llm.wait_for_requests(1, timeout=30)
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 130
+        assert time.monotonic() - started < 10
+        assert process.stderr is not None
+        stderr = process.stderr.read()
+        assert "interrupted" in stderr and "Traceback" not in stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+    database = sqlite3.connect(tmp_path / "home" / "roost.db")
+    try:
+        statuses = [row[0] for row in database.execute("SELECT status FROM turns")]
+    finally:
+        database.close()
+    assert statuses == ["interrupted"]
 
 
 def test_no_provider_gets_one_clear_sentence(tmp_path: Path) -> None:

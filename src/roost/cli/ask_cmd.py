@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from roost.config.settings import Settings
 
 DEFAULT_SESSION = "cli:default"
+EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 
 
 def ask(
@@ -45,7 +46,11 @@ def ask(
         fail(f"unknown agent '{agent}' (known: {', '.join(settings.agents)})")
     verbose = state(ctx).verbose
     stream = stdout_is_terminal() and not as_json
-    result = asyncio.run(_ask(settings, agent, message, session, stream, verbose))
+    try:
+        result = asyncio.run(_ask(settings, agent, message, session, stream, verbose))
+    except KeyboardInterrupt:
+        print("\nroost: interrupted; the turn is recorded as interrupted", file=sys.stderr)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     if as_json:
         print(json.dumps(_as_dict(result), ensure_ascii=False))
     elif result.ok:
@@ -76,10 +81,14 @@ async def _ask(
         await app.start()
     except StoreError as exc:
         fail(str(exc))
+    grace_s = 10.0
     try:
         return await app.ask(agent, message, session, Printer() if stream else None)
+    except asyncio.CancelledError:
+        grace_s = 0.0  # Ctrl+C: stop the turn now rather than wait for it
+        raise
     finally:
-        await app.stop()
+        await app.stop(grace_s)
 
 
 def _as_dict(result: TurnResult) -> dict[str, object]:
