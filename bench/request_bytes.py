@@ -9,34 +9,16 @@ API formats, through the real SDKs.
 from __future__ import annotations
 
 import asyncio
-import tempfile
-import textwrap
-from pathlib import Path
 
-from bench.common import emit
+from bench.common import emit, roost_home
 from roost.app import App
 from roost.config.loader import load_settings
 from tests.fakes.llm_server import running_fake_llm
 
 
 async def measure() -> dict[str, object]:
-    with running_fake_llm() as fake, tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "roost.yaml"
-        config.write_text(
-            textwrap.dedent(
-                f"""\
-                home: {tmp}/home
-                providers:
-                  claude: {{type: anthropic, base_url: "{fake.url}", api_key: bench}}
-                  gpt: {{type: openai, base_url: "{fake.openai_url}", api_key: bench}}
-                agents:
-                  assistant: {{model: claude/claude-haiku-4-5}}
-                  coder: {{model: gpt/gpt-5-mini}}
-                """
-            ),
-            encoding="utf-8",
-        )
-        app = App(load_settings(config, env={}))
+    with running_fake_llm() as fake, roost_home(fake.url) as (directory, _):
+        app = App(load_settings(directory / "roost.yaml", env={}))
         await app.start()
         figures: dict[str, object] = {}
         try:

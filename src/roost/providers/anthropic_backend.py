@@ -25,6 +25,7 @@ from roost.providers.base import (
     ToolCall,
     Usage,
 )
+from roost.providers.sdk_support import SdkProvider
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AnthropicProvider", "build_request_params"]
 
-_MAX_ERROR_CHARS = 300
 _EMPTY_ANSWER_PLACEHOLDER = "(no content)"
 
 
@@ -113,21 +113,6 @@ def build_request_params(request: ModelRequest) -> dict[str, Any]:
             for t in request.tools
         ]
     return params
-
-
-def _api_message(body: object, fallback: str) -> str:
-    """The human-readable message of an API error body."""
-    message: object = None
-    if isinstance(body, dict):
-        message = body.get("message")
-        inner = body.get("error")
-        if not isinstance(message, str) and isinstance(inner, dict):
-            message = inner.get("message")
-        elif not isinstance(message, str) and isinstance(inner, str):
-            message = inner
-    elif isinstance(body, str):
-        message = body.strip()
-    return message if isinstance(message, str) and message else fallback
 
 
 @dataclass
@@ -237,21 +222,14 @@ def _value_or(value: int | None, fallback: int) -> int:
     return value if value is not None else fallback
 
 
-class AnthropicProvider:
+class AnthropicProvider(SdkProvider):
     """A ``Provider`` for the Anthropic Messages API (always streamed)."""
 
+    kind_name = "anthropic"
+
     def __init__(self, name: str, config: ProviderConfig) -> None:
-        self._name = name
-        self._config = config
+        super().__init__(name, config)
         self._client: AsyncAnthropic | None = None
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def kind(self) -> str:
-        return "anthropic"
 
     def _get_client(self) -> AsyncAnthropic:
         if self._client is None:
@@ -273,16 +251,6 @@ class AnthropicProvider:
             self._client = client
         return self._client
 
-    def _error(self, text: str, status: int | None = None) -> ProviderError:
-        key = self._config.api_key
-        secret = key.get_secret_value() if key is not None else ""
-        if secret:
-            text = text.replace(secret, "***")
-        if len(text) > _MAX_ERROR_CHARS:
-            text = text[: _MAX_ERROR_CHARS - 1] + "…"
-        prefix = f"HTTP {status}: " if status is not None else ""
-        return ProviderError(f"{self._name}: {prefix}{text}", status_code=status)
-
     async def complete(
         self, request: ModelRequest, on_text: TextSink | None = None
     ) -> ModelResponse:
@@ -295,24 +263,14 @@ class AnthropicProvider:
         params = build_request_params(request)
         try:
             return await self._stream(client, params, on_text)
-        except anthropic.APIStatusError as exc:
-            message = _api_message(exc.body, exc.message)
-            if exc.status_code < 400:  # an error event inside a successful stream
-                raise self._error(f"stream error: {message}") from exc
-            raise self._error(message, exc.status_code) from exc
-        except anthropic.APITimeoutError as exc:
-            raise self._error(f"request timed out after {self._config.timeout_s:g}s") from exc
-        except anthropic.APIConnectionError as exc:
-            cause = exc.__cause__
-            detail = f" ({cause})" if cause is not None and str(cause) else ""
-            url = client.base_url
-            raise self._error(f"cannot connect to {url}{detail}") from exc
         except anthropic.APIError as exc:
-            raise self._error(exc.message) from exc
+            raise self._sdk_error(anthropic, exc, client.base_url) from exc
 
     async def _stream(
         self, client: AsyncAnthropic, params: dict[str, Any], on_text: TextSink | None
     ) -> ModelResponse:
+        # The SDKs raise their HTTP client's transport errors unwrapped while a stream
+        # is being read; httpx2 is the client both SDKs are built on.
         import httpx2
 
         accumulator = _StreamAccumulator(str(params["model"]), on_text)

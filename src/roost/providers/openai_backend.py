@@ -18,11 +18,11 @@ from roost.providers.base import (
     Message,
     ModelRequest,
     ModelResponse,
-    ProviderError,
     TextSink,
     ToolCall,
     Usage,
 )
+from roost.providers.sdk_support import SdkProvider
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["OpenAIProvider", "build_request_params"]
 
-_MAX_ERROR_CHARS = 300
 _NO_KEY = "not-needed"
 """Sent when no key is configured: local servers (Ollama, llama.cpp, vLLM) need none."""
 
@@ -92,21 +91,6 @@ def build_request_params(request: ModelRequest, *, base_url: str | None = None) 
     if request.temperature is not None:
         params["temperature"] = request.temperature
     return params
-
-
-def _api_message(body: object, fallback: str) -> str:
-    """The human-readable message of an API error body."""
-    message: object = None
-    if isinstance(body, dict):
-        message = body.get("message")
-        inner = body.get("error")
-        if not isinstance(message, str) and isinstance(inner, dict):
-            message = inner.get("message")
-        elif not isinstance(message, str) and isinstance(inner, str):
-            message = inner
-    elif isinstance(body, str):
-        message = body.strip()
-    return message if isinstance(message, str) and message else fallback
 
 
 @dataclass
@@ -191,21 +175,14 @@ def _usage(reported: CompletionUsage) -> Usage:
     )
 
 
-class OpenAIProvider:
+class OpenAIProvider(SdkProvider):
     """A ``Provider`` for the Chat Completions API (always streamed)."""
 
+    kind_name = "openai"
+
     def __init__(self, name: str, config: ProviderConfig) -> None:
-        self._name = name
-        self._config = config
+        super().__init__(name, config)
         self._client: AsyncOpenAI | None = None
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def kind(self) -> str:
-        return "openai"
 
     def _get_client(self) -> AsyncOpenAI:
         if self._client is None:
@@ -225,16 +202,6 @@ class OpenAIProvider:
             )
         return self._client
 
-    def _error(self, text: str, status: int | None = None) -> ProviderError:
-        key = self._config.api_key
-        secret = key.get_secret_value() if key is not None else ""
-        if secret:
-            text = text.replace(secret, "***")
-        if len(text) > _MAX_ERROR_CHARS:
-            text = text[: _MAX_ERROR_CHARS - 1] + "…"
-        prefix = f"HTTP {status}: " if status is not None else ""
-        return ProviderError(f"{self._name}: {prefix}{text}", status_code=status)
-
     async def complete(
         self, request: ModelRequest, on_text: TextSink | None = None
     ) -> ModelResponse:
@@ -244,23 +211,14 @@ class OpenAIProvider:
         params = build_request_params(request, base_url=self._config.base_url)
         try:
             return await self._stream(client, params, on_text)
-        except openai.APIStatusError as exc:
-            message = _api_message(exc.body, exc.message)
-            if exc.status_code < 400:  # an error event inside a successful stream
-                raise self._error(f"stream error: {message}") from exc
-            raise self._error(message, exc.status_code) from exc
-        except openai.APITimeoutError as exc:
-            raise self._error(f"request timed out after {self._config.timeout_s:g}s") from exc
-        except openai.APIConnectionError as exc:
-            cause = exc.__cause__
-            detail = f" ({cause})" if cause is not None and str(cause) else ""
-            raise self._error(f"cannot connect to {client.base_url}{detail}") from exc
         except openai.APIError as exc:
-            raise self._error(exc.message) from exc
+            raise self._sdk_error(openai, exc, client.base_url) from exc
 
     async def _stream(
         self, client: AsyncOpenAI, params: dict[str, Any], on_text: TextSink | None
     ) -> ModelResponse:
+        # The SDKs raise their HTTP client's transport errors unwrapped while a stream
+        # is being read; httpx2 is the client both SDKs are built on.
         import httpx2
 
         accumulator = _StreamAccumulator(str(params["model"]), on_text)

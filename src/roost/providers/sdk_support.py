@@ -1,0 +1,72 @@
+"""What the two SDK backends share: identity, and turning SDK failures into safe messages.
+
+Both official SDKs are generated from the same template, so their exception classes
+have the same names and meanings; the backend passes its SDK module in.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from roost.config.schema import ProviderConfig
+from roost.providers.base import ProviderError
+
+MAX_ERROR_CHARS = 300
+
+
+class SdkProvider:
+    """Name, kind and error helpers for a backend built on an official SDK."""
+
+    kind_name = ""
+
+    def __init__(self, name: str, config: ProviderConfig) -> None:
+        self._name = name
+        self._config = config
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def kind(self) -> str:
+        return self.kind_name
+
+    def _error(self, text: str, status: int | None = None) -> ProviderError:
+        """``<provider>: HTTP <status>: <text>``, with the key masked and the length bounded."""
+        key = self._config.api_key.get_secret_value() if self._config.api_key else ""
+        if key:
+            text = text.replace(key, "***")
+        if len(text) > MAX_ERROR_CHARS:
+            text = text[: MAX_ERROR_CHARS - 1] + "…"
+        prefix = f"HTTP {status}: " if status is not None else ""
+        return ProviderError(f"{self._name}: {prefix}{text}", status_code=status)
+
+    def _sdk_error(self, sdk: ModuleType, exc: Exception, base_url: object) -> ProviderError:
+        """The ``ProviderError`` for one of ``sdk``'s ``APIError`` subclasses."""
+        if isinstance(exc, sdk.APIStatusError):
+            message = api_error_message(exc.body, exc.message)
+            if exc.status_code < 400:  # an error event inside a successful stream
+                return self._error(f"stream error: {message}")
+            return self._error(message, exc.status_code)
+        if isinstance(exc, sdk.APITimeoutError):  # before its base, APIConnectionError
+            return self._error(f"request timed out after {self._config.timeout_s:g}s")
+        if isinstance(exc, sdk.APIConnectionError):
+            cause = exc.__cause__
+            detail = f" ({cause})" if cause is not None and str(cause) else ""
+            return self._error(f"cannot connect to {base_url}{detail}")
+        return self._error(str(getattr(exc, "message", exc)))
+
+
+def api_error_message(body: object, fallback: str) -> str:
+    """The human-readable message inside an API error body, in either vendor's shape."""
+    message: object = None
+    if isinstance(body, dict):
+        message = body.get("message")
+        inner = body.get("error")
+        if not isinstance(message, str) and isinstance(inner, dict):
+            message = inner.get("message")
+        elif not isinstance(message, str) and isinstance(inner, str):
+            message = inner
+    elif isinstance(body, str):
+        message = body.strip()
+    return message if isinstance(message, str) and message else fallback
