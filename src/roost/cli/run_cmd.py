@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from typing import TYPE_CHECKING, Annotated
@@ -28,6 +29,7 @@ def run(
     ] = 10.0,
 ) -> None:
     """Run Roost: the store and every configured agent, until Ctrl+C or SIGTERM."""
+    gc.enable()  # a long-lived process needs the cycle collector (main() turns it off)
     from roost.logs import setup_logging
     from roost.process_lock import AlreadyRunning, ProcessLock
 
