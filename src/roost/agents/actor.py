@@ -68,10 +68,6 @@ class Agent:
         self._mailbox.put_nowait(request)
         return await request.reply
 
-    @property
-    def busy_sessions(self) -> int:
-        return len(self._lane_tasks)
-
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stop taking messages, let running turns finish for ``grace_s``, then cancel them.
 

@@ -75,10 +75,11 @@ def _banner(settings: Settings) -> None:
     if settings.config_path is None:
         console.print("  create one with: roost init", highlight=False)
     for agent in settings.agents.values():
-        console.print(f"agent {agent.name}: {agent.model_ref}", highlight=False)
-        if agent.provider is None:
-            console.print(
-                "  [yellow]no model provider configured[/]: set ANTHROPIC_API_KEY, OPENAI_API_KEY "
-                "or ROOST_LOCAL_BASE_URL, or add one to roost.yaml",
-                highlight=False,
-            )
+        if agent.provider is not None:
+            console.print(f"agent {agent.name}: {agent.model_ref}", highlight=False)
+            continue
+        console.print(
+            f"agent {agent.name}: [yellow]no model provider configured[/]; set "
+            "ANTHROPIC_API_KEY, OPENAI_API_KEY or ROOST_LOCAL_BASE_URL, or add one to roost.yaml",
+            highlight=False,
+        )
