@@ -59,6 +59,25 @@ def test_ask_continues_the_session_across_processes(config: Path, fake_llm: Fake
     assert "Ada" not in json.dumps(fake_llm.last_request.body["messages"])
 
 
+def test_concurrent_processes_share_the_database(config: Path, fake_llm: FakeLLM) -> None:
+    processes = [
+        subprocess.Popen(
+            [*ROOST, "ask", "coder", f"question {n}", "--session", f"parallel-{n}", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ),
+        )
+        for n in range(4)
+    ]
+    outputs = [process.communicate(timeout=60) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0, 0], outputs
+    texts = sorted(json.loads(stdout)["text"] for stdout, _ in outputs)
+    assert texts == [f"echo: question {n}" for n in range(4)]
+    report = json.loads(roost("cost", "--json").stdout)
+    assert report["total"]["by_agent"]["coder"]["calls"] == 4
+
+
 def test_each_turn_is_one_readable_log_line(config: Path, tmp_path: Path) -> None:
     quiet = roost("ask", "assistant", "hi", "--session", "logged")
     assert quiet.returncode == 0 and quiet.stderr == ""
@@ -156,6 +175,27 @@ def test_bad_config_exits_2_naming_file_and_key(write_config: ConfigWriter) -> N
         assert str(path) in result.stderr
         assert "agents.assistant.model: unknown provider 'claud'" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_unusable_paths_are_explained(
+    fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    path = write_config(
+        provider_yaml(fake_llm)
+        + f"""home: {tmp_path / "home"}
+agents:
+  assistant: {{model: claude/claude-haiku-4-5, workspace: {blocker / "ws"}}}
+"""
+    )
+    result = roost("ask", "assistant", "hi")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{path}: agents.assistant.workspace: cannot create {blocker / 'ws'}" in result.stderr
+    env = {**os.environ, "ROOST_HOME": str(blocker / "home")}
+    result = roost("ask", "assistant", "hi", env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"cannot write to the data directory {blocker / 'home'}" in result.stderr
 
 
 def test_init_writes_the_starter_file_once(tmp_path: Path) -> None:

@@ -172,3 +172,27 @@ async def test_unpriced_models_are_warned_about_once(
         await ledger.record(CallRecord("a", "s", "local", "mystery-7b", Usage(10, 10), 1))
     warnings = [r for r in caplog.records if "no price known for local/mystery-7b" in r.message]
     assert len(warnings) == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_processes_opening_a_new_database_together_do_not_race(
+    backend: str, tmp_path: Path
+) -> None:
+    import asyncio
+
+    schema = ""
+    if backend == "sqlite":
+        url, options = f"sqlite+aiosqlite:///{tmp_path / 'race.db'}", {}
+    else:
+        schema = await _postgres_schema()
+        url, options = POSTGRES_URL, {"connect_args": {"server_settings": {"search_path": schema}}}
+    databases = [Database(url, **options) for _ in range(6)]
+    try:
+        await asyncio.gather(*(database.open() for database in databases))
+        store = Conversations(databases[0])
+        assert await store.history(await store.session_id("a", "s")) == []
+    finally:
+        for database in databases:
+            await database.close()
+        if schema:
+            await _drop_schema(schema)

@@ -21,6 +21,10 @@ from roost.tools.builtin import builtin_registry
 log = logging.getLogger(__name__)
 
 
+class StartupError(Exception):
+    """Something the configuration asks for cannot be set up; the message names the key."""
+
+
 class UnknownAgent(LookupError):
     def __init__(self, name: str, known: list[str]) -> None:
         super().__init__(f"unknown agent '{name}' (known: {', '.join(known) or 'none'})")
@@ -58,7 +62,13 @@ class App:
                     "marked %d turn(s) left running by a previous process as interrupted", count
                 )
         for name, agent_settings in self.settings.agents.items():
-            agent_settings.workspace.mkdir(parents=True, exist_ok=True)
+            try:
+                agent_settings.workspace.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StartupError(
+                    f"agents.{name}.workspace: cannot create {agent_settings.workspace}: "
+                    f"{exc.strerror or exc}"
+                ) from None
             provider = self.providers.get(agent_settings.provider or "")
             deps = TurnDeps(
                 agent_settings, provider, self.conversations, self.ledger, self.tools, self.budget

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from roost.cli.common import EXIT_FAILED, fail, load, state, stdout_is_terminal
+from roost.cli.common import (
+    EXIT_FAILED,
+    fail,
+    load,
+    start_app,
+    start_logging,
+    state,
+    stdout_is_terminal,
+)
 
 if TYPE_CHECKING:
     from roost.agents.turn import TurnResult
@@ -65,22 +73,15 @@ async def _ask(
     settings: Settings, agent: str, message: str, session: str, stream: bool, verbose: bool
 ) -> TurnResult:
     from roost.agents.turn import TurnObserver
-    from roost.app import App
-    from roost.logs import setup_logging
-    from roost.store.database import StoreError
 
-    setup_logging(settings.home, settings.log_level, "INFO" if verbose else "WARNING")
+    start_logging(settings, "INFO" if verbose else "WARNING")
 
     class Printer(TurnObserver):
         async def on_text(self, delta: str) -> None:
             sys.stdout.write(delta)
             sys.stdout.flush()
 
-    app = App(settings)
-    try:
-        await app.start()
-    except StoreError as exc:
-        fail(str(exc))
+    app = await start_app(settings)
     grace_s = 10.0
     try:
         return await app.ask(agent, message, session, Printer() if stream else None)

@@ -12,6 +12,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from roost.app import App
     from roost.config.settings import Settings
 
 EXIT_FAILED = 1
@@ -38,6 +39,34 @@ def load(ctx: typer.Context) -> Settings:
         return load_settings(state(ctx).config_path)
     except ConfigError as exc:
         fail(f"configuration error: {exc}", EXIT_CONFIG)
+
+
+def start_logging(settings: Settings, stderr_level: str | None) -> None:
+    """Set up logging under the data directory, or exit 1 saying why it cannot be written."""
+    from roost.logs import setup_logging
+
+    try:
+        setup_logging(settings.home, settings.log_level, stderr_level)
+    except OSError as exc:
+        fail(f"cannot write to the data directory {settings.home}: {exc.strerror or exc}")
+
+
+async def start_app(settings: Settings, *, recover: bool = False) -> App:
+    """A started ``App``, or exit with a clear message (2 for configuration problems)."""
+    from roost.app import App, StartupError
+    from roost.store.database import StoreError
+
+    app = App(settings)
+    try:
+        await app.start(recover=recover)
+    except StartupError as exc:
+        await app.stop()
+        where = f"{settings.config_path}: " if settings.config_path else ""
+        fail(f"configuration error: {where}{exc}", EXIT_CONFIG)
+    except StoreError as exc:
+        await app.stop()
+        fail(str(exc))
+    return app
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:

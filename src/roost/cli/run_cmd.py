@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from roost.cli.common import err_console, fail, load
+from roost.cli.common import err_console, fail, load, start_app, start_logging
 
 if TYPE_CHECKING:
     from roost.config.settings import Settings
@@ -30,11 +30,10 @@ def run(
 ) -> None:
     """Run Roost: the store and every configured agent, until Ctrl+C or SIGTERM."""
     gc.enable()  # a long-lived process needs the cycle collector (main() turns it off)
-    from roost.logs import setup_logging
     from roost.process_lock import AlreadyRunning, ProcessLock
 
     settings = load(ctx)
-    setup_logging(settings.home, settings.log_level, settings.log_level)
+    start_logging(settings, settings.log_level)
     lock = ProcessLock(settings.home / "roost.pid")
     try:
         lock.acquire()
@@ -48,18 +47,11 @@ def run(
 
 
 async def _serve(settings: Settings, grace: float) -> None:
-    from roost.app import App
-    from roost.store.database import StoreError
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    app = App(settings)
-    try:
-        await app.start(recover=True)
-    except StoreError as exc:
-        fail(str(exc))
+    app = await start_app(settings, recover=True)
     log.info("roost is running with %d agent(s); press Ctrl+C to stop", len(app.agents))
     await stop.wait()
     log.info("stopping: giving running turns up to %.0fs to finish", grace)

@@ -20,6 +20,9 @@ from roost.store.tables import SCHEMA_REVISION
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_IMMEDIATE = "roost_begin_immediate"
+"""Execution option: begin the SQLite transaction holding the write lock."""
+_MIGRATION_LOCK = 0x526F6F7374  # "Roost": the PostgreSQL advisory lock key for migrations
 
 
 class StoreError(Exception):
@@ -41,6 +44,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **engine_options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
 
     @property
     def display_url(self) -> str:
@@ -48,14 +52,31 @@ class Database:
         return make_url(self.url).render_as_string(hide_password=True)
 
     async def open(self) -> None:
-        """Bring the schema up to date (a no-op query when it already is)."""
+        """Bring the schema up to date (one query when it already is).
+
+        The check and the upgrade run in one transaction that holds the database's
+        write lock (SQLite) or an advisory lock (PostgreSQL), so processes starting
+        together on a new database wait for one another instead of racing.
+        """
         try:
             if self._sqlite_file is not None:
                 self._sqlite_file.parent.mkdir(parents=True, exist_ok=True)
-            async with self.engine.begin() as connection:
-                if await _current_revision(connection) != SCHEMA_REVISION:
-                    await connection.run_sync(_upgrade)
-        except (DBAPIError, OSError) as exc:
+            async with self.engine.connect() as connection:
+                if await _current_revision(connection) == SCHEMA_REVISION:
+                    return
+                await connection.rollback()
+                locked = await connection.execution_options(**{_IMMEDIATE: True})
+                async with locked.begin():
+                    if not self.is_sqlite:
+                        await locked.execute(
+                            text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+                        )
+                    if await _current_revision(locked) != SCHEMA_REVISION:
+                        await locked.run_sync(_upgrade)
+        except DBAPIError as exc:
+            reason = exc.orig if exc.orig is not None else exc
+            raise StoreError(f"cannot open the database at {self.display_url}: {reason}") from exc
+        except OSError as exc:
             raise StoreError(f"cannot open the database at {self.display_url}: {exc}") from exc
 
     async def close(self) -> None:
@@ -84,6 +105,9 @@ def _upgrade(connection: Any) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The sqlite3 module's own transaction handling skips BEGIN before DDL, which
+    # would make a migration non-atomic; SQLAlchemy emits BEGIN instead (_sqlite_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets `roost ask` read while `roost run` writes; NORMAL is durable across
     # application crashes in WAL mode, which is what matters on a home machine.
@@ -92,3 +116,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
