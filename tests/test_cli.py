@@ -245,3 +245,14 @@ def test_run_starts_logs_and_stops_cleanly_on_sigterm(config: Path, tmp_path: Pa
             process.kill()
     log = (tmp_path / "home" / "logs" / "roost.log").read_text()
     assert "roost is running" in log and not (tmp_path / "home" / "roost.pid").exists()
+
+
+def test_version_and_help() -> None:
+    from roost import __version__
+
+    version = roost("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"roost {__version__}"
+    overview = roost("--help").stdout
+    for command in ("run", "ask", "init", "agents", "cost"):
+        assert command in overview
+    assert 'roost ask assistant "What files are in your workspace?"' in roost("ask", "--help").stdout

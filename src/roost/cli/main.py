@@ -24,6 +24,14 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from roost import __version__
+
+        print(f"roost {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global_options(
     ctx: typer.Context,
@@ -38,6 +46,12 @@ def _global_options(
     ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show progress and log lines on stderr.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=_version
+        ),
     ] = False,
 ) -> None:
     ctx.obj = CliState(config_path=config, verbose=verbose)
