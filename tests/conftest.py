@@ -35,16 +35,16 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
 
 
 @pytest.fixture(scope="session")
-def _fake_llm_server() -> Iterator[FakeLLM]:
+def fake_llm_server() -> Iterator[FakeLLM]:
     with running_fake_llm() as server:
         yield server
 
 
 @pytest.fixture
-def fake_llm(_fake_llm_server: FakeLLM) -> Iterator[FakeLLM]:
-    _fake_llm_server.reset()
-    yield _fake_llm_server
-    _fake_llm_server.reset()
+def fake_llm(fake_llm_server: FakeLLM) -> Iterator[FakeLLM]:
+    fake_llm_server.reset()
+    yield fake_llm_server
+    fake_llm_server.reset()
 
 
 def provider_yaml(fake: FakeLLM) -> str:

@@ -255,4 +255,6 @@ def test_version_and_help() -> None:
     overview = roost("--help").stdout
     for command in ("run", "ask", "init", "agents", "cost"):
         assert command in overview
-    assert 'roost ask assistant "What files are in your workspace?"' in roost("ask", "--help").stdout
+    assert (
+        'roost ask assistant "What files are in your workspace?"' in roost("ask", "--help").stdout
+    )

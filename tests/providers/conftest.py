@@ -1,4 +1,4 @@
-"""Fixtures for the provider tests: one fake LLM server per module, each backend in turn."""
+"""Fixtures for the provider tests: the fake LLM server, each backend in turn."""
 
 from __future__ import annotations
 
@@ -8,22 +8,16 @@ import pytest
 
 from roost.providers.base import Provider
 from roost.providers.factory import create_provider
-from tests.fakes.llm_server import FakeLLM, running_fake_llm
+from tests.fakes.llm_server import FakeLLM
 from tests.providers.support import KINDS, provider_config
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeLLM]:
-    with running_fake_llm() as llm:
-        yield llm
-
-
 @pytest.fixture
-def llm(server: FakeLLM) -> Iterator[FakeLLM]:
-    server.reset()
-    server.openai_stream_usage = True
-    yield server
-    server.reset()
+def llm(fake_llm_server: FakeLLM) -> Iterator[FakeLLM]:
+    """The session's fake LLM (see tests/conftest.py), reset around each test."""
+    fake_llm_server.reset()
+    yield fake_llm_server
+    fake_llm_server.reset()
 
 
 @pytest.fixture(params=KINDS)

@@ -178,11 +178,12 @@ class LLMScript:
             self._next_delay = seconds
 
     def reset(self) -> None:
-        """Forget queued answers, the pending delay and recorded requests."""
+        """Forget queued answers, the pending delay and recorded requests; usage on again."""
         with self._lock:
             self._script.clear()
             self._next_delay = 0.0
             self.requests.clear()
+            self.openai_stream_usage = True
 
     @property
     def pending(self) -> int:
