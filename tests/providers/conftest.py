@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -12,23 +12,15 @@ from tests.fakes.llm_server import FakeLLM
 from tests.providers.support import KINDS, provider_config
 
 
-@pytest.fixture
-def llm(fake_llm_server: FakeLLM) -> Iterator[FakeLLM]:
-    """The session's fake LLM (see tests/conftest.py), reset around each test."""
-    fake_llm_server.reset()
-    yield fake_llm_server
-    fake_llm_server.reset()
-
-
 @pytest.fixture(params=KINDS)
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
-async def provider(kind: str, llm: FakeLLM) -> AsyncIterator[Provider]:
+async def provider(kind: str, fake_llm: FakeLLM) -> AsyncIterator[Provider]:
     backend = create_provider(
-        "claude" if kind == "anthropic" else "gpt", provider_config(kind, llm)
+        "claude" if kind == "anthropic" else "gpt", provider_config(kind, fake_llm)
     )
     yield backend
     await backend.aclose()

@@ -48,8 +48,8 @@ def make_request(*messages: Message, tools: tuple[ToolSpec, ...] = (), **kw: Any
     )
 
 
-def provider_config(kind: str, llm: FakeLLM, **kw: Any) -> ProviderConfig:
-    base_url = llm.url if kind == "anthropic" else llm.openai_url
+def provider_config(kind: str, fake_llm: FakeLLM, **kw: Any) -> ProviderConfig:
+    base_url = fake_llm.url if kind == "anthropic" else fake_llm.openai_url
     settings: dict[str, Any] = {"api_key": API_KEY, "max_retries": 0, "timeout_s": 5.0}
     settings.update(kw)
     return ProviderConfig(type=kind, base_url=base_url, **settings)

@@ -49,9 +49,9 @@ async def test_aclose_without_any_call(kind: str) -> None:
 # --------------------------------------------------------------------- streaming
 
 
-async def test_streams_text_deltas_in_order(provider: Provider, llm: FakeLLM) -> None:
+async def test_streams_text_deltas_in_order(provider: Provider, fake_llm: FakeLLM) -> None:
     text = "The quick brown fox jumps over the lazy dog."
-    llm.reply(text)
+    fake_llm.reply(text)
     sink = Collector()
     response = await provider.complete(make_request(), sink)
     assert response.text == text
@@ -60,18 +60,20 @@ async def test_streams_text_deltas_in_order(provider: Provider, llm: FakeLLM) ->
     assert response.tool_calls == ()
     assert response.model == "test-model"
     assert response.stop_reason in {"end_turn", "stop"}
-    assert llm.last_request.stream is True
+    assert fake_llm.last_request.stream is True
 
 
-async def test_default_answer_echoes_last_user_text(provider: Provider, llm: FakeLLM) -> None:
+async def test_default_answer_echoes_last_user_text(provider: Provider, fake_llm: FakeLLM) -> None:
     response = await provider.complete(make_request(Message("user", "ping 42")))
     assert response.text == "echo: ping 42"
 
 
-async def test_first_request_body_is_compact(provider: Provider, llm: FakeLLM, kind: str) -> None:
+async def test_first_request_body_is_compact(
+    provider: Provider, fake_llm: FakeLLM, kind: str
+) -> None:
     await provider.complete(make_request(Message("user", "hello"), tools=TOOLS))
-    body = llm.last_request.body
-    assert len(llm.last_request.raw_body) <= 4000
+    body = fake_llm.last_request.body
+    assert len(fake_llm.last_request.raw_body) <= 4000
     assert "temperature" not in body
     if kind == "anthropic":
         assert set(body) == {"model", "max_tokens", "messages", "system", "tools", "stream"}
@@ -87,18 +89,22 @@ async def test_first_request_body_is_compact(provider: Provider, llm: FakeLLM, k
         assert body["stream_options"] == {"include_usage": True}
 
 
-async def test_no_tools_and_no_temperature_are_omitted(provider: Provider, llm: FakeLLM) -> None:
+async def test_no_tools_and_no_temperature_are_omitted(
+    provider: Provider, fake_llm: FakeLLM
+) -> None:
     await provider.complete(make_request(system=""))
-    body = llm.last_request.body
+    body = fake_llm.last_request.body
     assert "tools" not in body
     assert "temperature" not in body
     assert "system" not in body
     assert all(m["role"] != "system" for m in body["messages"])
 
 
-async def test_temperature_sent_to_openai_only(provider: Provider, llm: FakeLLM, kind: str) -> None:
+async def test_temperature_sent_to_openai_only(
+    provider: Provider, fake_llm: FakeLLM, kind: str
+) -> None:
     await provider.complete(make_request(temperature=0.3))
-    body = llm.last_request.body
+    body = fake_llm.last_request.body
     if kind == "openai":
         assert body["temperature"] == 0.3
     else:  # API version 2026-10-21 rejects sampling parameters
@@ -108,8 +114,8 @@ async def test_temperature_sent_to_openai_only(provider: Provider, llm: FakeLLM,
 # --------------------------------------------------------------------- tools
 
 
-async def test_tool_call_round(provider: Provider, llm: FakeLLM, kind: str) -> None:
-    llm.tool_call("read_file", {"path": "notes/todo.txt"}, text="Let me look.", call_id="c1")
+async def test_tool_call_round(provider: Provider, fake_llm: FakeLLM, kind: str) -> None:
+    fake_llm.tool_call("read_file", {"path": "notes/todo.txt"}, text="Let me look.", call_id="c1")
     sink = Collector()
     response = await provider.complete(make_request(tools=TOOLS), sink)
 
@@ -121,7 +127,7 @@ async def test_tool_call_round(provider: Provider, llm: FakeLLM, kind: str) -> N
     assert response.tool_calls[0].arguments() == {"path": "notes/todo.txt"}
     assert response.stop_reason == ("tool_use" if kind == "anthropic" else "tool_calls")
 
-    tools = llm.last_request.body["tools"]
+    tools = fake_llm.last_request.body["tools"]
     if kind == "anthropic":
         assert tools[0] == {
             "name": "read_file",
@@ -144,8 +150,8 @@ async def test_tool_call_round(provider: Provider, llm: FakeLLM, kind: str) -> N
     ]
 
 
-async def test_tool_call_without_text(provider: Provider, llm: FakeLLM) -> None:
-    llm.tool_call("list_files", {})
+async def test_tool_call_without_text(provider: Provider, fake_llm: FakeLLM) -> None:
+    fake_llm.tool_call("list_files", {})
     sink = Collector()
     response = await provider.complete(make_request(tools=TOOLS), sink)
     assert response.text == ""
@@ -174,13 +180,13 @@ FOLLOW_UP = (
 )
 
 
-async def test_follow_up_translation_anthropic(llm: FakeLLM) -> None:
-    backend = AnthropicProvider("claude", provider_config("anthropic", llm))
+async def test_follow_up_translation_anthropic(fake_llm: FakeLLM) -> None:
+    backend = AnthropicProvider("claude", provider_config("anthropic", fake_llm))
     try:
         await backend.complete(make_request(*FOLLOW_UP, tools=TOOLS))
     finally:
         await backend.aclose()
-    body = llm.last_request.body
+    body = fake_llm.last_request.body
     assert body["system"] == [
         {"type": "text", "text": "You are a test.", "cache_control": {"type": "ephemeral"}}
     ]
@@ -228,13 +234,13 @@ async def test_follow_up_translation_anthropic(llm: FakeLLM) -> None:
     ]
 
 
-async def test_follow_up_translation_openai(llm: FakeLLM) -> None:
-    backend = OpenAIProvider("gpt", provider_config("openai", llm))
+async def test_follow_up_translation_openai(fake_llm: FakeLLM) -> None:
+    backend = OpenAIProvider("gpt", provider_config("openai", fake_llm))
     try:
         await backend.complete(make_request(*FOLLOW_UP, tools=TOOLS))
     finally:
         await backend.aclose()
-    body = llm.last_request.body
+    body = fake_llm.last_request.body
     assert body["messages"] == [
         {"role": "system", "content": "You are a test."},
         {"role": "user", "content": "read both files"},
@@ -273,11 +279,11 @@ async def test_follow_up_translation_openai(llm: FakeLLM) -> None:
 
 
 async def test_empty_answer_is_sent_back_as_a_valid_turn(
-    provider: Provider, llm: FakeLLM, kind: str
+    provider: Provider, fake_llm: FakeLLM, kind: str
 ) -> None:
     # A model can answer with nothing (e.g. at max_tokens); that answer is kept in the
     # history, and the real APIs reject it sent back as an empty assistant turn.
-    llm.reply("")
+    fake_llm.reply("")
     first = await provider.complete(make_request(Message("user", "write an essay")))
     assert (first.text, first.tool_calls) == ("", ())
     history = (
@@ -286,7 +292,7 @@ async def test_empty_answer_is_sent_back_as_a_valid_turn(
         Message("user", "try again"),
     )
     await provider.complete(make_request(*history))
-    messages = llm.last_request.body["messages"]
+    messages = fake_llm.last_request.body["messages"]
     if kind == "anthropic":
         assert messages == [
             {"role": "user", "content": "write an essay"},
@@ -301,8 +307,8 @@ async def test_empty_answer_is_sent_back_as_a_valid_turn(
         ]
 
 
-async def test_anthropic_whitespace_only_text_is_not_sent(llm: FakeLLM) -> None:
-    backend = AnthropicProvider("claude", provider_config("anthropic", llm))
+async def test_anthropic_whitespace_only_text_is_not_sent(fake_llm: FakeLLM) -> None:
+    backend = AnthropicProvider("claude", provider_config("anthropic", fake_llm))
     history = (
         Message("user", "list them"),
         Message("assistant", "\n", tool_calls=(ToolCall("call_a", "list_files", "{}"),)),
@@ -314,7 +320,7 @@ async def test_anthropic_whitespace_only_text_is_not_sent(llm: FakeLLM) -> None:
         await backend.complete(make_request(*history, tools=TOOLS))
     finally:
         await backend.aclose()
-    messages = llm.last_request.body["messages"]
+    messages = fake_llm.last_request.body["messages"]
     assert messages[1] == {
         "role": "assistant",
         "content": [{"type": "tool_use", "id": "call_a", "name": "list_files", "input": {}}],
@@ -326,9 +332,9 @@ async def test_anthropic_whitespace_only_text_is_not_sent(llm: FakeLLM) -> None:
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant", "user"]
 
 
-async def test_openai_invalid_tool_json_passed_through_raw(llm: FakeLLM) -> None:
-    backend = OpenAIProvider("gpt", provider_config("openai", llm))
-    llm.tool_call("write_file", '{"path": "a.txt", "content": "unterminated')
+async def test_openai_invalid_tool_json_passed_through_raw(fake_llm: FakeLLM) -> None:
+    backend = OpenAIProvider("gpt", provider_config("openai", fake_llm))
+    fake_llm.tool_call("write_file", '{"path": "a.txt", "content": "unterminated')
     try:
         response = await backend.complete(make_request(tools=TOOLS))
     finally:

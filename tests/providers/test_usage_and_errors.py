@@ -19,9 +19,9 @@ from tests.providers.support import API_KEY, make_request, provider_config
 # --------------------------------------------------------------------- usage
 
 
-async def test_usage_anthropic_includes_cache_read_and_write(llm: FakeLLM) -> None:
-    backend = AnthropicProvider("claude", provider_config("anthropic", llm))
-    llm.reply("cached answer", usage=FakeUsage(120, 17, cache_read=900, cache_write=300))
+async def test_usage_anthropic_includes_cache_read_and_write(fake_llm: FakeLLM) -> None:
+    backend = AnthropicProvider("claude", provider_config("anthropic", fake_llm))
+    fake_llm.reply("cached answer", usage=FakeUsage(120, 17, cache_read=900, cache_write=300))
     try:
         response = await backend.complete(make_request())
     finally:
@@ -31,9 +31,9 @@ async def test_usage_anthropic_includes_cache_read_and_write(llm: FakeLLM) -> No
     )
 
 
-async def test_usage_openai_splits_cached_tokens(llm: FakeLLM) -> None:
-    backend = OpenAIProvider("gpt", provider_config("openai", llm))
-    llm.reply("cached answer", usage=FakeUsage(120, 17, cache_read=900))
+async def test_usage_openai_splits_cached_tokens(fake_llm: FakeLLM) -> None:
+    backend = OpenAIProvider("gpt", provider_config("openai", fake_llm))
+    fake_llm.reply("cached answer", usage=FakeUsage(120, 17, cache_read=900))
     try:
         response = await backend.complete(make_request())
     finally:
@@ -41,11 +41,13 @@ async def test_usage_openai_splits_cached_tokens(llm: FakeLLM) -> None:
     assert response.usage == Usage(input_tokens=120, output_tokens=17, cache_read_tokens=900)
 
 
-async def test_default_usage_matches_what_the_fake_sent(provider: Provider, llm: FakeLLM) -> None:
+async def test_default_usage_matches_what_the_fake_sent(
+    provider: Provider, fake_llm: FakeLLM
+) -> None:
     response = await provider.complete(make_request())
-    sent = llm.last_request.usage_sent
+    sent = fake_llm.last_request.usage_sent
     assert sent is not None
-    assert sent.input_tokens == len(llm.last_request.raw_body) // 4
+    assert sent.input_tokens == len(fake_llm.last_request.raw_body) // 4
     assert response.usage == Usage(
         input_tokens=sent.input_tokens,
         output_tokens=sent.output_tokens,
@@ -54,29 +56,29 @@ async def test_default_usage_matches_what_the_fake_sent(provider: Provider, llm:
     )
 
 
-async def test_openai_server_without_usage_gives_zeros(llm: FakeLLM) -> None:
-    llm.openai_stream_usage = False
-    backend = OpenAIProvider("local", provider_config("openai", llm, api_key=None))
+async def test_openai_server_without_usage_gives_zeros(fake_llm: FakeLLM) -> None:
+    fake_llm.openai_stream_usage = False
+    backend = OpenAIProvider("local", provider_config("openai", fake_llm, api_key=None))
     try:
         response = await backend.complete(make_request())
     finally:
         await backend.aclose()
     assert response.text == "echo: hello"
     assert response.usage == Usage()
-    assert llm.last_request.usage_sent is None
+    assert fake_llm.last_request.usage_sent is None
 
 
 async def test_openai_without_key_sends_placeholder(
-    llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+    fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # An OPENAI_API_KEY meant for OpenAI must not be sent to a custom base_url.
     monkeypatch.setenv("OPENAI_API_KEY", "sk-real-openai-key")
-    backend = OpenAIProvider("local", provider_config("openai", llm, api_key=None))
+    backend = OpenAIProvider("local", provider_config("openai", fake_llm, api_key=None))
     try:
         await backend.complete(make_request())
     finally:
         await backend.aclose()
-    assert llm.last_request.headers["authorization"] == "Bearer not-needed"
+    assert fake_llm.last_request.headers["authorization"] == "Bearer not-needed"
 
 
 def test_openai_token_limit_field_depends_on_server() -> None:
@@ -95,21 +97,21 @@ def test_openai_token_limit_field_depends_on_server() -> None:
 # --------------------------------------------------------------------- errors
 
 
-async def test_rate_limit_is_retried_after_retry_after(kind: str, llm: FakeLLM) -> None:
-    backend = create_provider("p", provider_config(kind, llm, max_retries=2))
-    llm.fail(429, retry_after=0.01)
-    llm.reply("finally")
+async def test_rate_limit_is_retried_after_retry_after(kind: str, fake_llm: FakeLLM) -> None:
+    backend = create_provider("p", provider_config(kind, fake_llm, max_retries=2))
+    fake_llm.fail(429, retry_after=0.01)
+    fake_llm.reply("finally")
     try:
         response = await backend.complete(make_request())
     finally:
         await backend.aclose()
     assert response.text == "finally"
-    assert [r.status for r in llm.requests] == [429, 200]
+    assert [r.status for r in fake_llm.requests] == [429, 200]
 
 
-async def test_server_errors_exhaust_retries(kind: str, llm: FakeLLM) -> None:
-    backend = create_provider("p", provider_config(kind, llm, max_retries=1))
-    llm.fail(500, "boom", retry_after=0.01, times=2)
+async def test_server_errors_exhaust_retries(kind: str, fake_llm: FakeLLM) -> None:
+    backend = create_provider("p", provider_config(kind, fake_llm, max_retries=1))
+    fake_llm.fail(500, "boom", retry_after=0.01, times=2)
     try:
         with pytest.raises(ProviderError) as info:
             await backend.complete(make_request())
@@ -117,23 +119,25 @@ async def test_server_errors_exhaust_retries(kind: str, llm: FakeLLM) -> None:
         await backend.aclose()
     assert str(info.value) == "p: HTTP 500: boom"
     assert info.value.status_code == 500
-    assert len(llm.requests) == 2
+    assert len(fake_llm.requests) == 2
 
 
-async def test_auth_error_is_reported_without_the_key(provider: Provider, llm: FakeLLM) -> None:
-    llm.fail(401, f"invalid key {API_KEY}")
+async def test_auth_error_is_reported_without_the_key(
+    provider: Provider, fake_llm: FakeLLM
+) -> None:
+    fake_llm.fail(401, f"invalid key {API_KEY}")
     with pytest.raises(ProviderError) as info:
         await provider.complete(make_request())
     message = str(info.value)
     assert message.startswith(f"{provider.name}: HTTP 401: invalid key")
     assert API_KEY not in message
     assert info.value.status_code == 401
-    assert len(llm.requests) == 1  # 401 is not retried
+    assert len(fake_llm.requests) == 1  # 401 is not retried
 
 
-async def test_default_auth_error_message(kind: str, llm: FakeLLM) -> None:
-    backend = create_provider("claude", provider_config(kind, llm))
-    llm.fail(401)
+async def test_default_auth_error_message(kind: str, fake_llm: FakeLLM) -> None:
+    backend = create_provider("claude", provider_config(kind, fake_llm))
+    fake_llm.fail(401)
     try:
         with pytest.raises(ProviderError) as info:
             await backend.complete(make_request())
@@ -165,9 +169,9 @@ async def test_unreachable_server(kind: str) -> None:
     assert API_KEY not in str(info.value)
 
 
-async def test_slow_answer_times_out(kind: str, llm: FakeLLM) -> None:
-    backend = create_provider("p", provider_config(kind, llm, timeout_s=0.2))
-    llm.delay(1.0)
+async def test_slow_answer_times_out(kind: str, fake_llm: FakeLLM) -> None:
+    backend = create_provider("p", provider_config(kind, fake_llm, timeout_s=0.2))
+    fake_llm.delay(1.0)
     try:
         with pytest.raises(ProviderError, match="timed out"):
             await backend.complete(make_request())
@@ -190,24 +194,24 @@ def _clear_anthropic_env(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
 
 
 async def test_anthropic_without_any_credentials(
-    llm: FakeLLM, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     _clear_anthropic_env(monkeypatch, tmp_path)
-    backend = AnthropicProvider("claude", provider_config("anthropic", llm, api_key=None))
+    backend = AnthropicProvider("claude", provider_config("anthropic", fake_llm, api_key=None))
     try:
         with pytest.raises(ProviderError, match=r"^claude: no API key"):
             await backend.complete(make_request())
     finally:
         await backend.aclose()
-    assert llm.requests == []
+    assert fake_llm.requests == []
 
 
 async def test_anthropic_broken_credentials_profile(
-    llm: FakeLLM, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     _clear_anthropic_env(monkeypatch, tmp_path)
     monkeypatch.setenv("ANTHROPIC_CONFIG_DIR", str(tmp_path / "missing"))
-    backend = AnthropicProvider("claude", provider_config("anthropic", llm, api_key=None))
+    backend = AnthropicProvider("claude", provider_config("anthropic", fake_llm, api_key=None))
     try:
         with pytest.raises(ProviderError, match=r"^claude: cannot load credentials"):
             await backend.complete(make_request())
@@ -216,13 +220,13 @@ async def test_anthropic_broken_credentials_profile(
 
 
 async def test_anthropic_key_from_environment(
-    llm: FakeLLM, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     _clear_anthropic_env(monkeypatch, tmp_path)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-from-env")
-    backend = AnthropicProvider("claude", provider_config("anthropic", llm, api_key=None))
+    backend = AnthropicProvider("claude", provider_config("anthropic", fake_llm, api_key=None))
     try:
         await backend.complete(make_request())
     finally:
         await backend.aclose()
-    assert llm.last_request.headers["authorization"] == "Bearer sk-from-env"
+    assert fake_llm.last_request.headers["authorization"] == "Bearer sk-from-env"
