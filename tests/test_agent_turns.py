@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from roost.agents.actor import Agent
-from roost.agents.turn import TurnDeps, TurnObserver, TurnResult
+from roost.agents.observer import TurnObserver
+from roost.agents.turn import TurnDeps, TurnResult
 from roost.app import App, UnknownAgent
 from roost.providers.base import ToolCall
 from roost.tools.registry import ToolOutcome

@@ -258,3 +258,25 @@ def test_version_and_help() -> None:
     assert (
         'roost ask assistant "What files are in your workspace?"' in roost("ask", "--help").stdout
     )
+
+
+async def test_terminal_printer_streams_text_and_shows_tools(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from roost.cli.ask_cmd import TerminalPrinter
+    from roost.providers.base import ToolCall
+    from roost.tools.registry import ToolOutcome
+
+    printer = TerminalPrinter()
+    call = ToolCall("c1", "write_file", '{"path": "plan.md", "content": "step 1"}')
+    await printer.on_text("Writing")
+    await printer.on_text(" it.")
+    await printer.on_tool_start(call)
+    await printer.on_tool_end(call, ToolOutcome("'x' does not exist", True))
+    await printer.on_text("Done.")
+    out, err = capsys.readouterr()
+    assert out == "Writing it.\nDone."
+    assert err.splitlines() == [
+        '  [write_file] {"path": "plan.md", "content": "step 1"}',
+        "  [write_file] failed: 'x' does not exist",
+    ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 from roost.agents.actor import Agent
-from roost.agents.turn import TurnDeps, TurnObserver, TurnResult
+from roost.agents.observer import TurnObserver
+from roost.agents.turn import TurnDeps, TurnResult
 from roost.config.schema import ModelPrice
 from roost.config.settings import Settings
 from roost.home import prepare_home

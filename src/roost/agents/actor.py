@@ -13,7 +13,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from roost.agents.turn import STATUS_ERROR, TurnDeps, TurnObserver, TurnResult, run_turn
+from roost.agents.observer import TurnObserver
+from roost.agents.turn import STATUS_ERROR, TurnDeps, TurnResult, run_turn
 from roost.supervise import supervise
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from roost.agents.context import fit_history
+from roost.agents.observer import TurnObserver
 from roost.config.settings import AgentSettings
 from roost.ledger.budget import BudgetGuard
 from roost.ledger.ledger import CallRecord, Ledger
@@ -26,7 +27,7 @@ from roost.providers.base import (
     Usage,
 )
 from roost.store.conversations import TURN_INTERRUPTED, Conversations
-from roost.tools.registry import ToolContext, ToolOutcome, ToolRegistry
+from roost.tools.registry import ToolContext, ToolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +41,6 @@ STATUS_ERROR = "error"
 STATUS_MAX_ROUNDS = "max_rounds"
 STATUS_UNCONFIGURED = "unconfigured"
 STATUS_OVER_BUDGET = "over_budget"
-
-
-class TurnObserver:
-    """Receives a turn's progress as it happens; override what you need."""
-
-    async def on_text(self, delta: str) -> None:
-        """A streamed piece of the model's text."""
-
-    async def on_tool_start(self, call: ToolCall) -> None:
-        """A tool call is about to run."""
-
-    async def on_tool_end(self, call: ToolCall, outcome: ToolOutcome) -> None:
-        """A tool call finished (``outcome.is_error`` tells how)."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from roost.agents.observer import TurnObserver
 from roost.cli.common import (
     EXIT_FAILED,
     fail,
@@ -22,6 +23,8 @@ from roost.cli.common import (
 if TYPE_CHECKING:
     from roost.agents.turn import TurnResult
     from roost.config.settings import Settings
+    from roost.providers.base import ToolCall
+    from roost.tools.registry import ToolOutcome
 
 DEFAULT_SESSION = "cli:default"
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
@@ -72,24 +75,45 @@ def ask(
 async def _ask(
     settings: Settings, agent: str, message: str, session: str, stream: bool, verbose: bool
 ) -> TurnResult:
-    from roost.agents.turn import TurnObserver
-
     start_logging(settings, "INFO" if verbose else "WARNING")
-
-    class Printer(TurnObserver):
-        async def on_text(self, delta: str) -> None:
-            sys.stdout.write(delta)
-            sys.stdout.flush()
 
     app = await start_app(settings)
     grace_s = 10.0
     try:
-        return await app.ask(agent, message, session, Printer() if stream else None)
+        return await app.ask(agent, message, session, TerminalPrinter() if stream else None)
     except asyncio.CancelledError:
         grace_s = 0.0  # Ctrl+C: stop the turn now rather than wait for it
         raise
     finally:
         await app.stop(grace_s)
+
+
+class TerminalPrinter(TurnObserver):
+    """Streams the answer to stdout as it arrives; tool calls go to stderr, one line each."""
+
+    def __init__(self) -> None:
+        self._mid_line = False
+
+    async def on_text(self, delta: str) -> None:
+        sys.stdout.write(delta)
+        sys.stdout.flush()
+        self._mid_line = not delta.endswith("\n")
+
+    async def on_tool_start(self, call: ToolCall) -> None:
+        if self._mid_line:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            self._mid_line = False
+        print(f"  [{call.name}] {_short(call.arguments_json)}", file=sys.stderr, flush=True)
+
+    async def on_tool_end(self, call: ToolCall, outcome: ToolOutcome) -> None:
+        if outcome.is_error:
+            print(f"  [{call.name}] failed: {_short(outcome.text)}", file=sys.stderr, flush=True)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _as_dict(result: TurnResult) -> dict[str, object]:
