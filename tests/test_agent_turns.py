@@ -152,14 +152,15 @@ async def test_sessions_continue_and_stay_apart(app: App, fake_llm: FakeLLM) -> 
 async def test_one_turn_at_a_time_per_session_but_sessions_run_concurrently(
     app: App, fake_llm: FakeLLM
 ) -> None:
-    fake_llm.delay(0.3)
-    started = asyncio.get_running_loop().time()
+    fake_llm.delay(1.0)
     slow_same = asyncio.create_task(app.ask("assistant", "first", "same"))
-    await asyncio.sleep(0.05)
+    await asyncio.to_thread(fake_llm.wait_for_requests, 1, 30)  # slow call in flight
     second_same = asyncio.create_task(app.ask("assistant", "second", "same"))
     other = asyncio.create_task(app.ask("coder", "other agent", "else"))
     done_other = await other
-    assert asyncio.get_running_loop().time() - started < 0.3  # did not wait for the slow one
+    # Another agent was not held up by the slow turn; the same session was.
+    assert not slow_same.done() and not second_same.done()
+    assert len(fake_llm.requests) == 2
     first, second = await slow_same, await second_same
     assert (first.text, second.text, done_other.text) == (
         "echo: first",
@@ -221,7 +222,7 @@ async def test_stopping_interrupts_a_running_turn_and_records_it(
 ) -> None:
     fake_llm.delay(5)
     task = asyncio.create_task(app.ask("assistant", "slow", "stop"))
-    await asyncio.to_thread(fake_llm.wait_for_requests, 1)
+    await asyncio.to_thread(fake_llm.wait_for_requests, 1, 30)
     await app.agents["assistant"].stop(grace_s=0.1)
     with pytest.raises(asyncio.CancelledError):
         await task
