@@ -111,10 +111,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets `roost ask` read while `roost run` writes; NORMAL is durable across
     # application crashes in WAL mode, which is what matters on a home machine.
+    # The busy timeout comes first: switching a new database to WAL needs a lock that
+    # another process starting at the same moment may hold.
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 
