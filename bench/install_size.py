@@ -31,10 +31,13 @@ def main() -> None:
         target = Path(tmp) / "venv"
         venv.create(target, with_pip=True)
         python = target / "bin" / "python"
-        subprocess.run(
+        install = subprocess.run(
             [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(REPO)],
-            check=True,
+            capture_output=True,
+            text=True,
         )
+        if install.returncode != 0:
+            raise SystemExit(f"pip install failed:\n{install.stderr}")
         listing = subprocess.run(
             [python, "-m", "pip", "list", "--format", "json", "--disable-pip-version-check"],
             check=True,
