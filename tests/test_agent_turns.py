@@ -197,6 +197,33 @@ async def test_a_crashing_agent_recovers_and_others_keep_going(app: App, fake_ll
         await broken.stop()
 
 
+async def test_a_turn_that_fails_unexpectedly_is_not_left_running(
+    app: App, fake_llm: FakeLLM
+) -> None:
+    from dataclasses import replace
+
+    from roost.agents.turn import run_turn
+    from roost.providers.base import Message
+    from roost.store.conversations import Conversations
+
+    class BrokenStore(Conversations):
+        async def append(self, session_id: int, turn_id: int | None, message: Message) -> None:
+            if message.role == "assistant":
+                raise OSError("disk full")
+            await super().append(session_id, turn_id, message)
+
+    deps = replace(app.agents["assistant"].deps, conversations=BrokenStore(app.db))
+    with pytest.raises(OSError, match="disk full"):
+        await run_turn(deps, "broken", "hi")
+    async with app.db.engine.connect() as connection:
+        from sqlalchemy import select
+
+        from roost.store.tables import turns
+
+        rows = (await connection.execute(select(turns.c.status, turns.c.error))).all()
+    assert [(status, "disk full" in (error or "")) for status, error in rows] == [("error", True)]
+
+
 async def test_no_provider_answers_with_one_clear_sentence(tmp_path: Path) -> None:
     from roost.config.loader import load_settings
 

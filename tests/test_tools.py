@@ -108,3 +108,24 @@ def test_tool_schemas_are_compact() -> None:
     assert "title" not in encoded
     assert len(encoded) < 800
     assert specs[1].input_schema["required"] == ["path", "content"]
+
+
+async def test_an_unexpected_exception_in_a_tool_is_a_result_not_a_crash(
+    workspace: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pydantic import BaseModel
+
+    from roost.tools.registry import Tool, ToolRegistry
+
+    class NoArgs(BaseModel):
+        pass
+
+    async def explode(context: ToolContext, args: NoArgs) -> str:
+        raise RuntimeError("disk on fire")
+
+    registry = ToolRegistry([Tool("explode", "Fails.", NoArgs, explode)])
+    outcome = await registry.run(
+        ToolCall("id", "explode", "{}"), ToolContext("a", "s", workspace), ["explode"]
+    )
+    assert outcome.is_error and outcome.text == "explode failed: RuntimeError: disk on fire"
+    assert any("tool explode failed" in record.message for record in caplog.records)

@@ -8,6 +8,7 @@ that the next turn can continue from.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -103,6 +104,12 @@ class _Turn:
         except asyncio.CancelledError:
             self.result.status = TURN_INTERRUPTED
             await asyncio.shield(self._finish(turn_id))
+            raise
+        except Exception as exc:
+            # Left "running", the turn would look alive until the next restart.
+            self.result.status, self.result.error = STATUS_ERROR, repr(exc)
+            with contextlib.suppress(Exception):
+                await self._finish(turn_id)
             raise
         await self._finish(turn_id)
         return self.result

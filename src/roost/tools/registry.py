@@ -7,6 +7,7 @@ nothing is registered by importing a module.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -16,6 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from roost.providers.base import ToolCall, ToolSpec
+
+log = logging.getLogger(__name__)
 
 
 class ToolError(Exception):
@@ -84,6 +87,10 @@ class ToolRegistry:
             return ToolOutcome(await tool.handler(context, arguments), False)
         except ToolError as exc:
             return ToolOutcome(str(exc), True)
+        except Exception as exc:
+            # A tool must never crash the turn; the traceback goes to the log for us.
+            log.exception("tool %s failed for agent %s", call.name, context.agent)
+            return ToolOutcome(f"{call.name} failed: {type(exc).__name__}: {exc}", True)
 
 
 def _explain(exc: ValueError) -> str:
