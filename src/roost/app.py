@@ -39,9 +39,7 @@ class App:
         self.db = Database(settings.store_url)
         self.conversations = Conversations(self.db)
         self.ledger = Ledger(self.db, PriceTable(_prices(settings.prices)))
-        self.budget = BudgetGuard(
-            self.ledger, settings.budget, {n: a.budget for n, a in settings.agents.items()}
-        )
+        self.budget = BudgetGuard.for_settings(self.ledger, settings)
         self.tools = builtin_registry()
         self.providers: dict[str, Provider] = {
             name: create_provider(name, config) for name, config in settings.providers.items()

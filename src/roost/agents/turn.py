@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from roost.agents.context import fit_history
 from roost.agents.observer import TurnObserver
-from roost.config.settings import AgentSettings
+from roost.config.settings import NO_PROVIDER_REPLY, AgentSettings
 from roost.ledger.budget import BudgetGuard
 from roost.ledger.ledger import CallRecord, Ledger
 from roost.providers.base import (
@@ -31,11 +31,6 @@ from roost.store.conversations import TURN_INTERRUPTED, Conversations
 from roost.tools.registry import ToolContext, ToolRegistry
 
 log = logging.getLogger(__name__)
-
-NO_PROVIDER_REPLY = (
-    "No model provider is configured: set ANTHROPIC_API_KEY, OPENAI_API_KEY or "
-    "ROOST_LOCAL_BASE_URL, or run `roost init` and add a provider to roost.yaml."
-)
 
 STATUS_OK = "ok"
 STATUS_ERROR = "error"

@@ -88,8 +88,7 @@ async def _reports(
     try:
         await db.open()
         ledger = Ledger(db, PriceTable())
-        per_agent = {name: agent.budget for name, agent in settings.agents.items()}
-        budgets = await BudgetGuard(ledger, settings.budget, per_agent).statuses()
+        budgets = await BudgetGuard.for_settings(ledger, settings).statuses()
         today = await ledger.report(since=period_start("daily"))
         return today, await ledger.report(), budgets
     except StoreError as exc:

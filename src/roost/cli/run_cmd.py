@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from roost.cli.common import err_console, fail, load, start_app, start_logging
+from roost.config.settings import NO_PROVIDER_REPLY
 
 if TYPE_CHECKING:
     from roost.config.settings import Settings
@@ -70,8 +71,4 @@ def _banner(settings: Settings) -> None:
         if agent.provider is not None:
             console.print(f"agent {agent.name}: {agent.model_ref}", highlight=False)
             continue
-        console.print(
-            f"agent {agent.name}: [yellow]no model provider configured[/]; set "
-            "ANTHROPIC_API_KEY, OPENAI_API_KEY or ROOST_LOCAL_BASE_URL, or add one to roost.yaml",
-            highlight=False,
-        )
+        console.print(f"agent {agent.name}: [yellow]{NO_PROVIDER_REPLY}[/]", highlight=False)

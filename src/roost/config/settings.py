@@ -16,6 +16,12 @@ DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"
 DEFAULT_OPENAI_MODEL = "gpt-5-mini"
 DEFAULT_LOCAL_MODEL = "llama3.2"
 
+NO_PROVIDER_REPLY = (
+    "No model provider is configured: set ANTHROPIC_API_KEY, OPENAI_API_KEY or "
+    "ROOST_LOCAL_BASE_URL, or run `roost init` and add a provider to roost.yaml."
+)
+"""What an agent without a provider answers, and what `roost run` says about it."""
+
 
 def default_system_prompt(agent: str) -> str:
     return f"You are {agent}, an assistant running in Roost. Be concise."

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from roost.config.schema import BudgetConfig
+from roost.config.settings import Settings
 from roost.ledger.ledger import Ledger
 
 
@@ -59,6 +60,12 @@ class BudgetGuard:
         self._overall = overall
         self._per_agent = per_agent
         self._clock = clock
+
+    @classmethod
+    def for_settings(cls, ledger: Ledger, settings: Settings) -> BudgetGuard:
+        """The caps a configuration sets: the overall one and each agent's."""
+        per_agent = {name: agent.budget for name, agent in settings.agents.items()}
+        return cls(ledger, settings.budget, per_agent)
 
     async def statuses(self, agent: str | None = None) -> list[BudgetStatus]:
         """Every configured cap that applies (to ``agent``, or every agent's and the overall)."""
