@@ -186,7 +186,7 @@ async def test_processes_opening_a_new_database_together_do_not_race(
     else:
         schema = await _postgres_schema()
         url, options = POSTGRES_URL, {"connect_args": {"server_settings": {"search_path": schema}}}
-    databases = [Database(url, **options) for _ in range(6)]
+    databases = [Database(url, **options) for _ in range(12)]
     try:
         await asyncio.gather(*(database.open() for database in databases))
         store = Conversations(databases[0])

@@ -7,7 +7,9 @@ when the schema actually needs an upgrade: it costs ~0.3 s of start-up.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _IMMEDIATE = "roost_begin_immediate"
 """Execution option: begin the SQLite transaction holding the write lock."""
+_WAL_ATTEMPTS = 100
 _MIGRATION_LOCK = 0x526F6F7374  # "Roost": the PostgreSQL advisory lock key for migrations
 
 
@@ -61,6 +64,7 @@ class Database:
         try:
             if self._sqlite_file is not None:
                 self._sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+                await self._use_wal()
             async with self.engine.connect() as connection:
                 if await _current_revision(connection) == SCHEMA_REVISION:
                     return
@@ -78,6 +82,27 @@ class Database:
             raise StoreError(f"cannot open the database at {self.display_url}: {reason}") from exc
         except OSError as exc:
             raise StoreError(f"cannot open the database at {self.display_url}: {exc}") from exc
+
+    async def _use_wal(self) -> None:
+        """Switch the file to WAL, so `roost ask` can read while `roost run` writes.
+
+        The mode is stored in the file, so this is a no-op after the first time. The
+        switch itself answers "database is locked" without waiting for the busy timeout
+        when another process is opening the same new file, hence the retries.
+        """
+        for _ in range(_WAL_ATTEMPTS):
+            async with self.engine.connect() as connection:
+                driver: Any = (await connection.get_raw_connection()).driver_connection
+                try:
+                    cursor = await driver.execute("PRAGMA journal_mode=WAL")
+                    mode = (await cursor.fetchone() or ("",))[0]
+                    await cursor.close()
+                    if str(mode).lower() == "wal":
+                        return
+                except sqlite3.OperationalError:
+                    pass
+            await asyncio.sleep(0.05)
+        log.warning("could not switch %s to WAL mode; readers may wait for writers", self.url)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -109,12 +134,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # would make a migration non-atomic; SQLAlchemy emits BEGIN instead (_sqlite_begin).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    # WAL lets `roost ask` read while `roost run` writes; NORMAL is durable across
-    # application crashes in WAL mode, which is what matters on a home machine.
-    # The busy timeout comes first: switching a new database to WAL needs a lock that
-    # another process starting at the same moment may hold.
+    # NORMAL is durable across application crashes in WAL mode (see _use_wal), which
+    # is what matters on a home machine.
     cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
