@@ -10,7 +10,7 @@ import pytest
 
 from roost.agents.actor import Agent
 from roost.agents.observer import TurnObserver
-from roost.agents.turn import TurnDeps, TurnResult
+from roost.agents.turn import TurnDeps, TurnOrigin, TurnResult
 from roost.app import App, UnknownAgent
 from roost.providers.base import ToolCall
 from roost.tools.registry import ToolOutcome
@@ -178,7 +178,11 @@ async def test_a_crashing_agent_recovers_and_others_keep_going(app: App, fake_ll
     calls = 0
 
     async def flaky(
-        deps: TurnDeps, session: str, text: str, observer: TurnObserver | None
+        deps: TurnDeps,
+        session: str,
+        text: str,
+        observer: TurnObserver | None,
+        origin: TurnOrigin | None,
     ) -> TurnResult:
         nonlocal calls
         calls += 1

@@ -10,16 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from roost.agents.observer import TurnObserver
-from roost.agents.turn import STATUS_ERROR, TurnDeps, TurnResult, run_turn
+from roost.agents.turn import STATUS_ERROR, TurnDeps, TurnOrigin, TurnResult, run_turn
 from roost.supervise import supervise
 
 log = logging.getLogger(__name__)
 
-TurnRunner = Callable[[TurnDeps, str, str, TurnObserver | None], Awaitable[TurnResult]]
+TurnRunner = Callable[
+    [TurnDeps, str, str, TurnObserver | None, TurnOrigin | None], Coroutine[Any, Any, TurnResult]
+]
 
 
 class AgentStopped(Exception):
@@ -31,6 +34,7 @@ class _Request:
     session: str
     text: str
     observer: TurnObserver | None
+    origin: TurnOrigin | None
     reply: asyncio.Future[TurnResult] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -50,6 +54,7 @@ class Agent:
         self._mailbox: asyncio.Queue[_Request] = asyncio.Queue()
         self._lanes: dict[str, asyncio.Queue[_Request]] = {}
         self._lane_tasks: dict[str, asyncio.Task[None]] = {}
+        self._running: dict[str, asyncio.Task[TurnResult]] = {}
         self._dispatcher: asyncio.Task[None] | None = None
         self._accepting = False
 
@@ -60,14 +65,39 @@ class Agent:
         )
 
     async def ask(
-        self, session: str, text: str, observer: TurnObserver | None = None
+        self,
+        session: str,
+        text: str,
+        observer: TurnObserver | None = None,
+        origin: TurnOrigin | None = None,
     ) -> TurnResult:
-        """Queue a message for ``session`` and wait for the turn's result."""
+        """Queue a message for ``session`` and wait for the turn's result.
+
+        A turn stopped by ``cancel`` answers with status ``interrupted``; if the
+        agent stops first, this raises ``asyncio.CancelledError``.
+        """
         if not self._accepting:
             raise AgentStopped(f"agent {self.name} is not running")
-        request = _Request(session, text, observer)
+        request = _Request(session, text, observer, origin)
         self._mailbox.put_nowait(request)
         return await request.reply
+
+    def cancel(self, session: str) -> bool:
+        """Cancel the turn running in ``session``; queued messages still run after it."""
+        task = self._running.get(session)
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
+
+    @property
+    def busy_sessions(self) -> list[str]:
+        return list(self._running)
+
+    @property
+    def queue_depth(self) -> int:
+        """Messages waiting for their turn (not counting running turns)."""
+        return self._mailbox.qsize() + sum(lane.qsize() for lane in self._lanes.values())
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stop taking messages, let running turns finish for ``grace_s``, then cancel them.
@@ -113,11 +143,24 @@ class Agent:
     async def _serve(self, request: _Request) -> None:
         if request.reply.cancelled():
             return
+        turn = asyncio.create_task(
+            self._runner(
+                self.deps, request.session, request.text, request.observer, request.origin
+            ),
+            name=f"turn:{self.name}:{request.session}",
+        )
+        self._running[request.session] = turn
         try:
-            result = await self._runner(self.deps, request.session, request.text, request.observer)
+            result = await turn
         except asyncio.CancelledError:
-            request.reply.cancel()
-            raise
+            if not turn.cancelled() or _being_cancelled():
+                request.reply.cancel()
+                turn.cancel()
+                raise
+            # `cancel(session)` stopped this turn alone; the lane goes on.
+            result = TurnResult(
+                agent=self.name, session=request.session, text="Cancelled.", status="interrupted"
+            )
         except Exception as exc:
             log.exception("agent %s: turn in session %s failed", self.name, request.session)
             result = TurnResult(
@@ -127,7 +170,15 @@ class Agent:
                 status=STATUS_ERROR,
                 error=repr(exc),
             )
+        finally:
+            self._running.pop(request.session, None)
         if self._on_turn:
             self._on_turn(result)
         with contextlib.suppress(asyncio.InvalidStateError):
             request.reply.set_result(result)
+
+
+def _being_cancelled() -> bool:
+    """Whether the current task itself (not a child) was asked to stop."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

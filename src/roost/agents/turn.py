@@ -51,6 +51,20 @@ class TurnDeps:
     budget: BudgetGuard | None = None
 
 
+@dataclass(frozen=True)
+class TurnOrigin:
+    """Where a turn's message came from, when it came through the inbox."""
+
+    envelope_id: int | None = None
+    sender: str = ""
+    depth: int = 0
+    """How many delegations led here; tools that delegate refuse past the limit."""
+    model: str | None = None
+    """A model id overriding the agent's for this turn (a job's ``model``)."""
+    recovered: bool = False
+    """The envelope is run again after a crash: look for the earlier turn's work."""
+
+
 @dataclass
 class TurnResult:
     agent: str
@@ -70,32 +84,50 @@ class TurnResult:
 
 
 async def run_turn(
-    deps: TurnDeps, session: str, text: str, observer: TurnObserver | None = None
+    deps: TurnDeps,
+    session: str,
+    text: str,
+    observer: TurnObserver | None = None,
+    origin: TurnOrigin | None = None,
 ) -> TurnResult:
-    """Run one turn for ``session``; the caller guarantees one turn per session at a time."""
-    return await _Turn(deps, session, observer or TurnObserver()).run(text)
+    """Run one turn for ``session``; the caller guarantees one turn per session at a time.
+
+    A turn for an envelope that already has a turn (the process died during it)
+    resumes that turn's work instead of storing the message a second time.
+    """
+    return await _Turn(deps, session, observer or TurnObserver(), origin or TurnOrigin()).run(text)
 
 
 class _Turn:
-    def __init__(self, deps: TurnDeps, session: str, observer: TurnObserver) -> None:
+    def __init__(
+        self, deps: TurnDeps, session: str, observer: TurnObserver, origin: TurnOrigin
+    ) -> None:
         self.deps = deps
         self.agent = deps.settings
         self.session = session
         self.observer = observer
+        self.origin = origin
+        self.model = origin.model or deps.settings.model
         self.started = time.perf_counter()
         self.result = TurnResult(agent=self.agent.name, session=session, text="", status=STATUS_OK)
 
     async def run(self, text: str) -> TurnResult:
         store = self.deps.conversations
         session_id = await store.session_id(self.agent.name, self.session)
-        history = await store.history(session_id)
-        turn_id = await store.start_turn(session_id, self.agent.name)
+        envelope_id = self.origin.envelope_id
+        recovered = envelope_id is not None and self.origin.recovered
+        earlier = await store.turn_for_envelope(envelope_id) if recovered and envelope_id else None
+        tail = await store.last_message_of_turn(earlier) if earlier else None
+        turn_id = await store.start_turn(session_id, self.agent.name, envelope_id)
         self.result.turn_id = turn_id
-        user = Message(role="user", text=text)
-        await store.append(session_id, turn_id, user)
-        history.append(user)
+        if tail is None:
+            await store.append(session_id, turn_id, Message(role="user", text=text))
+        history = await store.history(session_id)
         try:
-            await self._loop(session_id, turn_id, history)
+            if tail is not None and tail.role == "assistant" and not tail.tool_calls:
+                self.result.text = tail.text  # the answer was stored; only the finish was lost
+            else:
+                await self._loop(session_id, turn_id, history)
         except asyncio.CancelledError:
             self.result.status = TURN_INTERRUPTED
             await asyncio.shield(self._finish(turn_id))
@@ -114,7 +146,13 @@ class _Turn:
         if provider is None:
             self.result.status, self.result.text = STATUS_UNCONFIGURED, NO_PROVIDER_REPLY
             return
-        context = ToolContext(self.agent.name, self.session, self.agent.workspace)
+        context = ToolContext(
+            self.agent.name,
+            self.session,
+            self.agent.workspace,
+            depth=self.origin.depth,
+            envelope_id=self.origin.envelope_id,
+        )
         for _ in range(self.agent.max_tool_rounds):
             if await self._over_budget():
                 return
@@ -143,7 +181,7 @@ class _Turn:
     ) -> ModelResponse | None:
         tools = self.deps.tools.specs(self.agent.tools)
         request = ModelRequest(
-            model=self.agent.model,
+            model=self.model,
             system=self.agent.system,
             messages=tuple(
                 fit_history(history, self.agent.system, tools, self.agent.max_context_tokens)
@@ -163,7 +201,7 @@ class _Turn:
             agent=self.agent.name,
             session_key=self.session,
             provider=provider.name,
-            model=response.model if response and response.model else self.agent.model,
+            model=response.model if response and response.model else self.model,
             usage=response.usage if response else Usage(),
             duration_ms=int((time.perf_counter() - started) * 1000),
             turn_id=turn_id,

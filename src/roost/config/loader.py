@@ -145,6 +145,8 @@ def _resolve(
         budget=config.budget,
         store_url=store_url,
         log_level=config.logging.level,
+        gateway=config.gateway,
+        max_delegation_depth=config.max_delegation_depth,
     )
 
 

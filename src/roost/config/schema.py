@@ -67,6 +67,20 @@ class StoreConfig(_Strict):
     """SQLAlchemy async URL; default ``sqlite+aiosqlite:///<home>/roost.db``."""
 
 
+class GatewayConfig(_Strict):
+    """The WebSocket + HTTP server inside `roost run`."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=18790, ge=0, le=65535)
+    token: SecretStr | None = None
+    """Default: generated on first start into <home>/gateway.token (mode 0600)."""
+    max_frame_bytes: int = Field(default=1_048_576, ge=1024)
+    send_queue: int = Field(default=1000, ge=10)
+    """Events buffered per connection before a client that cannot keep up is dropped."""
+    auth_failures_per_minute: int = Field(default=10, ge=1)
+
+
 class LoggingConfig(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -79,3 +93,6 @@ class RoostConfig(_Strict):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    max_delegation_depth: int = Field(default=3, ge=0, le=10)
+    """How many agent-to-agent hops one request may take (send_message, ask_agent)."""

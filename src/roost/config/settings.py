@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from roost.config.schema import BudgetConfig, ModelPrice, ProviderConfig
+from roost.config.schema import BudgetConfig, GatewayConfig, ModelPrice, ProviderConfig
 
 DEFAULT_AGENT = "assistant"
 DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"
@@ -60,3 +60,5 @@ class Settings:
     """Caps on the whole process's spend, across agents."""
     store_url: str = ""
     log_level: str = "INFO"
+    gateway: GatewayConfig = field(default_factory=GatewayConfig)
+    max_delegation_depth: int = 3

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from roost.providers.base import Message, ToolCall
@@ -90,7 +90,7 @@ class Conversations:
                 update(sessions).where(sessions.c.id == session_id).values(updated_at=now)
             )
 
-    async def start_turn(self, session_id: int, agent: str) -> int:
+    async def start_turn(self, session_id: int, agent: str, envelope_id: int | None = None) -> int:
         async with self._engine.begin() as connection:
             result = await connection.execute(
                 insert(turns).values(
@@ -99,9 +99,38 @@ class Conversations:
                     status=TURN_RUNNING,
                     started_at=utcnow(),
                     rounds=0,
+                    envelope_id=envelope_id,
                 )
             )
             return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    async def turn_for_envelope(self, envelope_id: int) -> int | None:
+        """The latest turn that worked on an envelope, if any (a crash interrupted it)."""
+        query = select(func.max(turns.c.id)).where(turns.c.envelope_id == envelope_id)
+        async with self._engine.connect() as connection:
+            value = (await connection.execute(query)).scalar_one_or_none()
+        return int(value) if value is not None else None
+
+    async def last_message_of_turn(self, turn_id: int) -> Message | None:
+        query = (
+            select(messages)
+            .where(messages.c.turn_id == turn_id)
+            .order_by(messages.c.id.desc())
+            .limit(1)
+        )
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(query)).mappings().first()
+        return _to_message(row) if row else None
+
+    async def reset_session(self, agent: str, key: str) -> bool:
+        """Forget a session's history (its turns and ledger rows stay for the accounts)."""
+        query = select(sessions.c.id).where(sessions.c.agent == agent, sessions.c.key == key)
+        async with self._engine.begin() as connection:
+            session_id = (await connection.execute(query)).scalar_one_or_none()
+            if session_id is None:
+                return False
+            await connection.execute(delete(messages).where(messages.c.session_id == session_id))
+            return True
 
     async def finish_turn(
         self, turn_id: int, status: str, rounds: int, error: str | None = None

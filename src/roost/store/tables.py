@@ -19,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 """The newest migration's revision id; a test keeps it in step with migrations/versions."""
 
 metadata = MetaData()
@@ -52,7 +52,9 @@ turns = Table(
     Column("finished_at", DateTime),
     Column("rounds", Integer, nullable=False, default=0),
     Column("error", Text),
+    Column("envelope_id", Integer),
     Index("ix_turns_status", "status"),
+    Index("ix_turns_envelope", "envelope_id"),
 )
 
 messages = Table(
@@ -92,4 +94,95 @@ model_calls = Table(
     Column("error", Text),
     Index("ix_model_calls_created", "created_at"),
     Index("ix_model_calls_agent", "agent", "created_at"),
+)
+
+envelopes = Table(
+    # The durable inbox: every message to an agent, stored before it is acknowledged.
+    "envelopes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("sender", String(200), nullable=False),
+    Column("recipient", String(200), nullable=False),
+    Column("session", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("reply_to", String(200)),
+    Column("depth", Integer, nullable=False, default=0),
+    Column("meta", Text),
+    Column("dedup_key", String(200), unique=True),
+    Column("status", String(16), nullable=False),
+    Column("finished_at", DateTime),
+    Index("ix_envelopes_status", "status", "id"),
+)
+
+deliveries = Table(
+    # The durable outbox: every reply or message to a channel, stored before it is sent.
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("envelope_id", Integer, ForeignKey("envelopes.id", ondelete="SET NULL")),
+    Column("job_run_id", Integer),
+    Column("target", String(200), nullable=False),
+    Column("sender", String(200), nullable=False),
+    Column("session", String(200), nullable=False, default=""),
+    Column("body", Text, nullable=False),
+    Column("meta", Text),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime),
+    Column("last_error", Text),
+    Column("channel_ref", String(200)),
+    Column("delivered_at", DateTime),
+    Index("ix_deliveries_status", "status", "next_attempt_at"),
+    Index("ix_deliveries_target", "target", "status"),
+    Index("ix_deliveries_job_run", "job_run_id"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("owner", String(200), nullable=False),
+    Column("agent", String(100), nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("expr", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("session", String(200), nullable=False),
+    Column("deliver", Text, nullable=False, default="[]"),
+    Column("catch_up", String(8), nullable=False),
+    Column("overlap", String(8), nullable=False),
+    Column("model", String(200)),
+    Column("timeout_s", Float, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("anchor", DateTime, nullable=False),
+    Column("next_due", DateTime),
+    Column("last_due", DateTime),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("alerted", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index("ix_jobs_due", "state", "next_due"),
+)
+
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("job_id", Integer, ForeignKey("jobs.id", ondelete="SET NULL")),
+    Column("job_name", String(100), nullable=False),
+    Column("scheduled_for", DateTime, nullable=False),
+    Column("started_at", DateTime),
+    Column("finished_at", DateTime),
+    Column("status", String(12), nullable=False),
+    Column("envelope_id", Integer),
+    Column("session", String(200)),
+    Column("input_tokens", Integer, nullable=False, default=0),
+    Column("output_tokens", Integer, nullable=False, default=0),
+    Column("cost_usd", Float, nullable=False, default=0.0),
+    Column("error", Text),
+    Index("ix_job_runs_job", "job_name", "scheduled_for"),
+    Index("ix_job_runs_envelope", "envelope_id"),
 )

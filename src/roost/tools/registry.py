@@ -32,6 +32,9 @@ class ToolContext:
     agent: str
     session: str
     workspace: Path
+    depth: int = 0
+    """Delegations that led to this turn (0: a person or a job asked)."""
+    envelope_id: int | None = None
 
 
 Handler = Callable[[ToolContext, Any], Awaitable[str]]

@@ -1,0 +1,1 @@
+"""The bus: envelopes, the durable inbox and outbox, the router and live events."""

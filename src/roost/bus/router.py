@@ -1,0 +1,276 @@
+"""The router: every message to an agent goes through here, and through the inbox.
+
+``submit`` stores the envelope before it returns (that is the acknowledgement),
+then runs the turn in the background; ``ask`` does the same and waits for the
+answer. When the turn ends, the envelope is marked finished and its replies are
+queued in the outbox in one transaction, then handed to the dispatcher.
+
+What a finished turn produces depends on who sent the message: by default one reply
+to ``reply_to``; the scheduler registers its own ``Finisher`` for ``job:`` senders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from roost.agents.actor import Agent, AgentStopped
+from roost.agents.observer import TurnObserver
+from roost.agents.turn import TurnOrigin, TurnResult
+from roost.bus.envelope import (
+    ENVELOPE_CANCELLED,
+    ENVELOPE_DONE,
+    Delivery,
+    Envelope,
+    agent_address,
+    agent_name,
+    split_address,
+)
+from roost.bus.events import AGENTS, TRAFFIC, EventHub
+from roost.bus.observer import SessionEvents
+from roost.bus.store import BusStore
+from roost.store.conversations import TURN_INTERRUPTED
+
+log = logging.getLogger(__name__)
+
+STATUS_UNKNOWN_AGENT = "unknown_agent"
+
+
+class RouterStopped(Exception):
+    """The process is shutting down; the message was not accepted."""
+
+
+class Finisher(Protocol):
+    """Decides what a finished turn sends, and records it (e.g. the scheduler's job runs)."""
+
+    def replies(self, envelope: Envelope, result: TurnResult) -> list[Delivery]: ...
+
+    async def finished(
+        self, envelope: Envelope, result: TurnResult, queued: list[Delivery]
+    ) -> None: ...
+
+
+class Router:
+    def __init__(
+        self,
+        store: BusStore,
+        agents: Mapping[str, Agent],
+        events: EventHub,
+        on_queued: Callable[[list[Delivery]], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._agents = agents
+        self._events = events
+        self._on_queued = on_queued
+        self._finishers: dict[str, Finisher] = {}
+        self._waiters: dict[int, asyncio.Future[TurnResult]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._accepting = True
+
+    def set_finisher(self, sender_scheme: str, finisher: Finisher) -> None:
+        self._finishers[sender_scheme] = finisher
+
+    def set_on_queued(self, on_queued: Callable[[list[Delivery]], None]) -> None:
+        self._on_queued = on_queued
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def submit(self, envelope: Envelope) -> Envelope:
+        """Store the envelope, start its turn in the background, return it with its id.
+
+        A duplicate (same ``dedup_key``) is returned as stored and not run again.
+        """
+        stored, duplicate = await self._accept(envelope)
+        if not duplicate:
+            self._start(stored)
+        return stored
+
+    async def ask(self, envelope: Envelope, timeout_s: float | None = None) -> TurnResult:
+        """Store the envelope, run its turn and wait for the result.
+
+        On timeout the turn goes on (its answer lands in the session history) and
+        ``TimeoutError`` is raised.
+        """
+        stored, duplicate = await self._accept(envelope)
+        future: asyncio.Future[TurnResult] = asyncio.get_running_loop().create_future()
+        self._waiters[stored.id] = future
+        if not duplicate:
+            self._start(stored)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout_s)
+        finally:
+            self._waiters.pop(stored.id, None)
+
+    async def recover(self) -> int:
+        """Run again every envelope a previous process accepted but did not finish."""
+        unfinished = await self._store.unfinished()
+        for envelope in unfinished:
+            self._start(envelope, recovered=True)
+        if unfinished:
+            log.warning("running %d message(s) left unfinished by the last run", len(unfinished))
+        return len(unfinished)
+
+    def close(self) -> None:
+        """Refuse new messages (``RouterStopped``); turns already accepted go on."""
+        self._accepting = False
+
+    async def stop(self) -> None:
+        """Stop accepting; turns still running are left pending and run at the next start."""
+        self._accepting = False
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _accept(self, envelope: Envelope) -> tuple[Envelope, bool]:
+        if not self._accepting:
+            raise RouterStopped("Roost is shutting down; try again in a moment")
+        split_address(envelope.recipient)
+        stored, duplicate = await self._store.accept(envelope)
+        if not duplicate and self._events.watched(TRAFFIC):
+            self._events.publish(TRAFFIC, "message", _traffic(stored))
+        return stored, duplicate
+
+    def _start(self, envelope: Envelope, *, recovered: bool = False) -> None:
+        task = asyncio.create_task(self._process(envelope, recovered), name=f"env:{envelope.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _process(self, envelope: Envelope, recovered: bool) -> None:
+        try:
+            result = await self._run(envelope, recovered)
+        except (asyncio.CancelledError, AgentStopped):
+            return  # stopping: the envelope stays pending and runs at the next start
+        except Exception as exc:
+            log.exception("message %d to %s failed", envelope.id, envelope.recipient)
+            result = _failed(envelope, f"internal error: {type(exc).__name__}: {exc}")
+        await self._finish(envelope, result)
+
+    async def _run(self, envelope: Envelope, recovered: bool) -> TurnResult:
+        name = agent_name(envelope.recipient)
+        agent = self._agents.get(name or "")
+        if agent is None:
+            known = ", ".join(self._agents) or "none"
+            return _failed(
+                envelope, f"unknown agent '{name}' (known: {known})", STATUS_UNKNOWN_AGENT
+            )
+        origin = TurnOrigin(
+            envelope_id=envelope.id,
+            sender=envelope.sender,
+            depth=envelope.depth,
+            model=envelope.meta.get("model"),
+            recovered=recovered,
+        )
+        observer: TurnObserver = SessionEvents(self._events, agent.name, envelope)
+        self._events.publish(AGENTS, "turn.started", _turn_started(envelope))
+        return await agent.ask(envelope.session, envelope.body, observer, origin)
+
+    async def _finish(self, envelope: Envelope, result: TurnResult) -> None:
+        scheme = envelope.sender.partition(":")[0]
+        finisher = self._finishers.get(scheme)
+        replies = (
+            finisher.replies(envelope, result) if finisher else _default_replies(envelope, result)
+        )
+        status = ENVELOPE_CANCELLED if result.status == TURN_INTERRUPTED else ENVELOPE_DONE
+        queued = await asyncio.shield(self._store.finish(envelope.id, status, replies))
+        self._events.publish(AGENTS, "turn.finished", _turn_finished(envelope, result))
+        if finisher:
+            try:
+                await finisher.finished(envelope, result, queued)
+            except Exception:
+                log.exception("recording the end of message %d failed", envelope.id)
+        if queued and self._on_queued:
+            self._on_queued(queued)
+        waiter = self._waiters.get(envelope.id)
+        if waiter and not waiter.done():
+            waiter.set_result(result)
+
+
+def reply_meta(envelope: Envelope, result: TurnResult) -> dict[str, Any]:
+    """What a reply carries besides its text: enough for a client to show and account it."""
+    return {
+        "agent": result.agent,
+        "session": result.session,
+        "message_id": envelope.id,
+        "status": result.status,
+        "turn_id": result.turn_id,
+        "input_tokens": result.usage.input_tokens,
+        "output_tokens": result.usage.output_tokens,
+        "cost_usd": round(result.cost_usd, 8),
+        "duration_ms": result.duration_ms,
+        "depth": envelope.depth,
+        **({"error": result.error} if result.error else {}),
+        **(
+            {"reply_session": envelope.meta["reply_session"]}
+            if "reply_session" in envelope.meta
+            else {}
+        ),
+    }
+
+
+def _default_replies(envelope: Envelope, result: TurnResult) -> list[Delivery]:
+    if not envelope.reply_to:
+        return []
+    target = envelope.reply_to
+    body = result.text
+    session = envelope.meta.get("reply_session", "")
+    if agent_name(target) is not None:
+        body = f"[reply from agent {result.agent}] {result.text}"
+    return [
+        Delivery(
+            target=target,
+            sender=agent_address(result.agent),
+            body=body,
+            session=session,
+            envelope_id=envelope.id,
+            meta=reply_meta(envelope, result) | _forward_meta(envelope),
+        )
+    ]
+
+
+def _forward_meta(envelope: Envelope) -> dict[str, Any]:
+    # A reply into an agent's session answers whoever that session was answering.
+    forward = envelope.meta.get("then_reply_to")
+    return {"then_reply_to": forward} if forward else {}
+
+
+def _failed(envelope: Envelope, text: str, status: str = "error") -> TurnResult:
+    name = agent_name(envelope.recipient) or envelope.recipient
+    return TurnResult(agent=name, session=envelope.session, text=text, status=status, error=text)
+
+
+def _traffic(envelope: Envelope) -> dict[str, Any]:
+    return {
+        "id": envelope.id,
+        "from": envelope.sender,
+        "to": envelope.recipient,
+        "session": envelope.session,
+        "text": envelope.body,
+        "depth": envelope.depth,
+        "reply_to": envelope.reply_to,
+    }
+
+
+def _turn_started(envelope: Envelope) -> dict[str, Any]:
+    return {
+        "agent": agent_name(envelope.recipient),
+        "session": envelope.session,
+        "message_id": envelope.id,
+        "from": envelope.sender,
+    }
+
+
+def _turn_finished(envelope: Envelope, result: TurnResult) -> dict[str, Any]:
+    return {
+        "agent": result.agent,
+        "session": result.session,
+        "message_id": envelope.id,
+        "status": result.status,
+        "input_tokens": result.usage.input_tokens,
+        "output_tokens": result.usage.output_tokens,
+        "cost_usd": round(result.cost_usd, 8),
+        "duration_ms": result.duration_ms,
+    }

@@ -1,0 +1,257 @@
+"""The inbox and outbox tables: what was accepted, what is finished, what is still to send.
+
+Finishing an envelope and queueing its reply happen in one transaction, so a crash
+leaves either both or neither: never a finished turn whose reply was lost, never a
+reply queued twice for one turn.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from roost.bus.envelope import (
+    DELIVERY_DELIVERED,
+    DELIVERY_FAILED,
+    DELIVERY_PENDING,
+    ENVELOPE_PENDING,
+    Delivery,
+    Envelope,
+)
+from roost.store.database import Database
+from roost.store.tables import deliveries, envelopes, utcnow
+
+
+class BusStore:
+    def __init__(self, db: Database) -> None:
+        self._engine = db.engine
+
+    # -- inbox -----------------------------------------------------------------
+
+    async def accept(self, envelope: Envelope) -> tuple[Envelope, bool]:
+        """Store ``envelope``; returns it with its id, and whether it was a duplicate.
+
+        An envelope whose ``dedup_key`` was seen before is not stored again: the
+        earlier one is returned, so a channel that re-sends after a crash is harmless.
+        """
+        envelope.created_at = envelope.created_at or utcnow()
+        values = {
+            "created_at": envelope.created_at,
+            "sender": envelope.sender,
+            "recipient": envelope.recipient,
+            "session": envelope.session,
+            "body": envelope.body,
+            "reply_to": envelope.reply_to,
+            "depth": envelope.depth,
+            "meta": _dump(envelope.meta),
+            "dedup_key": envelope.dedup_key,
+            "status": ENVELOPE_PENDING,
+        }
+        try:
+            async with self._engine.begin() as connection:
+                result = await connection.execute(insert(envelopes).values(**values))
+                envelope.id = int(result.inserted_primary_key[0])  # type: ignore[index]
+                return envelope, False
+        except IntegrityError:
+            if envelope.dedup_key is None:
+                raise
+            existing = await self._envelope_where(envelopes.c.dedup_key == envelope.dedup_key)
+            if existing is None:
+                raise
+            return existing, True
+
+    async def envelope(self, envelope_id: int) -> Envelope | None:
+        return await self._envelope_where(envelopes.c.id == envelope_id)
+
+    async def unfinished(self) -> list[Envelope]:
+        """Envelopes accepted but not finished, oldest first: the work a crash left."""
+        query = (
+            select(envelopes).where(envelopes.c.status == ENVELOPE_PENDING).order_by(envelopes.c.id)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).mappings().all()
+        return [_envelope(row) for row in rows]
+
+    async def finish(
+        self, envelope_id: int, status: str, replies: Sequence[Delivery] = ()
+    ) -> list[Delivery]:
+        """Mark the envelope finished and queue its replies, atomically."""
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(envelopes)
+                .where(envelopes.c.id == envelope_id)
+                .values(status=status, finished_at=utcnow())
+            )
+            return [await _insert_delivery(connection, reply) for reply in replies]
+
+    async def _envelope_where(self, condition: Any) -> Envelope | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(envelopes).where(condition))).mappings().first()
+        return _envelope(row) if row else None
+
+    # -- outbox ----------------------------------------------------------------
+
+    async def enqueue(self, delivery: Delivery) -> Delivery:
+        async with self._engine.begin() as connection:
+            return await _insert_delivery(connection, delivery)
+
+    async def due(self, now: datetime, limit: int = 200) -> list[Delivery]:
+        """Pending deliveries whose next attempt is due, oldest first."""
+        query = (
+            select(deliveries)
+            .where(
+                deliveries.c.status == DELIVERY_PENDING,
+                (deliveries.c.next_attempt_at.is_(None)) | (deliveries.c.next_attempt_at <= now),
+            )
+            .order_by(deliveries.c.id)
+            .limit(limit)
+        )
+        return await self._deliveries(query)
+
+    async def pending_for(self, target: str) -> list[Delivery]:
+        query = (
+            select(deliveries)
+            .where(deliveries.c.target == target, deliveries.c.status == DELIVERY_PENDING)
+            .order_by(deliveries.c.id)
+        )
+        return await self._deliveries(query)
+
+    async def deliveries_for(
+        self, *, envelope_id: int | None = None, job_run_ids: Iterable[int] = ()
+    ) -> list[Delivery]:
+        ids = list(job_run_ids)
+        condition = (
+            deliveries.c.envelope_id == envelope_id
+            if envelope_id is not None
+            else deliveries.c.job_run_id.in_(ids)
+        )
+        return await self._deliveries(select(deliveries).where(condition).order_by(deliveries.c.id))
+
+    async def first_waiting_per_target(self, now: datetime) -> dict[str, int]:
+        """For each target with a postponed delivery, the id of its oldest one.
+
+        Later deliveries to that target wait behind it, so a chat never sees replies
+        out of order because one of them needed a retry.
+        """
+        query = (
+            select(deliveries.c.target, func.min(deliveries.c.id))
+            .where(
+                deliveries.c.status == DELIVERY_PENDING,
+                deliveries.c.next_attempt_at > now,
+            )
+            .group_by(deliveries.c.target)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def next_attempt_at(self) -> datetime | None:
+        """When the earliest postponed delivery is due again."""
+        query = select(func.min(deliveries.c.next_attempt_at)).where(
+            deliveries.c.status == DELIVERY_PENDING
+        )
+        async with self._engine.connect() as connection:
+            value: datetime | None = (await connection.execute(query)).scalar_one_or_none()
+        return value
+
+    async def delivered(self, delivery_id: int, channel_ref: str | None) -> None:
+        await self._update(
+            delivery_id,
+            status=DELIVERY_DELIVERED,
+            channel_ref=channel_ref,
+            delivered_at=utcnow(),
+            next_attempt_at=None,
+        )
+
+    async def postpone(
+        self, delivery_id: int, error: str, retry_at: datetime, *, count_attempt: bool = True
+    ) -> None:
+        values: dict[str, Any] = {"last_error": error, "next_attempt_at": retry_at}
+        if count_attempt:
+            values["attempts"] = deliveries.c.attempts + 1
+        await self._update(delivery_id, **values)
+
+    async def failed(self, delivery_id: int, error: str) -> None:
+        await self._update(
+            delivery_id,
+            status=DELIVERY_FAILED,
+            last_error=error,
+            attempts=deliveries.c.attempts + 1,
+            next_attempt_at=None,
+        )
+
+    async def _update(self, delivery_id: int, **values: Any) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(deliveries).where(deliveries.c.id == delivery_id).values(**values)
+            )
+
+    async def _deliveries(self, query: Any) -> list[Delivery]:
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).mappings().all()
+        return [_delivery(row) for row in rows]
+
+
+async def _insert_delivery(connection: AsyncConnection, delivery: Delivery) -> Delivery:
+    delivery.created_at = delivery.created_at or utcnow()
+    result = await connection.execute(
+        insert(deliveries).values(
+            created_at=delivery.created_at,
+            envelope_id=delivery.envelope_id,
+            job_run_id=delivery.job_run_id,
+            target=delivery.target,
+            sender=delivery.sender,
+            session=delivery.session,
+            body=delivery.body,
+            meta=_dump(delivery.meta),
+            status=DELIVERY_PENDING,
+            attempts=0,
+        )
+    )
+    delivery.id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    return delivery
+
+
+def _dump(meta: dict[str, Any]) -> str | None:
+    return json.dumps(meta, ensure_ascii=False) if meta else None
+
+
+def _envelope(row: Any) -> Envelope:
+    return Envelope(
+        sender=row["sender"],
+        recipient=row["recipient"],
+        session=row["session"],
+        body=row["body"],
+        reply_to=row["reply_to"],
+        depth=row["depth"],
+        meta=json.loads(row["meta"]) if row["meta"] else {},
+        dedup_key=row["dedup_key"],
+        id=row["id"],
+        created_at=row["created_at"],
+        status=row["status"],
+    )
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        target=row["target"],
+        sender=row["sender"],
+        body=row["body"],
+        session=row["session"],
+        envelope_id=row["envelope_id"],
+        job_run_id=row["job_run_id"],
+        meta=json.loads(row["meta"]) if row["meta"] else {},
+        id=row["id"],
+        status=row["status"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        channel_ref=row["channel_ref"],
+        created_at=row["created_at"],
+        delivered_at=row["delivered_at"],
+    )

@@ -1,0 +1,167 @@
+"""send_message and ask_agent: agents that message and delegate to each other.
+
+Both go through the router and so through the inbox: every inter-agent message is
+stored, visible to `subscribe`rs of the traffic topic and in the sessions' history.
+A chain of delegations carries its depth; past ``max_delegation_depth`` the tool
+refuses with an error the model can read, which stops loops and runaway cost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from pydantic import BaseModel, Field
+
+from roost.bus.envelope import AddressError, Delivery, Envelope, agent_address, split_address
+from roost.bus.router import Router
+from roost.bus.store import BusStore
+from roost.tools.registry import Tool, ToolContext, ToolError
+
+DEFAULT_ASK_TIMEOUT_S = 300.0
+CHANNEL_SCHEMES = ("telegram", "ws")
+
+
+class SendMessageArgs(BaseModel):
+    to: str = Field(
+        description="An agent's name (or agent:<name>), or a channel address such as "
+        "telegram:<chat_id>"
+    )
+    text: str = Field(min_length=1)
+
+
+class AskAgentArgs(BaseModel):
+    agent: str = Field(description="The agent to ask")
+    question: str = Field(min_length=1)
+    timeout_s: float | None = Field(
+        default=None, gt=0, le=3600, description="Seconds to wait (default 300)"
+    )
+
+
+def delegation_session(sender: str, session: str) -> str:
+    """The recipient's session for messages from one sender's session.
+
+    One per sender session, so a chain A→B→A→B never waits on a session that is
+    itself waiting (which would deadlock until the timeout).
+    """
+    key = f"from:{sender}:{session}"
+    if len(key) <= 200:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return f"from:{sender}:{digest}"
+
+
+class Delegation:
+    def __init__(
+        self,
+        router: Router,
+        store: BusStore,
+        agent_names: Callable[[], list[str]],
+        push: Callable[[list[Delivery]], None],
+        max_depth: int,
+    ) -> None:
+        self._router = router
+        self._store = store
+        self._agent_names = agent_names
+        self._push = push
+        self._max_depth = max_depth
+
+    def tools(self) -> list[Tool]:
+        return [
+            Tool(
+                "send_message",
+                "Send a message to another agent or to a channel and return at once. "
+                "An agent's reply arrives later in this conversation as a new message.",
+                SendMessageArgs,
+                self._send_message,
+            ),
+            Tool(
+                "ask_agent",
+                "Ask another agent a question and wait for its answer.",
+                AskAgentArgs,
+                self._ask_agent,
+            ),
+        ]
+
+    async def _send_message(self, context: ToolContext, args: SendMessageArgs) -> str:
+        target = args.to.strip() if ":" in args.to else f"agent:{args.to.strip()}"
+        try:
+            scheme, name = split_address(target)
+        except AddressError as exc:
+            raise ToolError(str(exc)) from None
+        if scheme in CHANNEL_SCHEMES:
+            delivery = await self._store.enqueue(
+                Delivery(
+                    target=target,
+                    sender=agent_address(context.agent),
+                    body=args.text,
+                    session=context.session,
+                    meta={"agent": context.agent, "session": context.session, "kind": "message"},
+                )
+            )
+            self._push([delivery])
+            return f"queued for delivery to {target} (delivery {delivery.id})"
+        if scheme != "agent":
+            raise ToolError(
+                f"cannot send to '{target}': use an agent's name, telegram:<chat_id> or ws:<client>"
+            )
+        depth = self._check(context, name)
+        current = await self._store.envelope(context.envelope_id) if context.envelope_id else None
+        envelope = await self._router.submit(
+            Envelope(
+                sender=agent_address(context.agent),
+                recipient=target,
+                session=delegation_session(context.agent, context.session),
+                body=f"[message from agent {context.agent}] {args.text}",
+                reply_to=agent_address(context.agent),
+                depth=depth,
+                meta={
+                    "reply_session": context.session,
+                    **({"then_reply_to": current.reply_to} if current and current.reply_to else {}),
+                },
+            )
+        )
+        return (
+            f"sent to agent {name} (message {envelope.id}); its reply will arrive in this "
+            "conversation as a new message"
+        )
+
+    async def _ask_agent(self, context: ToolContext, args: AskAgentArgs) -> str:
+        name = args.agent.removeprefix("agent:").strip()
+        depth = self._check(context, name)
+        timeout = args.timeout_s or DEFAULT_ASK_TIMEOUT_S
+        session = delegation_session(context.agent, context.session)
+        try:
+            result = await self._router.ask(
+                Envelope(
+                    sender=agent_address(context.agent),
+                    recipient=agent_address(name),
+                    session=session,
+                    body=f"[question from agent {context.agent}] {args.question}",
+                    depth=depth,
+                ),
+                timeout_s=timeout,
+            )
+        except TimeoutError:
+            raise ToolError(
+                f"agent {name} did not answer within {timeout:g}s; it goes on working and its "
+                f"answer will be in its session '{session}'"
+            ) from None
+        if not result.ok:
+            raise ToolError(f"agent {name} could not answer ({result.status}): {result.text}")
+        return result.text
+
+    def _check(self, context: ToolContext, name: str) -> int:
+        known = self._agent_names()
+        if name not in known:
+            raise ToolError(f"unknown agent '{name}' (known: {', '.join(known)})")
+        if name == context.agent:
+            raise ToolError("an agent cannot message itself")
+        depth = context.depth + 1
+        if depth > self._max_depth:
+            raise ToolError(
+                f"refused: this request has already been delegated {context.depth} time(s), "
+                f"the limit (max_delegation_depth) is {self._max_depth}. Answer with what you "
+                "have instead of delegating further."
+            )
+        return depth
