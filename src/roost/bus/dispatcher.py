@@ -2,10 +2,12 @@
 
 A delivery is marked ``delivered`` only after its channel confirmed it (the
 channel's ``deliver`` returned, with the channel's own id for it where there is
-one). Deliveries to one target go out one at a time, in order; targets are served
+one). Each target has a lane: its deliveries go out one at a time, in order, and a
+delivery that must be retried (or waits for an offline recipient) holds the ones
+behind it, so a chat never sees replies out of order. Targets are served
 concurrently. Fresh replies are handed over in memory (no database round trip on
-the hot path); a scan of the outbox at start and at each due retry picks up the
-rest, so a restart delivers what a crash left pending.
+the hot path); at start, everything the outbox still holds is queued again, so a
+restart delivers what a crash left pending. Every attempt is recorded.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 MAX_BACKOFF_S = 300.0
 OFFLINE_EXPIRY = timedelta(hours=24)
-IDLE_RESCAN_S = 60.0
+RESCAN_S = 60.0
 
 
 class DeliveryError(Exception):
@@ -66,9 +68,7 @@ class Dispatcher:
         self._lanes: dict[str, asyncio.Queue[Delivery]] = {}
         self._lane_tasks: dict[str, asyncio.Task[None]] = {}
         self._in_flight: set[int] = set()
-        self._blocked: set[str] = set()
-        """Targets with a postponed delivery: fresh ones queue behind it, in order."""
-        self._rescan = asyncio.Event()
+        self._online: dict[str, asyncio.Event] = {}
         self._scanner: asyncio.Task[None] | None = None
 
     def register(self, channel: Channel) -> None:
@@ -93,19 +93,13 @@ class Dispatcher:
         await asyncio.gather(*lanes, return_exceptions=True)
 
     @property
-    def pending_in_memory(self) -> int:
+    def in_flight(self) -> int:
         return len(self._in_flight)
 
-    def push(self, deliveries: Iterable[Delivery], *, in_order: bool = False) -> None:
-        """Deliver stored deliveries now.
-
-        ``in_order`` says the caller checked that nothing older waits for the same
-        target; otherwise a target with a postponed delivery is left to the scan.
-        """
+    def push(self, deliveries: Iterable[Delivery]) -> None:
+        """Queue stored deliveries on their targets' lanes (in the order given)."""
         for delivery in deliveries:
             if delivery.id in self._in_flight:
-                continue
-            if delivery.target in self._blocked and not in_order:
                 continue
             self._in_flight.add(delivery.id)
             lane = self._lanes.get(delivery.target)
@@ -117,60 +111,57 @@ class Dispatcher:
             lane.put_nowait(delivery)
 
     async def recipient_online(self, target: str) -> None:
-        """A recipient came (back): send what waits for it."""
-        self._blocked.discard(target)
-        self.push(await self._store.pending_for(target), in_order=True)
-
-    def rescan(self) -> None:
-        self._rescan.set()
+        """A recipient came (back): what waits for it goes out now."""
+        event = self._online.get(target)
+        if event is not None:
+            event.set()
+        self.push(await self._store.pending_for(target))
 
     async def _scan_forever(self) -> None:
+        # At start this queues what a previous process left; later it is a safety net
+        # for deliveries stored by other processes.
         while True:
-            self._rescan.clear()
-            now = utcnow()
-            waiting = await self._store.first_waiting_per_target(now)
-            self._blocked = set(waiting)
-            self.push(
-                (
-                    delivery
-                    for delivery in await self._store.due(now)
-                    if delivery.id < waiting.get(delivery.target, delivery.id + 1)
-                ),
-                in_order=True,
-            )
-            await self._sleep_until_next_retry()
-
-    async def _sleep_until_next_retry(self) -> None:
-        next_at = await self._store.next_attempt_at()
-        delay = IDLE_RESCAN_S
-        if next_at is not None:
-            delay = min(delay, max(0.05, (next_at - utcnow()).total_seconds()))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._rescan.wait(), delay)
+            self.push(await self._store.pending())
+            await asyncio.sleep(RESCAN_S)
 
     async def _serve_lane(self, target: str, lane: asyncio.Queue[Delivery]) -> None:
         try:
             while not lane.empty():
                 delivery = lane.get_nowait()
                 try:
-                    sent = await self._attempt(delivery)
+                    await self._deliver_until_settled(delivery)
                 finally:
                     self._in_flight.discard(delivery.id)
-                if not sent:
-                    break  # the rest waits behind it, in order (the scan brings it back)
         finally:
             self._lanes.pop(target, None)
             self._lane_tasks.pop(target, None)
             while not lane.empty():
                 self._in_flight.discard(lane.get_nowait().id)
 
-    async def _attempt(self, delivery: Delivery) -> bool:
-        """Try once; False when it must wait (later ones to the same target wait too)."""
+    async def _deliver_until_settled(self, delivery: Delivery) -> None:
+        """Attempt, and wait and attempt again, until delivered or given up."""
+        while True:
+            wait = await self._attempt(delivery)
+            if wait is None:
+                return
+            await self._wait(delivery.target, wait)
+
+    async def _wait(self, target: str, seconds: float) -> None:
+        event = self._online.setdefault(target, asyncio.Event())
+        event.clear()
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), seconds)
+        finally:
+            self._online.pop(target, None)
+
+    async def _attempt(self, delivery: Delivery) -> float | None:
+        """Try once: None when settled (delivered or given up), else seconds to wait."""
         scheme, _ = split_address(delivery.target)
         channel = self._channels.get(scheme)
         if channel is None:
             await self._give_up(delivery, f"no channel handles '{scheme}:' addresses here")
-            return True
+            return None
         try:
             ref = await channel.deliver(delivery)
         except RecipientOffline as exc:
@@ -186,42 +177,42 @@ class Dispatcher:
             )
         await asyncio.shield(self._store.delivered(delivery.id, ref))
         self._publish(delivery, "delivered", channel_ref=ref)
-        return True
+        return None
 
-    async def _wait_for_recipient(self, delivery: Delivery, reason: str) -> bool:
+    async def _wait_for_recipient(self, delivery: Delivery, reason: str) -> float | None:
         created = delivery.created_at or utcnow()
-        if utcnow() - created > OFFLINE_EXPIRY:
+        expires = created + OFFLINE_EXPIRY
+        remaining = (expires - utcnow()).total_seconds()
+        if remaining <= 0:
             await self._give_up(delivery, f"{reason}; gave up after {OFFLINE_EXPIRY}")
-            return True
-        self._blocked.add(delivery.target)
-        await self._store.postpone(
-            delivery.id, reason, created + OFFLINE_EXPIRY, count_attempt=False
-        )
-        return False
+            return None
+        if delivery.last_error != reason:
+            delivery.last_error = reason
+            await self._store.postpone(delivery.id, reason, expires, count_attempt=False)
+        return remaining
 
     async def _retry_or_give_up(
         self, delivery: Delivery, error: str, permanent: bool, retry_after: float | None
-    ) -> bool:
-        attempts = delivery.attempts + 1
-        if permanent or attempts >= MAX_ATTEMPTS:
-            suffix = "" if permanent else f" (after {attempts} attempts)"
+    ) -> float | None:
+        delivery.attempts += 1
+        if permanent or delivery.attempts >= MAX_ATTEMPTS:
+            suffix = "" if permanent else f" (after {delivery.attempts} attempts)"
             await self._give_up(delivery, error + suffix)
-            return True
-        delay = retry_after if retry_after is not None else min(2.0**attempts, MAX_BACKOFF_S)
-        retry_at: datetime = utcnow() + timedelta(seconds=delay)
+            return None
+        backoff = min(2.0**delivery.attempts, MAX_BACKOFF_S)
+        delay = retry_after if retry_after is not None else backoff
         log.warning(
-            "delivery %d to %s failed (%s); retry %d in %.0fs",
+            "delivery %d to %s failed (%s); attempt %d again in %.1fs",
             delivery.id,
             delivery.target,
             error,
-            attempts,
+            delivery.attempts + 1,
             delay,
         )
-        self._blocked.add(delivery.target)
+        retry_at: datetime = utcnow() + timedelta(seconds=delay)
         await self._store.postpone(delivery.id, error, retry_at)
-        self._publish(delivery, "retrying", error=error, attempt=attempts)
-        self.rescan()
-        return False
+        self._publish(delivery, "retrying", error=error, attempt=delivery.attempts)
+        return delay
 
     async def _give_up(self, delivery: Delivery, error: str) -> None:
         log.error("delivery %d to %s failed for good: %s", delivery.id, delivery.target, error)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -101,14 +101,11 @@ class BusStore:
         async with self._engine.begin() as connection:
             return await _insert_delivery(connection, delivery)
 
-    async def due(self, now: datetime, limit: int = 200) -> list[Delivery]:
-        """Pending deliveries whose next attempt is due, oldest first."""
+    async def pending(self, limit: int = 1000) -> list[Delivery]:
+        """Deliveries not yet settled, oldest first."""
         query = (
             select(deliveries)
-            .where(
-                deliveries.c.status == DELIVERY_PENDING,
-                (deliveries.c.next_attempt_at.is_(None)) | (deliveries.c.next_attempt_at <= now),
-            )
+            .where(deliveries.c.status == DELIVERY_PENDING)
             .order_by(deliveries.c.id)
             .limit(limit)
         )
@@ -122,6 +119,11 @@ class BusStore:
         )
         return await self._deliveries(query)
 
+    async def to_target(self, target: str) -> list[Delivery]:
+        """Every delivery to ``target``, oldest first (for reports and tests)."""
+        query = select(deliveries).where(deliveries.c.target == target).order_by(deliveries.c.id)
+        return await self._deliveries(query)
+
     async def deliveries_for(
         self, *, envelope_id: int | None = None, job_run_ids: Iterable[int] = ()
     ) -> list[Delivery]:
@@ -132,33 +134,6 @@ class BusStore:
             else deliveries.c.job_run_id.in_(ids)
         )
         return await self._deliveries(select(deliveries).where(condition).order_by(deliveries.c.id))
-
-    async def first_waiting_per_target(self, now: datetime) -> dict[str, int]:
-        """For each target with a postponed delivery, the id of its oldest one.
-
-        Later deliveries to that target wait behind it, so a chat never sees replies
-        out of order because one of them needed a retry.
-        """
-        query = (
-            select(deliveries.c.target, func.min(deliveries.c.id))
-            .where(
-                deliveries.c.status == DELIVERY_PENDING,
-                deliveries.c.next_attempt_at > now,
-            )
-            .group_by(deliveries.c.target)
-        )
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-        return {row[0]: int(row[1]) for row in rows}
-
-    async def next_attempt_at(self) -> datetime | None:
-        """When the earliest postponed delivery is due again."""
-        query = select(func.min(deliveries.c.next_attempt_at)).where(
-            deliveries.c.status == DELIVERY_PENDING
-        )
-        async with self._engine.connect() as connection:
-            value: datetime | None = (await connection.execute(query)).scalar_one_or_none()
-        return value
 
     async def delivered(self, delivery_id: int, channel_ref: str | None) -> None:
         await self._update(

@@ -123,8 +123,6 @@ def _resolve(
         resolved = _resolve_agent(name, agent, providers, base, home, known_tools, problems)
         if resolved:
             agents[name] = resolved
-    if problems:
-        raise ConfigError(problems, path)
     if not agents:
         provider, model = _detect_provider(env, providers)
         agents[DEFAULT_AGENT] = AgentSettings(
@@ -135,6 +133,9 @@ def _resolve(
             tools=("read_file", "write_file", "list_files"),
             workspace=home / "agents" / DEFAULT_AGENT / "workspace",
         )
+    _check_agent_references(config, agents, problems)
+    if problems:
+        raise ConfigError(problems, path)
     store_url = config.store.url or f"sqlite+aiosqlite:///{home / 'roost.db'}"
     return Settings(
         home=home,
@@ -147,7 +148,22 @@ def _resolve(
         log_level=config.logging.level,
         gateway=config.gateway,
         max_delegation_depth=config.max_delegation_depth,
+        telegram=config.telegram,
+        schedules=dict(config.schedules),
+        scheduler=config.scheduler,
     )
+
+
+def _check_agent_references(
+    config: RoostConfig, agents: Mapping[str, AgentSettings], problems: list[str]
+) -> None:
+    """Keys that name an agent must name one that exists."""
+    references = [(f"schedules.{name}.agent", job.agent) for name, job in config.schedules.items()]
+    if config.telegram and config.telegram.default_agent:
+        references.append(("telegram.default_agent", config.telegram.default_agent))
+    for where, name in references:
+        if name not in agents:
+            problems.append(f"{where}: unknown agent '{name}'{_known(name, list(agents))}")
 
 
 def _resolve_agent(

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from roost.scheduler.config import ScheduleConfig
+
 
 class _Strict(BaseModel):
     # Unknown keys are almost always typos; refusing them names the key for the user.
@@ -81,6 +83,39 @@ class GatewayConfig(_Strict):
     auth_failures_per_minute: int = Field(default=10, ge=1)
 
 
+class TelegramGroupsConfig(_Strict):
+    allowed: list[int] = Field(default_factory=list)
+    """Group chat ids the bot acts in; every other group is ignored."""
+    require_mention: bool = True
+
+
+class TelegramWebhookConfig(_Strict):
+    """Receive updates by webhook (served by the gateway) instead of long polling."""
+
+    url: str
+    secret: SecretStr
+    path: str = "/telegram/webhook"
+
+
+class TelegramConfig(_Strict):
+    token: SecretStr
+    api_base_url: str = "https://api.telegram.org"
+    allowed_users: list[int | str] = Field(default_factory=list)
+    """User ids or @usernames; nobody else reaches an agent (empty: nobody)."""
+    default_agent: str | None = None
+    groups: TelegramGroupsConfig = Field(default_factory=TelegramGroupsConfig)
+    webhook: TelegramWebhookConfig | None = None
+    progress: bool = False
+    """Edit one status message with tool names while a long turn runs."""
+    poll_timeout_s: int = Field(default=30, ge=1, le=50)
+
+
+class SchedulerConfig(_Strict):
+    alert_to: list[str] | None = None
+    """Where failing jobs are reported; default: the first allowed Telegram user."""
+    failures_before_alert: int = Field(default=2, ge=1)
+
+
 class LoggingConfig(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -94,5 +129,8 @@ class RoostConfig(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    telegram: TelegramConfig | None = None
+    schedules: dict[str, ScheduleConfig] = Field(default_factory=dict)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     max_delegation_depth: int = Field(default=3, ge=0, le=10)
     """How many agent-to-agent hops one request may take (send_message, ask_agent)."""

@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from roost.config.schema import BudgetConfig, GatewayConfig, ModelPrice, ProviderConfig
+from roost.config.schema import (
+    BudgetConfig,
+    GatewayConfig,
+    ModelPrice,
+    ProviderConfig,
+    SchedulerConfig,
+    TelegramConfig,
+)
+from roost.scheduler.config import ScheduleConfig
 
 DEFAULT_AGENT = "assistant"
 DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"
@@ -62,3 +70,6 @@ class Settings:
     log_level: str = "INFO"
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     max_delegation_depth: int = 3
+    telegram: TelegramConfig | None = None
+    schedules: dict[str, ScheduleConfig] = field(default_factory=dict)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)

@@ -1,0 +1,1 @@
+"""Scheduled jobs: when they fire (``timing``), how to wait (``clock``) and their config."""
