@@ -196,3 +196,32 @@ async def test_processes_opening_a_new_database_together_do_not_race(
             await database.close()
         if schema:
             await _drop_schema(schema)
+
+
+async def test_state_values_survive_a_reopen_and_list_by_prefix(tmp_path: Path) -> None:
+    from roost.store.state import StateStore
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
+    db = Database(url)
+    await db.open()
+    values = StateStore(db)
+    await values.set("telegram:offset", 41)
+    await values.set("telegram:offset", 42)
+    await values.set("telegram:chat:7", {"agent": "coder"})
+    await values.set("telegram_x", "not under the prefix (the _ is literal)")
+    await db.close()
+
+    db = Database(url)
+    await db.open()
+    values = StateStore(db)
+    try:
+        assert await values.get("telegram:offset") == 42
+        assert await values.get("missing", "default") == "default"
+        assert await values.with_prefix("telegram:") == {
+            "telegram:offset": 42,
+            "telegram:chat:7": {"agent": "coder"},
+        }
+        await values.delete("telegram:offset")
+        assert await values.get("telegram:offset") is None
+    finally:
+        await db.close()

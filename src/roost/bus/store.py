@@ -135,6 +135,10 @@ class BusStore:
         )
         return await self._deliveries(select(deliveries).where(condition).order_by(deliveries.c.id))
 
+    async def record_progress(self, delivery_id: int, meta: dict[str, Any]) -> None:
+        """Save how far a multi-part delivery got, so a retry does not resend parts."""
+        await self._update(delivery_id, meta=_dump(meta))
+
     async def delivered(self, delivery_id: int, channel_ref: str | None) -> None:
         await self._update(
             delivery_id,

@@ -19,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 """The newest migration's revision id; a test keeps it in step with migrations/versions."""
 
 metadata = MetaData()
@@ -185,4 +185,13 @@ job_runs = Table(
     Column("error", Text),
     Index("ix_job_runs_job", "job_name", "scheduled_for"),
     Index("ix_job_runs_envelope", "envelope_id"),
+)
+
+state = Table(
+    # Small named values a part keeps across restarts (a channel's polling offset, pairings).
+    "state",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
 )
