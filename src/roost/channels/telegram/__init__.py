@@ -1,0 +1,1 @@
+"""Telegram channel: Bot API polling, Markdown-to-HTML formatting, message chunking."""
