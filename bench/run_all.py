@@ -11,7 +11,7 @@ import sys
 
 from bench.common import REPO
 
-BENCHMARKS = ["ask_cold", "request_bytes", "install_size"]
+BENCHMARKS = ["ask_cold", "ask_via_gateway", "request_bytes", "install_size"]
 
 
 def main() -> None:

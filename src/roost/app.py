@@ -84,7 +84,6 @@ class App:
         for tool in delegation.tools():
             self.tools.register(tool)
         self.services: list[Service] = []
-        self._serving = False
 
     async def start(self, *, recover: bool = False) -> None:
         """Open the store and start every agent.
@@ -104,11 +103,10 @@ class App:
                 )
         self._start_agents()
         if recover:
-            self._serving = True
-            self.dispatcher.start()
             await self.router.recover()
             for service in self.services:
                 await service.start()
+            self.dispatcher.start()  # after the services registered their channels
 
     def _start_agents(self) -> None:
         for name, agent_settings in self.settings.agents.items():

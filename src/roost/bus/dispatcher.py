@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -31,6 +32,7 @@ MAX_ATTEMPTS = 8
 MAX_BACKOFF_S = 300.0
 OFFLINE_EXPIRY = timedelta(hours=24)
 RESCAN_S = 60.0
+REMEMBERED_SETTLED = 10_000
 
 
 class DeliveryError(Exception):
@@ -69,12 +71,25 @@ class Dispatcher:
         self._lane_tasks: dict[str, asyncio.Task[None]] = {}
         self._in_flight: set[int] = set()
         self._online: dict[str, asyncio.Event] = {}
+        self._online_count: dict[str, int] = {}
+        """Bumped by every ``recipient_online``: a lane that saw its recipient offline
+        compares it before waiting, so a connection in between is never missed."""
+        self._settled: OrderedDict[int, None] = OrderedDict()
+        """Recently settled ids: an outbox read that raced with a delivery cannot
+        hand it to its channel a second time."""
+        self._started = False
         self._scanner: asyncio.Task[None] | None = None
 
     def register(self, channel: Channel) -> None:
         self._channels[channel.scheme] = channel
 
     def start(self) -> None:
+        """Start delivering: first everything the outbox holds, then what is pushed.
+
+        Called once the channels are registered (services started), so nothing
+        stored meanwhile fails for want of its channel.
+        """
+        self._started = True
         self._scanner = asyncio.create_task(
             supervise("outbox", self._scan_forever), name="outbox-scan"
         )
@@ -97,9 +112,14 @@ class Dispatcher:
         return len(self._in_flight)
 
     def push(self, deliveries: Iterable[Delivery]) -> None:
-        """Queue stored deliveries on their targets' lanes (in the order given)."""
+        """Queue stored deliveries on their targets' lanes (in the order given).
+
+        Before ``start`` this does nothing: the scan at start picks them up.
+        """
+        if not self._started:
+            return
         for delivery in deliveries:
-            if delivery.id in self._in_flight:
+            if delivery.id in self._in_flight or delivery.id in self._settled:
                 continue
             self._in_flight.add(delivery.id)
             lane = self._lanes.get(delivery.target)
@@ -112,10 +132,12 @@ class Dispatcher:
 
     async def recipient_online(self, target: str) -> None:
         """A recipient came (back): what waits for it goes out now."""
+        self._online_count[target] = self._online_count.get(target, 0) + 1
         event = self._online.get(target)
         if event is not None:
             event.set()
-        self.push(await self._store.pending_for(target))
+        if target not in self._lanes:
+            self.push(await self._store.pending_for(target))
 
     async def _scan_forever(self) -> None:
         # At start this queues what a previous process left; later it is a safety net
@@ -132,6 +154,7 @@ class Dispatcher:
                     await self._deliver_until_settled(delivery)
                 finally:
                     self._in_flight.discard(delivery.id)
+                self._remember_settled(delivery.id)
         finally:
             self._lanes.pop(target, None)
             self._lane_tasks.pop(target, None)
@@ -141,19 +164,28 @@ class Dispatcher:
     async def _deliver_until_settled(self, delivery: Delivery) -> None:
         """Attempt, and wait and attempt again, until delivered or given up."""
         while True:
+            seen_online = self._online_count.get(delivery.target, 0)
             wait = await self._attempt(delivery)
             if wait is None:
                 return
-            await self._wait(delivery.target, wait)
+            await self._wait(delivery.target, wait, seen_online)
 
-    async def _wait(self, target: str, seconds: float) -> None:
-        event = self._online.setdefault(target, asyncio.Event())
-        event.clear()
+    async def _wait(self, target: str, seconds: float, seen_online: int) -> None:
+        """Wait ``seconds``, or less if the recipient comes online (or already came)."""
+        if self._online_count.get(target, 0) != seen_online:
+            return  # it connected while the attempt was failing: try again now
+        event = self._online[target] = asyncio.Event()
         try:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), seconds)
         finally:
-            self._online.pop(target, None)
+            if self._online.get(target) is event:
+                del self._online[target]
+
+    def _remember_settled(self, delivery_id: int) -> None:
+        self._settled[delivery_id] = None
+        if len(self._settled) > REMEMBERED_SETTLED:
+            self._settled.popitem(last=False)
 
     async def _attempt(self, delivery: Delivery) -> float | None:
         """Try once: None when settled (delivered or given up), else seconds to wait."""

@@ -125,14 +125,19 @@ class BusStore:
         return await self._deliveries(query)
 
     async def deliveries_for(
-        self, *, envelope_id: int | None = None, job_run_ids: Iterable[int] = ()
+        self,
+        *,
+        envelope_id: int | None = None,
+        job_run_ids: Iterable[int] = (),
+        ids: Iterable[int] = (),
     ) -> list[Delivery]:
-        ids = list(job_run_ids)
-        condition = (
-            deliveries.c.envelope_id == envelope_id
-            if envelope_id is not None
-            else deliveries.c.job_run_id.in_(ids)
-        )
+        """Deliveries answering an envelope, or of some job runs, or by their ids."""
+        if envelope_id is not None:
+            condition = deliveries.c.envelope_id == envelope_id
+        elif ids:
+            condition = deliveries.c.id.in_(list(ids))
+        else:
+            condition = deliveries.c.job_run_id.in_(list(job_run_ids))
         return await self._deliveries(select(deliveries).where(condition).order_by(deliveries.c.id))
 
     async def record_progress(self, delivery_id: int, meta: dict[str, Any]) -> None:

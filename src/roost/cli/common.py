@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -12,7 +13,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from roost.app import App
+    from roost.app import App, Service
     from roost.config.settings import Settings
 
 EXIT_FAILED = 1
@@ -51,12 +52,23 @@ def start_logging(settings: Settings, stderr_level: str | None) -> None:
         fail(f"cannot write to the data directory {settings.home}: {exc.strerror or exc}")
 
 
-async def start_app(settings: Settings, *, recover: bool = False) -> App:
-    """A started ``App``, or exit with a clear message (2 for configuration problems)."""
+async def start_app(
+    settings: Settings,
+    *,
+    recover: bool = False,
+    services: Callable[[App], Sequence[Service]] | None = None,
+) -> App:
+    """A started ``App``, or exit with a clear message (2 for configuration problems).
+
+    ``services`` builds the long-lived services (gateway, ...) for the new App; they
+    start with it when ``recover`` is set.
+    """
     from roost.app import App, StartupError
     from roost.store.database import StoreError
 
     app = App(settings)
+    if services is not None:
+        app.services.extend(services(app))
     try:
         await app.start(recover=recover)
     except StartupError as exc:

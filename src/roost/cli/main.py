@@ -1,21 +1,80 @@
-"""The `roost` command. Each subcommand lives in its own module and imports the
-heavy parts of Roost only when it runs, so `roost --help` stays instant."""
+"""The `roost` command. Each subcommand lives in its own module, imported only when
+that command runs (`_LazyGroup`), and imports the heavy parts of Roost only then: so
+`roost --help` stays instant and `roost ask` through a gateway loads no pydantic model,
+SQLAlchemy or model SDK."""
 
 from __future__ import annotations
 
 import gc
+import importlib
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+import typer.main
+from typer.core import TyperCommand, TyperGroup
 
-from roost.cli import ask_cmd, info_cmds, init_cmd, run_cmd
 from roost.cli.common import CliState
+from roost.cli.plain_params import use_plain_coercion
+
+if TYPE_CHECKING:
+    from typer._click import Command, Context
+
+COMMANDS: dict[str, str] = {
+    "run": "roost.cli.run_cmd:run",
+    "ask": "roost.cli.ask_cmd:ask",
+    "chat": "roost.cli.chat_cmd:chat",
+    "init": "roost.cli.init_cmd:init",
+    "agents": "roost.cli.info_cmds:agents",
+    "cost": "roost.cli.info_cmds:cost",
+}
+"""Subcommands in the order `roost --help` lists them: ``module:function`` for a command,
+``module:typer_app`` for a group of subcommands (e.g. ``roost pairing list``)."""
+
+
+class _LazyGroup(TyperGroup):
+    """Imports a subcommand's module only when that command is asked for."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        eager = super().list_commands(ctx)
+        return [*(name for name in COMMANDS if name not in eager), *eager]
+
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        use_plain_coercion(self.get_params(ctx))
+        return super().parse_args(ctx, args)
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in COMMANDS:
+            command = _load_command(cmd_name)
+            self.commands[cmd_name] = command
+        return command
+
+
+class _PlainCommand(TyperCommand):
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        use_plain_coercion(self.get_params(ctx))
+        return super().parse_args(ctx, args)
+
+
+def _load_command(name: str) -> Command:
+    """The click command for ``COMMANDS[name]``: a function, or a `typer.Typer` group."""
+    module, _, attribute = COMMANDS[name].partition(":")
+    target = getattr(importlib.import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        group = typer.main.get_command(target)
+        group.name = name
+        return group
+    single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    single.command(name, cls=_PlainCommand)(target)
+    return typer.main.get_command(single)
+
 
 app = typer.Typer(
+    cls=_LazyGroup,
     name="roost",
     help="Roost: always-on AI agents on your own machine, every model call priced.",
     no_args_is_help=True,
@@ -57,11 +116,7 @@ def _global_options(
     ctx.obj = CliState(config_path=config, verbose=verbose)
 
 
-app.command("run")(run_cmd.run)
-app.command("ask")(ask_cmd.ask)
-app.command("init")(init_cmd.init)
-app.command("agents")(info_cmds.agents)
-app.command("cost")(info_cmds.cost)
+# Commands that must be registered eagerly (e.g. groups) go here: app.command(...)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from roost.cli.common import err_console, fail, load, start_app, start_logging
 from roost.config.settings import NO_PROVIDER_REPLY
 
 if TYPE_CHECKING:
+    from roost.app import App, Service
     from roost.config.settings import Settings
 
 log = logging.getLogger("roost.run")
@@ -52,12 +53,20 @@ async def _serve(settings: Settings, grace: float) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    app = await start_app(settings, recover=True)
+    app = await start_app(settings, recover=True, services=_services)
     log.info("roost is running with %d agent(s); press Ctrl+C to stop", len(app.agents))
     await stop.wait()
     log.info("stopping: giving running turns up to %.0fs to finish", grace)
     await app.stop(grace)
     log.info("stopped")
+
+
+def _services(app: App) -> list[Service]:
+    if not app.settings.gateway.enabled:
+        return []
+    from roost.gateway.service import GatewayService  # imported only when it runs
+
+    return [GatewayService(app)]
 
 
 def _banner(settings: Settings) -> None:
@@ -67,6 +76,8 @@ def _banner(settings: Settings) -> None:
     console.print(f"config: {source}", highlight=False)
     if settings.config_path is None:
         console.print("  create one with: roost init", highlight=False)
+    if not settings.gateway.enabled:
+        console.print("gateway: off (gateway.enabled: false)", highlight=False)
     for agent in settings.agents.values():
         if agent.provider is not None:
             console.print(f"agent {agent.name}: {agent.model_ref}", highlight=False)

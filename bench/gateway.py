@@ -1,0 +1,225 @@
+"""The gateway under load, against a real `roost run` and the fake LLM answering at once.
+
+Figures (issue #3 targets in brackets):
+- start-up: process spawn until GET /healthz answers [<= 0.5 s]
+- WebSocket round trip of a `chat.send` turn in one session, median and p95 [<= 10 ms],
+  and Roost's share: round trip minus the provider call as the ledger timed it
+- turns per second with 50 concurrent sessions
+- resident memory idle with 10 agents [<= 60 MB], and its growth after 10,000 turns
+  [<= 10 MB]
+
+    python -m bench.gateway [--turns 1000] [--sessions 50] [--soak 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import websockets
+
+from bench.common import REPO, emit, fake_llm_process, roost_home, summary
+
+TOKEN = "bench-token"
+AGENTS = 10
+
+
+def _config(directory: Path, url: str) -> None:
+    agents = "\n".join(
+        f"  agent{i}: {{model: claude/claude-haiku-4-5, tools: []}}" for i in range(AGENTS)
+    )
+    (directory / "roost.yaml").write_text(
+        textwrap.dedent(
+            f"""\
+            home: {directory / "home"}
+            providers:
+              claude: {{type: anthropic, base_url: "{url}", api_key: bench}}
+            gateway: {{port: 0, token: {TOKEN}}}
+            logging: {{level: WARNING}}
+            """
+        )
+        + "agents:\n"
+        + agents
+        + "\n",
+        encoding="utf-8",
+    )
+
+
+@contextmanager
+def roost_run(
+    directory: Path, env: dict[str, str]
+) -> Iterator[tuple[subprocess.Popen[bytes], str, float]]:
+    """A `roost run` child; yields it, its HTTP base URL and seconds until /healthz answered."""
+    endpoint = directory / "home" / "gateway.json"
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "roost", "run"],
+        cwd=directory,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        http = _wait_for_health(endpoint, process)
+        yield process, http, time.perf_counter() - started
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_for_health(endpoint: Path, process: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"roost run exited with {process.returncode}")
+        try:
+            http = json.loads(endpoint.read_text())["http"]
+            with urllib.request.urlopen(f"{http}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return str(http)
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.002)
+    raise RuntimeError("the gateway did not answer /healthz within 30 s")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+class Client:
+    def __init__(self, ws: websockets.ClientConnection) -> None:
+        self.ws = ws
+        self.next_id = 0
+
+    async def turn(self, agent: str, session: str, text: str) -> tuple[float, dict[str, object]]:
+        """One chat.send; seconds until its chat.reply (or chat.error) arrived."""
+        self.next_id += 1
+        request = {
+            "type": "req",
+            "id": str(self.next_id),
+            "method": "chat.send",
+            "params": {"agent": agent, "text": text, "session": session},
+        }
+        started = time.perf_counter()
+        await self.ws.send(json.dumps(request))
+        while True:
+            frame = json.loads(await self.ws.recv())
+            if frame.get("type") == "res" and not frame.get("ok"):
+                raise RuntimeError(f"chat.send failed: {frame}")
+            if frame.get("type") == "event" and frame.get("event") in ("chat.reply", "chat.error"):
+                if frame["event"] == "chat.error":
+                    raise RuntimeError(f"turn failed: {frame['data']}")
+                return time.perf_counter() - started, frame["data"]
+
+
+async def _connect(ws_url: str, client: str) -> Client:
+    ws = await websockets.connect(
+        f"{ws_url}?token={TOKEN}&client={client}", max_size=None, compression=None
+    )
+    hello = json.loads(await ws.recv())
+    assert hello.get("event") == "hello", hello
+    return Client(ws)
+
+
+async def _round_trips(ws_url: str, turns: int) -> list[float]:
+    client = await _connect(ws_url, "bench-rtt")
+    for _ in range(20):  # warm-up: connections, prepared statements, caches
+        await client.turn("agent0", "rtt", "warm up")
+    samples = [(await client.turn("agent0", "rtt", "ping"))[0] for _ in range(turns)]
+    await client.ws.close()
+    return samples
+
+
+async def _throughput(ws_url: str, sessions: int, turns_each: int) -> float:
+    clients = [await _connect(ws_url, f"bench-tp-{i}") for i in range(sessions)]
+
+    async def run(index: int, client: Client) -> None:
+        for _ in range(turns_each):
+            await client.turn(f"agent{index % AGENTS}", f"tp-{index}", "hello")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(run(i, c) for i, c in enumerate(clients)))
+    elapsed = time.perf_counter() - started
+    for client in clients:
+        await client.ws.close()
+    return sessions * turns_each / elapsed
+
+
+def _provider_ms(db: Path, session: str) -> float:
+    """Median model-call time the ledger recorded for one session's turns."""
+    with sqlite3.connect(db) as connection:
+        rows = sorted(
+            r[0]
+            for r in connection.execute(
+                "select duration_ms from model_calls where session_key = ?", (session,)
+            )
+        )
+    return float(rows[len(rows) // 2]) if rows else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--turns", type=int, default=1000)
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--soak", type=int, default=10_000)
+    args = parser.parse_args()
+    with fake_llm_process() as url, roost_home(url) as (directory, env):
+        _config(directory, url)
+        env = {**env, "PYTHONPATH": str(REPO / "src")}
+        with roost_run(directory, env) as (process, http, startup_s):
+            ws_url = http.replace("http://", "ws://") + "/ws"
+            time.sleep(1.0)
+            idle_mb = _rss_mb(process.pid)
+            rtt = asyncio.run(_round_trips(ws_url, args.turns))
+            provider_ms = _provider_ms(directory / "home" / "roost.db", "rtt")
+            rate = asyncio.run(_throughput(ws_url, args.sessions, max(1, args.turns // 10)))
+            after_warm_mb = _rss_mb(process.pid)
+            soak_each = max(1, args.soak // args.sessions)
+            asyncio.run(_throughput(ws_url, args.sessions, soak_each))
+            soak_mb = _rss_mb(process.pid)
+    rtt_ms = summary([s * 1000 for s in rtt])
+    figures = {
+        "startup_to_healthz_s": round(startup_s, 4),
+        "round_trip_ms": rtt_ms,
+        "provider_call_median_ms": provider_ms,
+        "roost_share_median_ms": round(rtt_ms["median"] - provider_ms, 3),
+        "turns_per_s_concurrent": round(rate, 1),
+        "concurrent_sessions": args.sessions,
+        "rss_idle_mb": round(idle_mb, 1),
+        "rss_after_warmup_mb": round(after_warm_mb, 1),
+        "soak_turns": soak_each * args.sessions,
+        "rss_after_soak_mb": round(soak_mb, 1),
+        "rss_growth_over_soak_mb": round(soak_mb - after_warm_mb, 1),
+        "agents": AGENTS,
+    }
+    emit(
+        figures,
+        f"gateway: start-up to /healthz {startup_s:.2f} s (target <= 0.5); chat.send round trip "
+        f"median {rtt_ms['median']:.1f} ms, p95 {rtt_ms['p95']:.1f} ms over {len(rtt)} turns "
+        f"(target <= 10; provider call {provider_ms:.1f} ms of it); {rate:.0f} turns/s with "
+        f"{args.sessions} concurrent sessions; RSS idle {idle_mb:.1f} MB with {AGENTS} agents "
+        f"(target <= 60), {soak_mb:.1f} MB after {soak_each * args.sessions} more turns "
+        f"(growth {soak_mb - after_warm_mb:+.1f} MB from {after_warm_mb:.1f}; target <= 10)",
+    )
+
+
+if __name__ == "__main__":
+    main()

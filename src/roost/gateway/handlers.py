@@ -1,0 +1,135 @@
+"""The built-in WebSocket methods: health, agents, chat, sessions, usage, subscriptions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints, field_validator
+
+from roost.bus.envelope import Envelope, agent_address
+from roost.bus.events import AGENTS, JOBS, TRAFFIC, session_topic
+from roost.gateway import queries
+from roost.gateway.methods import CallContext, MethodRegistry, NoParams, Params
+
+FIXED_TOPICS = (AGENTS, TRAFFIC, JOBS)
+AgentName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+SessionKey = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class ChatSendParams(Params):
+    agent: AgentName
+    text: Annotated[str, StringConstraints(min_length=1)]
+    session: SessionKey = "main"
+
+
+class AgentSessionParams(Params):
+    agent: AgentName
+    session: SessionKey
+
+
+class AgentParams(Params):
+    agent: AgentName
+
+
+class HistoryParams(AgentSessionParams):
+    limit: int = Field(default=50, ge=1, le=1000)
+
+
+class UsageParams(Params):
+    since: str | None = None
+
+
+class TopicsParams(Params):
+    topics: list[str] = Field(min_length=1, max_length=100)
+
+    @field_validator("topics")
+    @classmethod
+    def _known_topics(cls, topics: list[str]) -> list[str]:
+        for topic in topics:
+            if not valid_topic(topic):
+                raise ValueError(
+                    f"unknown topic {topic!r}: use agents, traffic, jobs or session:<agent>:<key>"
+                )
+        return topics
+
+
+def valid_topic(topic: str) -> bool:
+    if topic in FIXED_TOPICS:
+        return True
+    kind, _, rest = topic.partition(":")
+    agent, _, key = rest.partition(":")
+    return kind == "session" and bool(agent) and bool(key)
+
+
+async def _health(context: CallContext, _: NoParams) -> dict[str, Any]:
+    return queries.health(context.app)
+
+
+async def _agents_list(context: CallContext, _: NoParams) -> dict[str, Any]:
+    return queries.agents_list(context.app)
+
+
+async def _chat_send(context: CallContext, params: ChatSendParams) -> dict[str, Any]:
+    """Store the message (the acknowledgement), then stream the turn to this connection."""
+    peer = context.require_peer()
+    queries.require_agent(context.app, params.agent)
+    peer.subscribe(session_topic(params.agent, params.session))
+    address = f"ws:{peer.client_id}"
+    envelope = await context.app.router.submit(
+        Envelope(
+            sender=address,
+            recipient=agent_address(params.agent),
+            session=params.session,
+            body=params.text,
+            reply_to=address,
+        )
+    )
+    return {"message_id": envelope.id, "session": envelope.session}
+
+
+async def _chat_cancel(context: CallContext, params: AgentSessionParams) -> dict[str, Any]:
+    agent = queries.require_agent(context.app, params.agent)
+    return {"cancelled": agent.cancel(params.session)}
+
+
+async def _sessions_list(context: CallContext, params: AgentParams) -> dict[str, Any]:
+    return await queries.sessions_list(context.app, params.agent)
+
+
+async def _sessions_history(context: CallContext, params: HistoryParams) -> dict[str, Any]:
+    return await queries.session_history(context.app, params.agent, params.session, params.limit)
+
+
+async def _sessions_reset(context: CallContext, params: AgentSessionParams) -> dict[str, Any]:
+    return await queries.session_reset(context.app, params.agent, params.session)
+
+
+async def _usage_summary(context: CallContext, params: UsageParams) -> dict[str, Any]:
+    return await queries.usage_summary(context.app, params.since)
+
+
+async def _subscribe(context: CallContext, params: TopicsParams) -> dict[str, Any]:
+    peer = context.require_peer()
+    for topic in params.topics:
+        peer.subscribe(topic)
+    return {"topics": peer.topics}
+
+
+async def _unsubscribe(context: CallContext, params: TopicsParams) -> dict[str, Any]:
+    peer = context.require_peer()
+    for topic in params.topics:
+        peer.unsubscribe(topic)
+    return {"topics": peer.topics}
+
+
+def register_builtin(registry: MethodRegistry) -> None:
+    registry.register("health", NoParams, _health)
+    registry.register("agents.list", NoParams, _agents_list)
+    registry.register("chat.send", ChatSendParams, _chat_send)
+    registry.register("chat.cancel", AgentSessionParams, _chat_cancel)
+    registry.register("sessions.list", AgentParams, _sessions_list)
+    registry.register("sessions.history", HistoryParams, _sessions_history)
+    registry.register("sessions.reset", AgentSessionParams, _sessions_reset)
+    registry.register("usage.summary", UsageParams, _usage_summary)
+    registry.register("subscribe", TopicsParams, _subscribe)
+    registry.register("unsubscribe", TopicsParams, _unsubscribe)

@@ -1,0 +1,37 @@
+"""What the gateway's parts share: the App, the config, the methods, the open connections."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from roost.gateway.connection import ConnectionDeps
+from roost.gateway.methods import MethodRegistry
+
+if TYPE_CHECKING:
+    from roost.app import App
+    from roost.config.schema import GatewayConfig
+    from roost.gateway.clients import ConnectionRegistry
+    from roost.gateway.metrics import GatewayMetrics
+    from roost.gateway.ws_channel import WsChannel
+
+
+@dataclass
+class GatewayState:
+    app: App
+    config: GatewayConfig
+    methods: MethodRegistry
+    metrics: GatewayMetrics
+    clients: ConnectionRegistry
+    channel: WsChannel
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def connection_deps(self) -> ConnectionDeps:
+        return ConnectionDeps(
+            app=self.app,
+            methods=self.methods,
+            max_frame_bytes=self.config.max_frame_bytes,
+            send_queue=self.config.send_queue,
+        )

@@ -1,0 +1,119 @@
+"""The ``ws`` channel: outbox deliveries to ``ws:<client id>`` become events on its sockets.
+
+A delivery counts as delivered once its frame was written to at least one open
+connection of that client. With none open, ``RecipientOffline`` keeps it in the
+outbox until the client comes back: ``client_online`` (called when a connection
+opens) asks the dispatcher to send what waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from roost.bus.dispatcher import DeliveryError, Dispatcher, RecipientOffline
+from roost.bus.envelope import Delivery, split_address
+from roost.gateway.protocol import CLOSE_SLOW_CONSUMER, event_frame
+
+if TYPE_CHECKING:
+    from roost.gateway.clients import ConnectionRegistry
+    from roost.gateway.connection import Connection
+
+log = logging.getLogger(__name__)
+
+WRITE_TIMEOUT_S = 30.0
+"""A connection that has not taken a delivery's frame in this time is dropped as too slow."""
+
+_TURN_FIELDS = (
+    "rounds",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost_usd",
+    "duration_ms",
+)
+
+
+class WsChannel:
+    scheme = "ws"
+
+    def __init__(
+        self,
+        clients: ConnectionRegistry,
+        dispatcher: Dispatcher,
+        write_timeout_s: float = WRITE_TIMEOUT_S,
+    ) -> None:
+        self._clients = clients
+        self._dispatcher = dispatcher
+        self._write_timeout_s = write_timeout_s
+
+    async def deliver(self, delivery: Delivery) -> str | None:
+        _, client = split_address(delivery.target)
+        name, data = delivery_event(delivery)
+        frame = event_frame(name, data)
+        pending: dict[asyncio.Future[bool], Connection] = {}
+        for connection in self._clients.of(client):
+            written = connection.send(frame, track=True)
+            if written is not None:
+                pending[written] = connection
+        if not pending:
+            raise RecipientOffline(f"WebSocket client {client} is not connected")
+        if await self._first_written(pending):
+            return None
+        if not self._clients.of(client):
+            raise RecipientOffline(f"WebSocket client {client} disconnected before the reply")
+        raise DeliveryError(f"could not write to WebSocket client {client}")
+
+    async def client_online(self, client: str) -> None:
+        """A connection of ``client`` opened: what waits for it goes out now."""
+        await self._dispatcher.recipient_online(f"ws:{client}")
+
+    async def close(self) -> None:
+        """Nothing to release (kept for the service's shutdown sequence)."""
+
+    async def _first_written(self, pending: dict[asyncio.Future[bool], Connection]) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._write_timeout_s
+        waiting = set(pending)
+        while waiting:
+            done, waiting = await asyncio.wait(
+                waiting,
+                timeout=max(0.0, deadline - loop.time()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if not done:
+                break
+            if any(future.result() for future in done):
+                return True
+        for future in waiting:
+            pending[future].close(
+                CLOSE_SLOW_CONSUMER, f"a reply waited {self._write_timeout_s:.0f}s to be sent"
+            )
+        return False
+
+
+def delivery_event(delivery: Delivery) -> tuple[str, dict[str, Any]]:
+    """A turn's reply becomes chat.reply (or chat.error); anything else chat.message."""
+    meta = delivery.meta
+    if meta.get("kind") == "message" or "status" not in meta:
+        return "chat.message", {
+            "from": delivery.sender,
+            "text": delivery.body,
+            "delivery_id": delivery.id,
+        }
+    status = str(meta["status"])
+    data: dict[str, Any] = {
+        "agent": meta.get("agent"),
+        "session": meta.get("session"),
+        "message_id": meta.get("message_id"),
+        "delivery_id": delivery.id,
+        "text": delivery.body,
+        "status": status,
+        **{key: meta.get(key, 0) for key in _TURN_FIELDS},
+    }
+    if status != "ok":
+        data["error"] = meta.get("error") or delivery.body
+        return "chat.error", data
+    return "chat.reply", data
