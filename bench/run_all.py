@@ -11,7 +11,14 @@ import sys
 
 from bench.common import REPO
 
-BENCHMARKS = ["ask_cold", "ask_via_gateway", "request_bytes", "install_size"]
+BENCHMARKS = [
+    "ask_cold",
+    "ask_via_gateway",
+    "request_bytes",
+    "install_size",
+    "telegram_latency",
+    "scheduler_fire",
+]
 
 
 def main() -> None:

@@ -1,17 +1,15 @@
 """`roost ask`: one turn, printed when done (streamed on a terminal).
 
 Through the running gateway when there is one (the turn then runs in `roost run`,
-and this process imports neither a model SDK nor the store); in this process
-otherwise, or with ``--local``.
+and this process imports neither a model SDK nor the store; see
+`roost.client.remote_turn`); in this process otherwise, or with ``--local``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-import signal
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
@@ -31,17 +29,11 @@ from roost.cli.common import (
 if TYPE_CHECKING:
     from roost.agents.turn import TurnResult
     from roost.cli.terminal_printer import TerminalPrinter
-    from roost.client.gateway_client import (
-        GatewayClient,
-        GatewayEvent,
-        GatewayFinder,
-        GatewayLocation,
-    )
+    from roost.client.location import GatewayFinder, GatewayLocation
     from roost.config.settings import Settings
 
 DEFAULT_SESSION = "cli:default"
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
-FINAL_EVENTS = ("chat.reply", "chat.error")
 INTERRUPTED_NOTE = "roost: interrupted; the turn is recorded as interrupted"
 
 
@@ -90,6 +82,44 @@ def ask(
             _note(f"via gateway at {location.url}")
         if _ask_via_gateway(location, find, agent, message, session, as_json):
             return
+    _ask_in_process(ctx, agent, message, session, as_json=as_json, local=local, verbose=verbose)
+
+
+def gateway_finder(ctx: typer.Context, url: str | None = None) -> GatewayFinder:
+    """What finds the running gateway (or the one at ``url``) for this config.
+
+    Built as cheaply as correctness allows: the config is peeked at without pydantic
+    (the data directory and gateway.token are all a client needs); when it is not
+    plainly valid, the full loader runs and reports why.
+    """
+    from roost.client.config_peek import peek_config
+    from roost.client.location import GatewayFinder, finder
+
+    peeked = peek_config(state(ctx).config_path, os.environ)
+    if peeked is None:
+        return finder(load(ctx), url)
+    source = f"gateway.token in {peeked.config_path}" if peeked.token else None
+    return GatewayFinder(peeked.home, peeked.token, source, url)
+
+
+def _note(text: str) -> None:
+    print(f"roost: {text}", file=sys.stderr, flush=True)
+
+
+# -- in this process ---------------------------------------------------------------
+
+
+def _ask_in_process(
+    ctx: typer.Context,
+    agent: str,
+    message: str,
+    session: str,
+    *,
+    as_json: bool,
+    local: bool,
+    verbose: bool,
+) -> None:
+    """Load the full config (pydantic, the store, the SDKs) and run the turn here."""
     settings = load(ctx)
     if not message.strip():
         fail("the message is empty")
@@ -111,30 +141,6 @@ def ask(
         print(result.text, file=sys.stderr)
     if not result.ok:
         raise typer.Exit(EXIT_FAILED)
-
-
-def gateway_finder(ctx: typer.Context, url: str | None = None) -> GatewayFinder:
-    """What finds the running gateway (or the one at ``url``) for this config.
-
-    Built as cheaply as correctness allows: the config is peeked at without pydantic
-    (the data directory and gateway.token are all a client needs); when it is not
-    plainly valid, the full loader runs and reports why.
-    """
-    from roost.client.config_peek import peek_config
-    from roost.client.gateway_client import GatewayFinder, finder
-
-    peeked = peek_config(state(ctx).config_path, os.environ)
-    if peeked is None:
-        return finder(load(ctx), url)
-    source = f"gateway.token in {peeked.config_path}" if peeked.token else None
-    return GatewayFinder(peeked.home, peeked.token, source, url)
-
-
-def _note(text: str) -> None:
-    print(f"roost: {text}", file=sys.stderr, flush=True)
-
-
-# -- in this process ---------------------------------------------------------------
 
 
 async def _ask(
@@ -177,10 +183,6 @@ def _as_dict(result: TurnResult) -> dict[str, object]:
 # -- through the gateway -------------------------------------------------------------
 
 
-class _NotConnected(Exception):
-    """The gateway could not be reached before anything was sent: run in-process."""
-
-
 def _ask_via_gateway(
     location: GatewayLocation,
     relocate: Callable[[], GatewayLocation | None] | None,
@@ -190,12 +192,16 @@ def _ask_via_gateway(
     as_json: bool,
 ) -> bool:
     """Ask through the gateway and exit like the in-process path; False: it is not there."""
+    from roost.client.remote_turn import NotConnected, TurnFailed, remote_turn
+
     stream = stdout_is_terminal() and not as_json
     try:
-        reply = asyncio.run(_remote_turn(location, relocate, agent, message, session, stream))
-    except _NotConnected as exc:
+        reply = asyncio.run(remote_turn(location, relocate, agent, message, session, stream))
+    except NotConnected as exc:
         _note(f"{exc}; running the turn in this process")
         return False
+    except TurnFailed as exc:
+        fail(str(exc))
     if reply is None:
         print(f"\n{INTERRUPTED_NOTE}", file=sys.stderr)
         raise typer.Exit(EXIT_INTERRUPTED)
@@ -211,123 +217,6 @@ def _ask_via_gateway(
     if not ok:
         raise typer.Exit(EXIT_FAILED)
     return True
-
-
-async def _remote_turn(
-    location: GatewayLocation,
-    relocate: Callable[[], GatewayLocation | None] | None,
-    agent: str,
-    message: str,
-    session: str,
-    stream: bool,
-) -> tuple[dict[str, Any], bool] | None:
-    """The final event's data and whether text was streamed; None if interrupted."""
-    from roost.client.gateway_client import (
-        GatewayAuthError,
-        GatewayCallError,
-        GatewayClient,
-        GatewayError,
-        client_id,
-    )
-    from roost.client.render import StreamPrinter
-
-    loop = asyncio.get_running_loop()
-    interrupted = asyncio.Event()
-    loop.add_signal_handler(signal.SIGINT, interrupted.set)
-    try:
-        try:
-            client = await GatewayClient.connect(
-                location.url, location.token, client_id("ask"), token_source=location.token_source
-            )
-        except GatewayAuthError as exc:
-            fail(f"{exc} (or run the turn in this process with --local)")
-        except GatewayError as exc:
-            raise _NotConnected(str(exc)) from None
-        try:
-            if interrupted.is_set():
-                return None  # nothing was sent yet
-            if client.agents and agent not in client.agents:
-                fail(f"unknown agent '{agent}' (known: {', '.join(client.agents)})")
-            try:
-                sent = await client.call(
-                    "chat.send", {"agent": agent, "text": message, "session": session}
-                )
-            except GatewayCallError as exc:
-                fail(exc.message or str(exc))
-            except GatewayError as exc:
-                fail(str(exc))
-            message_id = sent.get("message_id")
-            printer = StreamPrinter() if stream else None
-            while True:
-                if interrupted.is_set():
-                    await _cancel(client, agent, session, message_id)
-                    return None
-                event = await _next_event(client, interrupted)
-                if event is None:
-                    if not interrupted.is_set():
-                        client = await _reconnect(client, agent, session, relocate)
-                    continue
-                if event.message_id != message_id:
-                    continue
-                if event.name in FINAL_EVENTS:
-                    return event.data, printer is not None and printer.wrote_text
-                if printer is not None:
-                    printer.event(event.name, event.data)
-        finally:
-            with contextlib.suppress(TimeoutError, GatewayError, OSError):
-                await asyncio.wait_for(client.close(), 2)
-    finally:
-        loop.remove_signal_handler(signal.SIGINT)
-
-
-async def _next_event(client: GatewayClient, interrupted: asyncio.Event) -> GatewayEvent | None:
-    """The next event, or None when interrupted or the connection ended."""
-    getter = asyncio.ensure_future(client.next_event())
-    stopper = asyncio.ensure_future(interrupted.wait())
-    done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    stopper.cancel()
-    if getter in done:
-        return getter.result()
-    getter.cancel()
-    return None
-
-
-async def _cancel(client: GatewayClient, agent: str, session: str, message_id: object) -> None:
-    """Stop the turn, and take its "interrupted" reply so it does not wait for us."""
-    from roost.client.gateway_client import GatewayError
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 3.0
-    try:
-        await client.call("chat.cancel", {"agent": agent, "session": session}, wait_s=3.0)
-        while (left := deadline - loop.time()) > 0:
-            event = await client.next_event(wait_s=left)
-            if event is None or (event.message_id == message_id and event.name in FINAL_EVENTS):
-                return
-    except (GatewayError, TimeoutError):
-        return
-
-
-async def _reconnect(
-    client: GatewayClient,
-    agent: str,
-    session: str,
-    relocate: Callable[[], GatewayLocation | None] | None,
-) -> GatewayClient:
-    """After a dropped connection: the same client id again, and the session's live events."""
-    from roost.client.gateway_client import GatewayError
-
-    lost = client.close_error
-    try:
-        fresh = await client.reconnect(within_s=15.0, relocate=relocate)
-    except GatewayError as exc:
-        fail(
-            f"{lost or exc}; the turn goes on in `roost run`: its answer will be in the "
-            f"session's history (roost chat {agent} --session {session}, then /history)"
-        )
-    with contextlib.suppress(GatewayError):  # else the reply still comes, unstreamed
-        await fresh.call("subscribe", {"topics": [f"session:{agent}:{session}"]})
-    return fresh
 
 
 def _reply_dict(data: dict[str, Any], agent: str, session: str) -> dict[str, object]:

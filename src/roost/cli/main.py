@@ -30,6 +30,9 @@ COMMANDS: dict[str, str] = {
     "init": "roost.cli.init_cmd:init",
     "agents": "roost.cli.info_cmds:agents",
     "cost": "roost.cli.info_cmds:cost",
+    "jobs": "roost.cli.jobs_cmd:jobs_app",
+    "pairing": "roost.cli.telegram_cmds:pairing_app",
+    "doctor": "roost.cli.telegram_cmds:doctor",
 }
 """Subcommands in the order `roost --help` lists them: ``module:function`` for a command,
 ``module:typer_app`` for a group of subcommands (e.g. ``roost pairing list``)."""

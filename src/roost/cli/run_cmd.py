@@ -62,11 +62,26 @@ async def _serve(settings: Settings, grace: float) -> None:
 
 
 def _services(app: App) -> list[Service]:
-    if not app.settings.gateway.enabled:
-        return []
-    from roost.gateway.service import GatewayService  # imported only when it runs
+    """The parts `roost run` serves besides the agents, in start order (each imported only
+    when configured)."""
+    from roost.scheduler.service import SchedulerService
 
-    return [GatewayService(app)]
+    settings = app.settings
+    services: list[Service] = []
+    scheduler = SchedulerService(app)
+    if settings.gateway.enabled:
+        from roost.gateway.service import GatewayService
+        from roost.scheduler.gateway_methods import register_job_methods
+
+        gateway = GatewayService(app)
+        register_job_methods(gateway.methods, scheduler)
+        services.append(gateway)
+    if settings.telegram is not None:
+        from roost.channels.telegram.service import TelegramService
+
+        services.append(TelegramService(app))
+    services.append(scheduler)
+    return services
 
 
 def _banner(settings: Settings) -> None:

@@ -8,7 +8,9 @@
         ...
 
 Light on imports (websockets and the standard library): `roost ask` through a gateway
-must not pay for pydantic, SQLAlchemy or a model SDK.
+must not pay for pydantic, SQLAlchemy or a model SDK. The errors, the events and the
+finding of the gateway live in their own modules (which do not even need websockets);
+they are re-exported here, where callers have always imported them from.
 """
 
 from __future__ import annotations
@@ -21,126 +23,52 @@ import os
 import re
 import socket
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from roost.gateway.discovery import TOKEN_FILE, read_endpoint, read_token_file
+from roost.client.errors import (
+    CLOSE_RATE_LIMITED,
+    CLOSE_SLOW_CONSUMER,
+    CLOSE_UNAUTHORIZED,
+    GatewayAuthError,
+    GatewayCallError,
+    GatewayClosed,
+    GatewayError,
+    GatewayUnavailable,
+    auth_message,
+    closed_error,
+)
+from roost.client.events import GatewayEvent
+from roost.client.location import GatewayFinder, GatewayLocation, finder, locate, locate_in
+from roost.gateway.discovery import TOKEN_FILE
 
-if TYPE_CHECKING:
-    from roost.config.settings import Settings
+__all__ = [
+    "CLOSE_RATE_LIMITED",
+    "CLOSE_SLOW_CONSUMER",
+    "CLOSE_UNAUTHORIZED",
+    "MAX_INCOMING_BYTES",
+    "GatewayAuthError",
+    "GatewayCallError",
+    "GatewayClient",
+    "GatewayClosed",
+    "GatewayError",
+    "GatewayEvent",
+    "GatewayFinder",
+    "GatewayLocation",
+    "GatewayUnavailable",
+    "client_id",
+    "finder",
+    "locate",
+    "locate_in",
+    "with_query",
+]
 
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_RATE_LIMITED = 4429
-CLOSE_SLOW_CONSUMER = 4408
 MAX_INCOMING_BYTES = 64 * 1024 * 1024
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-
-
-class GatewayError(Exception):
-    """Anything that went wrong talking to the gateway; the message is for the user."""
-
-
-class GatewayUnavailable(GatewayError):
-    """Nothing answers at the gateway's address."""
-
-
-class GatewayAuthError(GatewayError):
-    """The gateway refused the token (close 4401) or this address (close 4429)."""
-
-
-class GatewayClosed(GatewayError):
-    """The connection ended (the gateway stopped, or the network dropped)."""
-
-    def __init__(self, message: str, code: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class GatewayCallError(GatewayError):
-    """The gateway answered a request with ``ok: false``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}" if message else code)
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class GatewayEvent:
-    name: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def message_id(self) -> int | None:
-        value = self.data.get("message_id")
-        return value if isinstance(value, int) else None
-
-
-@dataclass(frozen=True)
-class GatewayLocation:
-    """Where the gateway listens, the token to present, and where that token comes from."""
-
-    url: str
-    token: str | None
-    token_source: str = TOKEN_FILE
-
-
-def locate(settings: Settings, url: str | None = None) -> GatewayLocation | None:
-    """The running gateway for these settings, or None if none is running.
-
-    ``url`` overrides the address found in ``<home>/gateway.json`` (then no check
-    is made that a gateway runs: connecting tells).
-    """
-    return finder(settings, url)()
-
-
-def finder(settings: Settings, url: str | None = None) -> GatewayFinder:
-    configured = settings.gateway.token
-    token = configured.get_secret_value() if configured is not None else None
-    where = f"gateway.token in {settings.config_path}" if configured is not None else None
-    return GatewayFinder(settings.home, token, where, url)
-
-
-@dataclass(frozen=True)
-class GatewayFinder:
-    """Finds the gateway of a data directory: call it (again, after a restart)."""
-
-    home: Path
-    configured_token: str | None = None
-    """The config's ``gateway.token``; without it, ``<home>/gateway.token`` is read."""
-    token_source: str | None = None
-    """Where ``configured_token`` is set, for messages."""
-    url: str | None = None
-    """A fixed address (``--url``); else the one in ``<home>/gateway.json``."""
-
-    def __call__(self) -> GatewayLocation | None:
-        return locate_in(
-            self.home, self.configured_token, url=self.url, token_source=self.token_source
-        )
-
-
-def locate_in(
-    home: Path,
-    configured_token: str | None,
-    *,
-    url: str | None = None,
-    token_source: str | None = None,
-) -> GatewayLocation | None:
-    """Like `locate`, from the data directory and the config's ``gateway.token``."""
-    if url is None:
-        endpoint = read_endpoint(home)
-        if endpoint is None:
-            return None
-        url = endpoint.ws_url
-    if configured_token:
-        return GatewayLocation(url, configured_token, token_source or "gateway.token")
-    return GatewayLocation(url, read_token_file(home), str(home / TOKEN_FILE))
 
 
 def client_id(prefix: str) -> str:
@@ -207,43 +135,8 @@ class GatewayClient:
         if client_id is not None and not _CLIENT_ID.fullmatch(client_id):
             raise ValueError(f"client id {client_id!r}: use 1-64 of A-Z a-z 0-9 _ . : -")
         target = with_query(url, client=client_id) if client_id else url
-        headers = {"Authorization": f"Bearer {token}"} if token else None
-        try:
-            websocket = await ws_connect(
-                target,
-                additional_headers=headers,
-                open_timeout=open_timeout,
-                close_timeout=2,
-                max_size=MAX_INCOMING_BYTES,
-                proxy=None,  # the gateway is on loopback; never route it through a proxy
-                user_agent_header=None,
-            )
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            if status in (401, 403, 429):
-                raise GatewayAuthError(_auth_message(url, status, token_source)) from None
-            raise GatewayUnavailable(
-                f"the gateway at {url} refused the connection (HTTP {status})"
-            ) from None
-        except InvalidURI as exc:
-            raise GatewayUnavailable(f"{url} is not a WebSocket address: {exc}") from None
-        except (OSError, TimeoutError, InvalidHandshake):
-            raise GatewayUnavailable(
-                f"no gateway is running at {url}: start one with `roost run`"
-            ) from None
-        try:
-            hello = await asyncio.wait_for(_first_hello(websocket), open_timeout)
-        except ConnectionClosed as exc:
-            code = exc.rcvd.code if exc.rcvd else None
-            if code in (CLOSE_UNAUTHORIZED, CLOSE_RATE_LIMITED):
-                raise GatewayAuthError(_auth_message(url, code, token_source)) from None
-            reason = f" (close {code})" if code else ""
-            raise GatewayUnavailable(
-                f"the gateway at {url} closed the connection{reason}"
-            ) from None
-        except (TimeoutError, ValueError) as exc:
-            await websocket.close()
-            raise GatewayUnavailable(f"the gateway at {url} did not say hello: {exc}") from None
+        websocket = await _open(target, url, token, open_timeout, token_source)
+        hello = await _receive_hello(websocket, url, open_timeout, token_source)
         return cls(websocket, hello, url=url, token=token, token_source=token_source)
 
     async def reconnect(
@@ -297,7 +190,7 @@ class GatewayClient:
             try:
                 await self._ws.send(json.dumps(frame, ensure_ascii=False))
             except ConnectionClosed as exc:
-                raise self._closed or _closed_error(self.url, exc) from None
+                raise self._closed or closed_error(self.url, _received_code(exc)) from None
             response = await asyncio.wait_for(future, wait_s)
         finally:
             self._pending.pop(request_id, None)
@@ -352,11 +245,10 @@ class GatewayClient:
             async for raw in self._ws:
                 self._dispatch(raw)
         except ConnectionClosed as exc:
-            self._closed = self._closed or _closed_error(self.url, exc)
+            self._closed = self._closed or closed_error(self.url, _received_code(exc))
         finally:
             if self._closed is None:
-                code = self._ws.close_code
-                self._closed = _closed_error(self.url, None, code)
+                self._closed = closed_error(self.url, self._ws.close_code)
             for future in self._pending.values():
                 if not future.done():
                     future.set_exception(self._closed)
@@ -380,6 +272,54 @@ class GatewayClient:
             self._events.put_nowait(event)
 
 
+async def _open(
+    target: str, url: str, token: str | None, open_timeout: float, token_source: str
+) -> ClientConnection:
+    """The WebSocket to ``target`` (``url`` with our client id), or the reason there is none."""
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    try:
+        return await ws_connect(
+            target,
+            additional_headers=headers,
+            open_timeout=open_timeout,
+            close_timeout=2,
+            max_size=MAX_INCOMING_BYTES,
+            proxy=None,  # the gateway is on loopback; never route it through a proxy
+            user_agent_header=None,
+        )
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        if status in (401, 403, 429):
+            raise GatewayAuthError(auth_message(url, status, token_source)) from None
+        raise GatewayUnavailable(
+            f"the gateway at {url} refused the connection (HTTP {status})"
+        ) from None
+    except InvalidURI as exc:
+        raise GatewayUnavailable(f"{url} is not a WebSocket address: {exc}") from None
+    except (OSError, TimeoutError, InvalidHandshake):
+        raise GatewayUnavailable(
+            f"no gateway is running at {url}: start one with `roost run`"
+        ) from None
+
+
+async def _receive_hello(
+    websocket: ClientConnection, url: str, open_timeout: float, token_source: str
+) -> dict[str, Any]:
+    """The hello's data. The gateway refuses a token by accepting the WebSocket and then
+    closing it (4401, or 4429 when rate limited), so a refusal usually surfaces here."""
+    try:
+        return await asyncio.wait_for(_first_hello(websocket), open_timeout)
+    except ConnectionClosed as exc:
+        code = exc.rcvd.code if exc.rcvd else None
+        if code in (CLOSE_UNAUTHORIZED, CLOSE_RATE_LIMITED):
+            raise GatewayAuthError(auth_message(url, code, token_source)) from None
+        reason = f" (close {code})" if code else ""
+        raise GatewayUnavailable(f"the gateway at {url} closed the connection{reason}") from None
+    except (TimeoutError, ValueError) as exc:
+        await websocket.close()
+        raise GatewayUnavailable(f"the gateway at {url} did not say hello: {exc}") from None
+
+
 async def _first_hello(websocket: ClientConnection) -> dict[str, Any]:
     frame = json.loads(await websocket.recv())
     if not (isinstance(frame, dict) and frame.get("event") == "hello"):
@@ -388,27 +328,6 @@ async def _first_hello(websocket: ClientConnection) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _auth_message(url: str, code: int, token_source: str) -> str:
-    where = (
-        f"the token in {token_source}"
-        if token_source != TOKEN_FILE
-        else f"gateway.token in the config, else <home>/{TOKEN_FILE}"
-    )
-    if code in (CLOSE_RATE_LIMITED, 429):
-        return (
-            f"the gateway at {url} refuses this address for a minute after too many failed "
-            f"logins (close {code}); check {where}, then try again later"
-        )
-    return (
-        f"the gateway at {url} refused the token (close {code} unauthorized): the client "
-        f"must use the token `roost run` uses, here {where}"
-    )
-
-
-def _closed_error(url: str, exc: ConnectionClosed | None, code: int | None = None) -> GatewayClosed:
-    if exc is not None and exc.rcvd is not None:
-        code = exc.rcvd.code
-    if code == CLOSE_SLOW_CONSUMER:
-        return GatewayClosed(f"the gateway at {url} dropped this client: it read too slowly", code)
-    suffix = f" (close {code})" if code and code != 1000 else ""
-    return GatewayClosed(f"lost the connection to the gateway at {url}{suffix}", code)
+def _received_code(exc: ConnectionClosed) -> int | None:
+    """The close code the gateway sent, if a close frame arrived at all."""
+    return exc.rcvd.code if exc.rcvd is not None else None

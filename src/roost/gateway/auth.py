@@ -91,14 +91,21 @@ class FailureLimiter:
 class AuthMiddleware:
     """ASGI middleware: lets a request through only with the right token."""
 
-    def __init__(self, app: ASGIApp, token: str, limiter: FailureLimiter) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        token: str,
+        limiter: FailureLimiter,
+        extra_public: frozenset[str] = frozenset(),
+    ) -> None:
         self._app = app
         self._token = token.encode("utf-8")
         self._limiter = limiter
+        self._public = PUBLIC_PATHS | extra_public
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind not in ("http", "websocket") or (kind == "http" and scope["path"] in PUBLIC_PATHS):
+        if kind not in ("http", "websocket") or (kind == "http" and scope["path"] in self._public):
             await self._app(scope, receive, send)
             return
         client = scope.get("client")

@@ -7,6 +7,8 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
+from starlette.routing import Route
+
 from roost.app import StartupError
 from roost.gateway.auth import FailureLimiter, is_loopback
 from roost.gateway.clients import ConnectionRegistry
@@ -83,12 +85,22 @@ class GatewayService:
         host = self.config.host
         return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
+    def _public_routes(self) -> list[Route]:
+        """Routes other services serve through the gateway (Telegram's webhook)."""
+        routes: list[Route] = []
+        for service in self.app.services:
+            provide = getattr(service, "webhook_route", None)
+            route = provide() if callable(provide) else None
+            if isinstance(route, Route):
+                routes.append(route)
+        return routes
+
     async def start(self) -> None:
         token = await self._token()
         self.state.stopping.clear()
         limiter = FailureLimiter(self.config.auth_failures_per_minute)
         server = HttpServer(
-            build_app(self.state, token, limiter),
+            build_app(self.state, token, limiter, self._public_routes()),
             self.config.host,
             self.config.port,
             self.config.max_frame_bytes,

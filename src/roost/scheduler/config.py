@@ -31,6 +31,11 @@ _ADDRESS = re.compile(
 _ADDRESS_HELP = "use telegram:<chat id or @name>, ws:<client id>, agent:<name>, or none"
 
 
+def is_delivery_address(address: str) -> bool:
+    """Whether ``address`` is somewhere a job's answers can go (as ``deliver`` accepts)."""
+    return bool(_ADDRESS.match(address))
+
+
 class ScheduleConfig(BaseModel):
     """One scheduled job: when it fires, which agent runs what, and where results go."""
 

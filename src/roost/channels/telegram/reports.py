@@ -1,0 +1,145 @@
+"""The texts of /agents, /status, /cost and /jobs (Markdown, short enough for a phone)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from roost.ledger.budget import period_start
+from roost.ledger.ledger import Ledger, UsageReport, UsageTotals
+
+if TYPE_CHECKING:
+    from roost.app import App
+    from roost.scheduler.api import JobsApi
+
+JOBS_USAGE = "Usage: /jobs, /jobs run NAME, /jobs pause NAME, /jobs resume NAME"
+
+
+def agents_text(app: App, current: str) -> str:
+    lines = ["**Agents**"]
+    for name, agent in app.agents.items():
+        busy = len(agent.busy_sessions)
+        status = f"working ({busy})" if busy else "idle"
+        if agent.queue_depth:
+            status += f", {agent.queue_depth} queued"
+        marker = " ← this chat" if name == current else ""
+        lines.append(f"• **{name}** — {agent.deps.settings.model_ref}, {status}{marker}")
+    return "\n".join(lines) if len(lines) > 1 else "No agents are configured."
+
+
+async def status_text(app: App) -> str:
+    health = app.health()
+    busy = sum(len(agent.busy_sessions) for agent in app.agents.values())
+    queued = sum(agent.queue_depth for agent in app.agents.values())
+    spent = await app.ledger.spent(period_start("daily"))
+    lines = [
+        "**Status**",
+        f"Up {_duration(time.time() - app.started_at)}",
+        f"Agents: {len(app.agents)} ({busy} working, {queued} queued)",
+        f"Messages in progress: {app.router.in_flight}; replies being sent: "
+        f"{app.dispatcher.in_flight}",
+        f"Spent today: ${spent:.4f}",
+    ]
+    components: dict[str, Any] = health.get("components", {})
+    for name, component in components.items():
+        if name != "store":
+            lines.append(f"{name}: {component.get('state', '?')}{_error(component)}")
+    return "\n".join(lines)
+
+
+def _error(component: dict[str, Any]) -> str:
+    error = component.get("last_error") if component.get("state") == "degraded" else None
+    return f" ({error})" if error else ""
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours}h {minutes}m"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {secs}s"
+
+
+async def cost_text(ledger: Ledger) -> str:
+    today = await ledger.report(since=period_start("daily"))
+    month = await ledger.report(since=period_start("monthly"))
+    return "\n\n".join([_report("Today", today), _report("This month", month)])
+
+
+def _report(title: str, report: UsageReport) -> str:
+    lines = [f"**{title}: ${report.total.cost_usd:.4f}** ({_calls(report.total)})"]
+    lines += [
+        f"• {name}: ${totals.cost_usd:.4f} ({_calls(totals)})"
+        for name, totals in report.by_agent.items()
+    ]
+    lines += [
+        f"• `{name}`: ${totals.cost_usd:.4f} ({_tokens(totals)})"
+        for name, totals in report.by_model.items()
+    ]
+    if report.total.unpriced_calls:
+        lines.append(f"{report.total.unpriced_calls} call(s) had no known price and count as $0")
+    return "\n".join(lines)
+
+
+def _calls(totals: UsageTotals) -> str:
+    return f"{totals.calls} call{'s' if totals.calls != 1 else ''}"
+
+
+def _tokens(totals: UsageTotals) -> str:
+    return f"{totals.input_tokens:,} in / {totals.output_tokens:,} out tokens"
+
+
+def scheduler(app: App) -> JobsApi | None:
+    from roost.scheduler.api import JobsApi
+
+    service = next((s for s in app.services if s.name == "scheduler"), None)
+    return service if isinstance(service, JobsApi) else None
+
+
+async def jobs_text(app: App, args: str) -> str:
+    from roost.scheduler.errors import JobError
+
+    api = scheduler(app)
+    if api is None:
+        return "The scheduler is not running in this Roost."
+    action, _, name = args.partition(" ")
+    name = name.strip()
+    try:
+        if not action:
+            return await _list_jobs(api)
+        if action in ("run", "pause", "resume") and name:
+            return await _job_action(api, action, name)
+    except JobError as exc:
+        return str(exc)
+    return JOBS_USAGE
+
+
+async def _list_jobs(api: JobsApi) -> str:
+    jobs = await api.list_jobs()
+    if not jobs:
+        return "No jobs. Add some under schedules: in the config, or ask an agent."
+    lines = ["**Jobs**"]
+    for job in jobs:
+        due = job.next_due.strftime("%Y-%m-%d %H:%M UTC") if job.next_due else "not scheduled"
+        last = f", last run {job.last_status}" if job.last_status else ""
+        lines.append(
+            f"• **{job.name}** ({job.agent}) — {job.describe()}; {job.state}, next {due}{last}"
+        )
+    return "\n".join(lines)
+
+
+async def _job_action(api: JobsApi, action: str, name: str) -> str:
+    if action == "run":
+        run = await api.run_now(name)
+        if run.id == 0:
+            return f"Job {name} is still running; this run will start after it."
+        return f"Started job {name} (run {run.id}); its answer goes where the job delivers."
+    if action == "pause":
+        await api.pause(name)
+        return f"Paused job {name}. /jobs resume {name} to go on."
+    job = await api.resume(name)
+    due = job.next_due.strftime("%Y-%m-%d %H:%M UTC") if job.next_due else "not scheduled"
+    return f"Resumed job {name}; next run {due}."

@@ -1,0 +1,43 @@
+"""What can go wrong with a schedule or a job, each with a message that says how to fix it."""
+
+from __future__ import annotations
+
+
+class ScheduleError(ValueError):
+    """A schedule a person wrote that cannot work; the message says how to fix it."""
+
+
+class JobError(Exception):
+    """A job operation that cannot be done; ``code`` is stable, the message is for people."""
+
+    code = "job_error"
+
+
+class UnknownJob(JobError, LookupError):
+    code = "not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no job named '{name}'; `roost jobs list` shows the jobs")
+        self.name = name
+
+
+class JobExists(JobError):
+    code = "job_exists"
+
+
+class JobForbidden(JobError, PermissionError):
+    code = "forbidden"
+
+
+class JobBusy(JobError):
+    code = "busy"
+
+
+class InvalidJob(JobError, ValueError):
+    """A bad name, schedule, address, model or agent; the message names the field."""
+
+    code = "bad_request"
+
+
+class UnknownAgentForJob(InvalidJob):
+    code = "unknown_agent"

@@ -1,0 +1,282 @@
+"""The ``job_runs`` table: one row per fire time, from "running" to how it ended.
+
+Starting runs and advancing their jobs' ``next_due`` happen in one transaction, so
+a crash never leaves a job advanced past a run nobody recorded. Recording a run's
+end, the job's failure count and (once) the alert that goes with it is another.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from roost.bus.envelope import DELIVERY_PENDING, Delivery
+from roost.scheduler.model import (
+    FAILED_STATUSES,
+    JOB_ACTIVE,
+    RUN_RUNNING,
+    SUCCESS_STATUSES,
+    RunInfo,
+    from_db,
+    to_db,
+)
+from roost.scheduler.turn_facts import TurnFacts
+from roost.store.tables import deliveries, job_runs, jobs, utcnow
+
+AlertBuilder = Callable[[str, int, int, "str | None"], list[Delivery]]
+"""``(job name, run id, failures in a row, last error)`` → the alert's deliveries."""
+
+
+@dataclass
+class NewRun:
+    """A run to record; ``id`` is set once it is stored."""
+
+    job_id: int | None
+    job_name: str
+    scheduled_for: datetime
+    status: str
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+    isolated_session: bool = False
+    fixed_session: str | None = None
+    id: int = 0
+    session: str | None = None
+
+
+@dataclass(frozen=True)
+class Advance:
+    """A job's new place in time after it fired (or missed)."""
+
+    job_id: int
+    next_due: datetime | None
+    last_due: datetime | None
+    state: str
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    status: str
+    finished_at: datetime
+    envelope_id: int | None
+    session: str | None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class EndRecorded:
+    """What recording a run's end changed: the job's failure streak, alerts queued."""
+
+    job_id: int | None
+    consecutive_failures: int = 0
+    alerts: list[Delivery] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AlertPlan:
+    """After how many failures in a row a job's owner is told, and what they are told."""
+
+    threshold: int
+    build: AlertBuilder
+
+
+class RunStore(TurnFacts):
+    """Runs, and (from ``TurnFacts``) what the inbox and the turns say about them."""
+
+    async def commit(self, runs: Sequence[NewRun]) -> None:
+        """Store ``runs``, setting their ids, in one transaction."""
+        async with self._engine.begin() as connection:
+            for run in runs:
+                await _insert_run(connection, run)
+
+    async def commit_fired(self, runs: Sequence[NewRun], advances: Sequence[Advance]) -> set[int]:
+        """Store the runs of due jobs and move the jobs on, in one transaction.
+
+        Only jobs still active are touched (one paused or removed meanwhile is left
+        alone, and its runs are not stored); returns their ids. The first statement
+        writes, so the transaction holds SQLite's write lock from its start (a read
+        first would make the later write fail at once when another writer got in).
+        """
+        now = utcnow()
+        live: set[int] = set()
+        async with self._engine.begin() as connection:
+            for advance in advances:
+                result = await connection.execute(
+                    update(jobs)
+                    .where(jobs.c.id == advance.job_id, jobs.c.state == JOB_ACTIVE)
+                    .values(
+                        next_due=to_db(advance.next_due),
+                        last_due=to_db(advance.last_due),
+                        state=advance.state,
+                        updated_at=now,
+                    )
+                )
+                if result.rowcount:
+                    live.add(advance.job_id)
+            for run in runs:
+                if run.job_id in live:
+                    await _insert_run(connection, run)
+        return live
+
+    async def finish(
+        self,
+        run_id: int,
+        end: RunEnd,
+        alert: AlertPlan,
+    ) -> EndRecorded | None:
+        """Record the end of a running run; None if it was recorded already.
+
+        The alert's deliveries are queued in the same transaction the first time the
+        job has failed ``alert.threshold`` times in a row, and not again until a
+        run succeeds.
+        """
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                update(job_runs)
+                .where(job_runs.c.id == run_id, job_runs.c.status == RUN_RUNNING)
+                .values(
+                    status=end.status,
+                    finished_at=to_db(end.finished_at),
+                    envelope_id=end.envelope_id,
+                    session=end.session,
+                    input_tokens=end.input_tokens,
+                    output_tokens=end.output_tokens,
+                    cost_usd=end.cost_usd,
+                    error=end.error,
+                )
+            )
+            if result.rowcount == 0:
+                return None
+            return await _count_outcome(connection, run_id, end, alert)
+
+    async def running(self) -> list[tuple[int, int | None, str]]:
+        """``(run id, job id, job name)`` of every run recorded as running."""
+        query = select(job_runs.c.id, job_runs.c.job_id, job_runs.c.job_name).where(
+            job_runs.c.status == RUN_RUNNING
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [(int(row[0]), row[1], str(row[2])) for row in rows]
+
+    async def get(self, run_id: int) -> RunInfo | None:
+        found = await self._runs(select(job_runs).where(job_runs.c.id == run_id))
+        return found[0] if found else None
+
+    async def for_job(self, name: str, limit: int) -> list[RunInfo]:
+        """The newest ``limit`` runs of the job called ``name``, newest first."""
+        query = (
+            select(job_runs)
+            .where(job_runs.c.job_name == name)
+            .order_by(job_runs.c.scheduled_for.desc(), job_runs.c.id.desc())
+            .limit(limit)
+        )
+        return await self._runs(query)
+
+    async def _runs(self, query: Any) -> list[RunInfo]:
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).mappings().all()
+        return [_run_info(row) for row in rows]
+
+
+async def _insert_run(connection: AsyncConnection, run: NewRun) -> None:
+    result = await connection.execute(
+        insert(job_runs).values(
+            job_id=run.job_id,
+            job_name=run.job_name,
+            scheduled_for=to_db(run.scheduled_for),
+            started_at=to_db(run.started_at),
+            finished_at=to_db(run.finished_at),
+            status=run.status,
+            session=run.fixed_session,
+            input_tokens=0,
+            output_tokens=0,
+            cost_usd=0.0,
+            error=run.error,
+        )
+    )
+    run.id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    run.session = run.fixed_session
+    if run.isolated_session:  # stored when the run ends (one write less per run)
+        run.session = f"job:{run.job_name}:{run.id}"
+
+
+async def _count_outcome(
+    connection: AsyncConnection, run_id: int, end: RunEnd, alert: AlertPlan
+) -> EndRecorded:
+    """Update the job's failure streak; queue the alert the first time it reaches the limit."""
+    row = (
+        await connection.execute(
+            select(jobs.c.id, jobs.c.name, jobs.c.consecutive_failures, jobs.c.alerted)
+            .select_from(job_runs.join(jobs, job_runs.c.job_id == jobs.c.id))
+            .where(job_runs.c.id == run_id)
+        )
+    ).first()
+    if row is None:
+        return EndRecorded(None)  # the job was removed meanwhile
+    job_id, name, was_failing, was_alerted = int(row[0]), str(row[1]), int(row[2]), bool(row[3])
+    recorded = EndRecorded(job_id)
+    failures, alerted = was_failing, was_alerted
+    if end.status in SUCCESS_STATUSES:
+        failures, alerted = 0, False
+    elif end.status in FAILED_STATUSES:
+        failures += 1
+        if failures >= alert.threshold and not alerted:
+            alerted = True
+            for delivery in alert.build(name, run_id, failures, end.error):
+                recorded.alerts.append(await _insert_delivery(connection, delivery))
+    recorded.consecutive_failures = failures
+    if (failures, alerted) != (was_failing, was_alerted):
+        await connection.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id)
+            .values(consecutive_failures=failures, alerted=alerted, updated_at=utcnow())
+        )
+    return recorded
+
+
+async def _insert_delivery(connection: AsyncConnection, delivery: Delivery) -> Delivery:
+    delivery.created_at = delivery.created_at or utcnow()
+    result = await connection.execute(
+        insert(deliveries).values(
+            created_at=delivery.created_at,
+            envelope_id=delivery.envelope_id,
+            job_run_id=delivery.job_run_id,
+            target=delivery.target,
+            sender=delivery.sender,
+            session=delivery.session,
+            body=delivery.body,
+            meta=json.dumps(delivery.meta, ensure_ascii=False) if delivery.meta else None,
+            status=DELIVERY_PENDING,
+            attempts=0,
+        )
+    )
+    delivery.id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    return delivery
+
+
+def _run_info(row: Any) -> RunInfo:
+    scheduled = from_db(row["scheduled_for"])
+    assert scheduled is not None
+    return RunInfo(
+        id=int(row["id"]),
+        job=row["job_name"],
+        scheduled_for=scheduled,
+        status=row["status"],
+        started_at=from_db(row["started_at"]),
+        finished_at=from_db(row["finished_at"]),
+        envelope_id=row["envelope_id"],
+        session=row["session"],
+        input_tokens=int(row["input_tokens"] or 0),
+        output_tokens=int(row["output_tokens"] or 0),
+        cost_usd=float(row["cost_usd"] or 0.0),
+        error=row["error"],
+    )

@@ -1,0 +1,85 @@
+"""`roost jobs` as a user runs it without `roost run`: real processes on the store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ConfigWriter, provider_yaml
+from tests.fakes.llm_server import FakeLLM
+
+# `roost jobs` is registered in roost.cli.main; until it is, register it for the test.
+ROOST = [
+    sys.executable,
+    "-c",
+    "import sys; from roost.cli import main as m; from roost.cli.jobs_cmd import jobs_app\n"
+    "names = {g.name for g in m.app.registered_groups} | set(getattr(m, 'COMMANDS', {}))\n"
+    "'jobs' in names or m.app.add_typer(jobs_app, name='jobs')\n"
+    "sys.argv[0] = 'roost'; m.main()",
+]
+
+
+def roost(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*ROOST, *args], capture_output=True, text=True, env=dict(os.environ), timeout=60
+    )
+
+
+@pytest.fixture
+def config(fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path) -> Path:
+    return write_config(
+        provider_yaml(fake_llm)
+        + f"""home: {tmp_path / "home"}
+agents:
+  assistant: {{model: claude/claude-haiku-4-5}}
+schedules:
+  brief: {{cron: "0 8 * * 1-5", timezone: Europe/Berlin, agent: assistant, prompt: brief,
+          deliver: "telegram:1"}}
+"""
+    )
+
+
+def test_jobs_are_managed_offline_with_clear_errors(config: Path) -> None:
+    added = roost(
+        "jobs", "add", "ping", "--every", "15m", "-a", "assistant", "-p", "ping?",
+        "-d", "telegram:2", "--json",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    job = json.loads(added.stdout)["job"]
+    assert (job["schedule"], job["owner"], job["deliver"]) == ("every 15m", "cli", ["telegram:2"])
+
+    listed = roost("jobs", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "brief" in listed.stdout and "ping" in listed.stdout and "config" in listed.stdout
+
+    bad = roost("jobs", "add", "x", "--cron", "61 * * * *", "-a", "assistant", "-p", "x")
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "roost: cron '61 * * * *': minute field '61' is not valid"
+    ghost = roost("jobs", "runs", "ghost")
+    assert ghost.returncode == 1 and "no job named 'ghost'" in ghost.stderr
+    config_job = roost("jobs", "remove", "brief")
+    assert config_job.returncode == 1 and "defined in the config file" in config_job.stderr
+
+    paused = roost("jobs", "pause", "ping", "--json")
+    assert json.loads(paused.stdout)["job"]["state"] == "paused"
+    assert roost("jobs", "remove", "ping").stdout.startswith("removed job ping (paused)")
+
+
+def test_run_now_offline_records_the_run_and_leaves_deliveries_for_roost_run(
+    config: Path, fake_llm: FakeLLM
+) -> None:
+    fake_llm.reply("Here is your brief.")
+    ran = roost("jobs", "run", "brief")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("run 1 of job brief: ok (")
+    assert "telegram:1 pending" in ran.stdout  # no channel here: it waits in the outbox
+    history = roost("jobs", "runs", "brief", "--json")
+    [run] = json.loads(history.stdout)["runs"]
+    assert run["status"] == "ok" and run["output_tokens"] > 0
+    [delivery] = run["deliveries"]
+    assert (delivery["target"], delivery["status"]) == ("telegram:1", "pending")
