@@ -49,9 +49,7 @@ def build_app(
     public = frozenset(route.path for route in public_routes)
     return Starlette(
         routes=routes,
-        middleware=[
-            Middleware(AuthMiddleware, token=token, limiter=limiter, extra_public=public)
-        ],
+        middleware=[Middleware(AuthMiddleware, token=token, limiter=limiter, extra_public=public)],
         exception_handlers={HTTPException: http_error},
     )
 
