@@ -1,0 +1,143 @@
+"""kill -9 in the middle of a turn: after a restart the reply arrives, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import websockets
+
+from roost.gateway.discovery import read_endpoint
+from tests.conftest import ConfigWriter, provider_yaml
+from tests.fakes.llm_server import FakeLLM
+
+TOKEN = "crash-token"
+WAIT_S = 30.0
+
+
+def _start(home: Path) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "roost", "run"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + WAIT_S
+    while (endpoint := read_endpoint(home)) is None or endpoint.pid != process.pid:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"roost run exited: {process.stderr.read() if process.stderr else ''}"
+            )
+        assert time.monotonic() < deadline, "roost run did not start its gateway"
+        time.sleep(0.02)
+    return process, endpoint.ws_url
+
+
+class Client:
+    def __init__(self, ws: websockets.ClientConnection) -> None:
+        self.ws = ws
+        self.ids = 0
+
+    @classmethod
+    async def connect(cls, url: str) -> Client:
+        ws = await websockets.connect(f"{url}?token={TOKEN}&client=phone")
+        hello = json.loads(await ws.recv())
+        assert hello["event"] == "hello"
+        return cls(ws)
+
+    async def send(self, text: str) -> int:
+        self.ids += 1
+        await self.ws.send(
+            json.dumps(
+                {
+                    "type": "req",
+                    "id": str(self.ids),
+                    "method": "chat.send",
+                    "params": {"agent": "assistant", "text": text, "session": "crash"},
+                }
+            )
+        )
+        while True:
+            frame = json.loads(await asyncio.wait_for(self.ws.recv(), WAIT_S))
+            if frame["type"] == "res" and frame["id"] == str(self.ids):
+                assert frame["ok"], frame
+                return int(frame["result"]["message_id"])
+
+    async def replies(self, until_message: int) -> list[dict[str, Any]]:
+        """Every chat.reply/chat.error up to and including the one for ``until_message``."""
+        seen: list[dict[str, Any]] = []
+        while True:
+            frame = json.loads(await asyncio.wait_for(self.ws.recv(), WAIT_S))
+            if frame["type"] == "event" and frame["event"] in ("chat.reply", "chat.error"):
+                seen.append(frame["data"])
+                if frame["data"]["message_id"] == until_message:
+                    return seen
+
+
+async def test_kill_9_mid_turn_then_restart_delivers_the_reply_exactly_once(
+    fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    write_config(
+        provider_yaml(fake_llm)
+        + textwrap.dedent(
+            f"""\
+            home: {home}
+            gateway: {{port: 0, token: {TOKEN}}}
+            agents:
+              assistant: {{model: claude/claude-haiku-4-5, tools: []}}
+            """
+        )
+    )
+    first, url = _start(home)
+    try:
+        client = await Client.connect(url)
+        fake_llm.delay(60)
+        message_id = await client.send("a slow question")  # acknowledged: stored
+        await asyncio.to_thread(fake_llm.wait_for_requests, 1, 10.0)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        await client.ws.close()
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+
+    fake_llm.reset()
+    fake_llm.reply("the answer, after the crash")
+    second, url = _start(home)
+    try:
+        client = await Client.connect(url)  # same client id: what waited for it comes now
+        [reply] = await client.replies(until_message=message_id)
+        assert reply["text"] == "the answer, after the crash"
+        await client.ws.close()
+
+        client = await Client.connect(url)  # and never again
+        fresh = await client.send("anything else?")
+        # One lane per client, in order: a repeat of the old reply would come first.
+        later = await client.replies(until_message=fresh)
+        assert [r["message_id"] for r in later] == [fresh]
+        await client.ws.close()
+        assert len(fake_llm.requests) == 2  # the re-run turn and the fresh one
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+
+    with sqlite3.connect(home / "roost.db") as db:
+        users = db.execute(
+            "select count(*) from messages where role = 'user' and text = 'a slow question'"
+        ).fetchone()[0]
+        statuses = db.execute(
+            "select status from deliveries where envelope_id = ?", (message_id,)
+        ).fetchall()
+    assert users == 1  # the re-run continued the stored turn instead of storing it again
+    assert statuses == [("delivered",)]
