@@ -34,6 +34,7 @@ from roost.providers.base import ModelRequest, ModelResponse, Provider, TextSink
 
 AGENT = "assistant"
 WARMUP = 20
+SOAK_CHUNK = 2000
 
 
 class TimedProvider:
@@ -41,7 +42,7 @@ class TimedProvider:
 
     def __init__(self, inner: Provider) -> None:
         self._inner = inner
-        self.seconds: list[float] = []
+        self.seconds: list[float] | None = []
 
     @property
     def name(self) -> str:
@@ -58,7 +59,8 @@ class TimedProvider:
         try:
             return await self._inner.complete(request, on_text)
         finally:
-            self.seconds.append(time.perf_counter() - started)
+            if self.seconds is not None:
+                self.seconds.append(time.perf_counter() - started)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -85,12 +87,13 @@ def _rss_mb() -> float:
 
 
 def _envelope(session: str, text: str) -> Envelope:
+    # One address per session, as each WebSocket client has its own.
     return Envelope(
-        sender="bench:client",
+        sender=f"bench:{session}",
         recipient=f"agent:{AGENT}",
         session=session,
         body=text,
-        reply_to="bench:client",
+        reply_to=f"bench:{session}",
     )
 
 
@@ -101,6 +104,7 @@ async def _sequential(
         await app.router.ask(_envelope("seq", "warm up"))
     asks: list[float] = []
     calls: list[float] = []
+    assert timed.seconds is not None
     for _ in range(turns):
         before = len(timed.seconds)
         started = time.perf_counter()
@@ -150,18 +154,20 @@ async def _measure(url: str, args: argparse.Namespace) -> dict[str, object]:
         try:
             asks, calls = await _sequential(app, timed, args.turns)
             rate = await _concurrent(app, args.sessions, max(1, args.turns // 10))
-            soak_each = max(1, args.soak // args.sessions)
+            timed.seconds = None  # the soak keeps nothing of its own
+            chunk_each = max(1, SOAK_CHUNK // args.sessions)
+            chunks = max(2, round(args.soak / (chunk_each * args.sessions)))
             gc.collect()
-            rss_before = _rss_mb()
+            rss_trace = [_rss_mb()]
             snapshots: list[tracemalloc.Snapshot] = []
             if args.tracemalloc:
                 tracemalloc.start()
-            for _ in range(2):
-                await _concurrent(app, args.sessions, soak_each // 2)
+            for index in range(chunks):
+                await _concurrent(app, args.sessions, chunk_each)
                 gc.collect()
-                if args.tracemalloc:
+                rss_trace.append(_rss_mb())
+                if args.tracemalloc and index in (chunks // 2 - 1, chunks - 1):
                     snapshots.append(tracemalloc.take_snapshot())
-            rss_after = _rss_mb()
         finally:
             await app.stop()
     ask_ms = summary([s * 1000 for s in asks])
@@ -173,10 +179,11 @@ async def _measure(url: str, args: argparse.Namespace) -> dict[str, object]:
         "roost_share_ms": roost_ms,
         "turns_per_s_concurrent": round(rate, 1),
         "concurrent_sessions": args.sessions,
-        "soak_turns": soak_each // 2 * 2 * args.sessions,
-        "rss_before_soak_mb": round(rss_before, 1),
-        "rss_after_soak_mb": round(rss_after, 1),
-        "rss_growth_over_soak_mb": round(rss_after - rss_before, 1),
+        "soak_turns": chunks * chunk_each * args.sessions,
+        "rss_before_soak_mb": round(rss_trace[0], 1),
+        "rss_after_soak_mb": round(rss_trace[-1], 1),
+        "rss_growth_over_soak_mb": round(rss_trace[-1] - rss_trace[0], 1),
+        "rss_every_2000_turns_mb": [round(mb, 1) for mb in rss_trace],
     }
     if len(snapshots) == 2:
         figures["allocation_growth_second_half"] = _allocation_growth(*snapshots)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -211,10 +212,12 @@ async def test_a_turn_that_fails_unexpectedly_is_not_left_running(
     from roost.store.conversations import Conversations
 
     class BrokenStore(Conversations):
-        async def append(self, session_id: int, turn_id: int | None, message: Message) -> None:
+        async def append(
+            self, session_id: int, turn_id: int | None, message: Message, **kwargs: Any
+        ) -> None:
             if message.role == "assistant":
                 raise OSError("disk full")
-            await super().append(session_id, turn_id, message)
+            await super().append(session_id, turn_id, message, **kwargs)
 
     deps = replace(app.agents["assistant"].deps, conversations=BrokenStore(app.db))
     with pytest.raises(OSError, match="disk full"):

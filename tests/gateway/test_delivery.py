@@ -9,6 +9,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from websockets.exceptions import ConnectionClosed
 
 from roost.bus.envelope import DELIVERY_DELIVERED, Delivery
@@ -123,27 +124,37 @@ async def test_what_a_previous_run_left_for_a_client_reaches_it(
     await client.close()
 
 
-async def test_a_delivery_pushed_again_after_it_was_sent_is_not_sent_twice(
-    gateway: Gateway,
+async def test_an_outbox_read_that_races_a_delivery_does_not_send_it_twice(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    app = gateway.app
     client = await gateway.client("solo")
-    note = await gateway.app.bus.enqueue(
-        Delivery(target="ws:solo", sender="agent:coder", body="note")
-    )
-    gateway.app.dispatcher.push([note])
+    note = await app.bus.enqueue(Delivery(target="ws:solo", sender="agent:coder", body="note"))
+    read_taken, note_settled = asyncio.Event(), asyncio.Event()
+    original = app.bus.pending_for
+
+    async def stale_read(target: str) -> list[Delivery]:
+        rows = await original(target)  # still pending when read...
+        read_taken.set()
+        await note_settled.wait()  # ...and delivered before the read returns
+        return rows
+
+    monkeypatch.setattr(app.bus, "pending_for", stale_read)
+    reconnect = asyncio.create_task(app.dispatcher.recipient_online("ws:solo"))
+    await read_taken.wait()
+    app.dispatcher.push([note])
     first = await client.event("chat.message")
     assert first["data"]["delivery_id"] == note.id
 
     async def settled() -> bool:
-        [row] = await gateway.app.bus.deliveries_for(envelope_id=None, ids=[note.id])
-        return row.status == DELIVERY_DELIVERED and gateway.app.dispatcher.in_flight == 0
+        [row] = await app.bus.deliveries_for(ids=[note.id])
+        return row.status == DELIVERY_DELIVERED and app.dispatcher.in_flight == 0
 
     await wait_until(settled)
-    gateway.app.dispatcher.push([note])  # e.g. a stale outbox read racing the delivery
-    later = await gateway.app.bus.enqueue(
-        Delivery(target="ws:solo", sender="agent:coder", body="later")
-    )
-    gateway.app.dispatcher.push([later])
+    note_settled.set()
+    await reconnect
+    later = await app.bus.enqueue(Delivery(target="ws:solo", sender="agent:coder", body="later"))
+    app.dispatcher.push([later])
     # Deliveries to one client go out in order: a repeat would arrive before "later".
     second = await client.event("chat.message")
     assert second["data"]["delivery_id"] == later.id

@@ -20,10 +20,10 @@ def estimate_tokens(text: str) -> int:
 
 
 def message_tokens(message: Message) -> int:
-    size = len(message.text) + sum(
-        len(call.name) + len(call.arguments_json) for call in message.tool_calls
-    )
-    return estimate_tokens(" " * size) + _MESSAGE_OVERHEAD
+    size = len(message.text)
+    for call in message.tool_calls:
+        size += len(call.name) + len(call.arguments_json)
+    return (size + _CHARS_PER_TOKEN - 1) // _CHARS_PER_TOKEN + _MESSAGE_OVERHEAD
 
 
 def fit_history(

@@ -2,7 +2,9 @@
 
 Every step is persisted as it happens (user message, each assistant message, each
 tool result, each model call in the ledger), so a crash mid-turn leaves a session
-that the next turn can continue from.
+that the next turn can continue from. Steps that happen together share a
+transaction: the turn's start and its user message; a model call's ledger row and
+the message it produced (and the turn's end, with the final answer).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from roost.agents.context import fit_history
 from roost.agents.observer import TurnObserver
 from roost.config.settings import NO_PROVIDER_REPLY, AgentSettings
 from roost.ledger.budget import BudgetGuard
-from roost.ledger.ledger import CallRecord, Ledger
+from roost.ledger.ledger import CallRecord, Ledger, LedgerEntry
 from roost.providers.base import (
     Message,
     ModelRequest,
@@ -27,7 +29,7 @@ from roost.providers.base import (
     ToolCall,
     Usage,
 )
-from roost.store.conversations import TURN_INTERRUPTED, Conversations
+from roost.store.conversations import TURN_INTERRUPTED, Conversations, TurnEnd
 from roost.tools.registry import ToolContext, ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,8 @@ class _Turn:
         self.model = origin.model or deps.settings.model
         self.started = time.perf_counter()
         self.result = TurnResult(agent=self.agent.name, session=session, text="", status=STATUS_OK)
+        self.finished = False
+        """Whether the turn's end is stored (with its last message, or by ``_finish``)."""
 
     async def run(self, text: str) -> TurnResult:
         store = self.deps.conversations
@@ -118,16 +122,16 @@ class _Turn:
         recovered = envelope_id is not None and self.origin.recovered
         earlier = await store.turn_for_envelope(envelope_id) if recovered and envelope_id else None
         tail = await store.last_message_of_turn(earlier) if earlier else None
-        turn_id = await store.start_turn(session_id, self.agent.name, envelope_id)
-        self.result.turn_id = turn_id
-        if tail is None:
-            await store.append(session_id, turn_id, Message(role="user", text=text))
-        history = await store.history(session_id)
+        # The turn and its user message (unless stored by the interrupted turn) go in together.
+        start = await store.begin_turn(
+            session_id, self.agent.name, envelope_id, text if tail is None else None
+        )
+        turn_id = self.result.turn_id = start.turn_id
         try:
             if tail is not None and tail.role == "assistant" and not tail.tool_calls:
                 self.result.text = tail.text  # the answer was stored; only the finish was lost
             else:
-                await self._loop(session_id, turn_id, history)
+                await self._loop(session_id, turn_id, start.history)
         except asyncio.CancelledError:
             self.result.status = TURN_INTERRUPTED
             await asyncio.shield(self._finish(turn_id))
@@ -138,7 +142,8 @@ class _Turn:
             with contextlib.suppress(Exception):
                 await self._finish(turn_id)
             raise
-        await self._finish(turn_id)
+        if not self.finished:
+            await self._finish(turn_id)
         return self.result
 
     async def _loop(self, session_id: int, turn_id: int, history: list[Message]) -> None:
@@ -157,15 +162,20 @@ class _Turn:
             if await self._over_budget():
                 return
             self.result.rounds += 1
-            response = await self._call_model(provider, history, turn_id)
+            response, entry = await self._call_model(provider, history, turn_id)
+            self.result.cost_usd += entry.cost_usd
             if response is None:
+                await self._finish(turn_id, entry)  # the failed call is in the ledger too
                 return
+            self._add_usage(response.usage)
             reply = Message(role="assistant", text=response.text, tool_calls=response.tool_calls)
-            await self.deps.conversations.append(session_id, turn_id, reply)
-            history.append(reply)
-            if not response.tool_calls:
+            final = not response.tool_calls
+            if final:
                 self.result.text = response.text
+            await self._store_reply(session_id, turn_id, reply, entry, final)
+            if final:
                 return
+            history.append(reply)
             for call in response.tool_calls:
                 result = await self._run_tool(call, context)
                 await self.deps.conversations.append(session_id, turn_id, result)
@@ -176,9 +186,26 @@ class _Turn:
             f"(max_tool_rounds in agents.{self.agent.name}). Ask again to let it continue."
         )
 
+    async def _store_reply(
+        self, session_id: int, turn_id: int, reply: Message, entry: LedgerEntry, final: bool
+    ) -> None:
+        """Store the model's message with its ledger row, and with the turn's end if final."""
+        end = self._end() if final else None
+        try:
+            await self.deps.conversations.append(
+                session_id, turn_id, reply, also=(entry.write,), end=end
+            )
+        except Exception:
+            # The call was made and is paid for: keep its ledger row if at all possible.
+            with contextlib.suppress(Exception):
+                await self.deps.ledger.store(entry)
+            raise
+        self.finished = final
+
     async def _call_model(
         self, provider: Provider, history: list[Message], turn_id: int
-    ) -> ModelResponse | None:
+    ) -> tuple[ModelResponse | None, LedgerEntry]:
+        """Make one call; its ledger row is stored by the caller, with what it produced."""
         tools = self.deps.tools.specs(self.agent.tools)
         request = ModelRequest(
             model=self.model,
@@ -197,23 +224,22 @@ class _Turn:
             response = await provider.complete(request, self.observer.on_text)
         except ProviderError as exc:
             error = str(exc)
-        record = CallRecord(
-            agent=self.agent.name,
-            session_key=self.session,
-            provider=provider.name,
-            model=response.model if response and response.model else self.model,
-            usage=response.usage if response else Usage(),
-            duration_ms=int((time.perf_counter() - started) * 1000),
-            turn_id=turn_id,
-            error=error,
+        entry = self.deps.ledger.entry(
+            CallRecord(
+                agent=self.agent.name,
+                session_key=self.session,
+                provider=provider.name,
+                model=response.model if response and response.model else self.model,
+                usage=response.usage if response else Usage(),
+                duration_ms=int((time.perf_counter() - started) * 1000),
+                turn_id=turn_id,
+                error=error,
+            )
         )
-        self.result.cost_usd += await self.deps.ledger.record(record)
         if response is None:
             self.result.status, self.result.error = STATUS_ERROR, error
             self.result.text = f"The model call failed: {error}"
-            return None
-        self._add_usage(response.usage)
-        return response
+        return response, entry
 
     async def _over_budget(self) -> bool:
         if self.deps.budget is None:
@@ -246,8 +272,17 @@ class _Turn:
             cache_write_tokens=total.cache_write_tokens + usage.cache_write_tokens,
         )
 
-    async def _finish(self, turn_id: int) -> None:
+    def _end(self) -> TurnEnd:
         self.result.duration_ms = int((time.perf_counter() - self.started) * 1000)
+        return TurnEnd(self.result.status, self.result.rounds, self.result.error)
+
+    async def _finish(self, turn_id: int, entry: LedgerEntry | None = None) -> None:
+        end = self._end()
         await self.deps.conversations.finish_turn(
-            turn_id, self.result.status, self.result.rounds, self.result.error
+            turn_id,
+            end.status,
+            end.rounds,
+            end.error,
+            also=(entry.write,) if entry is not None else (),
         )
+        self.finished = True

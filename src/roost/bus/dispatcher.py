@@ -15,8 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -32,7 +31,6 @@ MAX_ATTEMPTS = 8
 MAX_BACKOFF_S = 300.0
 OFFLINE_EXPIRY = timedelta(hours=24)
 RESCAN_S = 60.0
-REMEMBERED_SETTLED = 10_000
 
 
 class DeliveryError(Exception):
@@ -72,11 +70,12 @@ class Dispatcher:
         self._in_flight: set[int] = set()
         self._online: dict[str, asyncio.Event] = {}
         self._online_count: dict[str, int] = {}
-        """Bumped by every ``recipient_online``: a lane that saw its recipient offline
-        compares it before waiting, so a connection in between is never missed."""
-        self._settled: OrderedDict[int, None] = OrderedDict()
-        """Recently settled ids: an outbox read that raced with a delivery cannot
-        hand it to its channel a second time."""
+        """Per target with a lane, bumped by every ``recipient_online``: a lane that saw
+        its recipient offline compares it before waiting, so a connection in between is
+        never missed. Dropped with the lane: memory stays flat however many come."""
+        self._watches: list[set[int]] = []
+        """Ids settled while an outbox read is under way, one set per read: what the read
+        found pending may have been delivered meanwhile, and must not go out twice."""
         self._started = False
         self._scanner: asyncio.Task[None] | None = None
 
@@ -119,7 +118,7 @@ class Dispatcher:
         if not self._started:
             return
         for delivery in deliveries:
-            if delivery.id in self._in_flight or delivery.id in self._settled:
+            if delivery.id in self._in_flight:
                 continue
             self._in_flight.add(delivery.id)
             lane = self._lanes.get(delivery.target)
@@ -132,19 +131,30 @@ class Dispatcher:
 
     async def recipient_online(self, target: str) -> None:
         """A recipient came (back): what waits for it goes out now."""
-        self._online_count[target] = self._online_count.get(target, 0) + 1
+        if target in self._lanes:
+            self._online_count[target] = self._online_count.get(target, 0) + 1
         event = self._online.get(target)
         if event is not None:
             event.set()
         if target not in self._lanes:
-            self.push(await self._store.pending_for(target))
+            self.push(await self._read_outbox(self._store.pending_for(target)))
 
     async def _scan_forever(self) -> None:
         # At start this queues what a previous process left; later it is a safety net
         # for deliveries stored by other processes.
         while True:
-            self.push(await self._store.pending())
+            self.push(await self._read_outbox(self._store.pending()))
             await asyncio.sleep(RESCAN_S)
+
+    async def _read_outbox(self, read: Awaitable[list[Delivery]]) -> list[Delivery]:
+        """What ``read`` found pending, less what was settled while it ran."""
+        settled: set[int] = set()
+        self._watches.append(settled)
+        try:
+            found = await read
+        finally:
+            self._watches.remove(settled)
+        return [delivery for delivery in found if delivery.id not in settled]
 
     async def _serve_lane(self, target: str, lane: asyncio.Queue[Delivery]) -> None:
         try:
@@ -158,6 +168,7 @@ class Dispatcher:
         finally:
             self._lanes.pop(target, None)
             self._lane_tasks.pop(target, None)
+            self._online_count.pop(target, None)
             while not lane.empty():
                 self._in_flight.discard(lane.get_nowait().id)
 
@@ -183,9 +194,8 @@ class Dispatcher:
                 del self._online[target]
 
     def _remember_settled(self, delivery_id: int) -> None:
-        self._settled[delivery_id] = None
-        if len(self._settled) > REMEMBERED_SETTLED:
-            self._settled.popitem(last=False)
+        for settled in self._watches:
+            settled.add(delivery_id)
 
     async def _attempt(self, delivery: Delivery) -> float | None:
         """Try once: None when settled (delivered or given up), else seconds to wait."""

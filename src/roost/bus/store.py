@@ -12,9 +12,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from roost.bus.envelope import (
     DELIVERY_DELIVERED,
@@ -27,10 +26,18 @@ from roost.bus.envelope import (
 from roost.store.database import Database
 from roost.store.tables import deliveries, envelopes, utcnow
 
+_INSERT_ENVELOPE = insert(envelopes)
+_FINISH_ENVELOPE = (
+    update(envelopes)
+    .where(envelopes.c.id == bindparam("envelope_id"))
+    .values(status=bindparam("status"), finished_at=bindparam("now"))
+)
+_INSERT_DELIVERY = insert(deliveries)
+
 
 class BusStore:
     def __init__(self, db: Database) -> None:
-        self._engine = db.engine
+        self._db = db
 
     # -- inbox -----------------------------------------------------------------
 
@@ -53,11 +60,14 @@ class BusStore:
             "dedup_key": envelope.dedup_key,
             "status": ENVELOPE_PENDING,
         }
+
+        def store(connection: Connection) -> int:
+            result = connection.execute(_INSERT_ENVELOPE, values)
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
         try:
-            async with self._engine.begin() as connection:
-                result = await connection.execute(insert(envelopes).values(**values))
-                envelope.id = int(result.inserted_primary_key[0])  # type: ignore[index]
-                return envelope, False
+            envelope.id = await self._db.write(store)
+            return envelope, False
         except IntegrityError:
             if envelope.dedup_key is None:
                 raise
@@ -74,32 +84,33 @@ class BusStore:
         query = (
             select(envelopes).where(envelopes.c.status == ENVELOPE_PENDING).order_by(envelopes.c.id)
         )
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).mappings().all()
-        return [_envelope(row) for row in rows]
+        return [_envelope(row) for row in await self._rows(query)]
 
     async def finish(
         self, envelope_id: int, status: str, replies: Sequence[Delivery] = ()
     ) -> list[Delivery]:
         """Mark the envelope finished and queue its replies, atomically."""
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                update(envelopes)
-                .where(envelopes.c.id == envelope_id)
-                .values(status=status, finished_at=utcnow())
-            )
-            return [await _insert_delivery(connection, reply) for reply in replies]
+        params = {"envelope_id": envelope_id, "status": status, "now": utcnow()}
+        rows = [_delivery_values(reply) for reply in replies]
+
+        def finish(connection: Connection) -> list[int]:
+            connection.execute(_FINISH_ENVELOPE, params)
+            return [_insert_delivery(connection, values) for values in rows]
+
+        for reply, delivery_id in zip(replies, await self._db.write(finish), strict=True):
+            reply.id = delivery_id
+        return list(replies)
 
     async def _envelope_where(self, condition: Any) -> Envelope | None:
-        async with self._engine.connect() as connection:
-            row = (await connection.execute(select(envelopes).where(condition))).mappings().first()
-        return _envelope(row) if row else None
+        rows = await self._rows(select(envelopes).where(condition))
+        return _envelope(rows[0]) if rows else None
 
     # -- outbox ----------------------------------------------------------------
 
     async def enqueue(self, delivery: Delivery) -> Delivery:
-        async with self._engine.begin() as connection:
-            return await _insert_delivery(connection, delivery)
+        values = _delivery_values(delivery)
+        delivery.id = await self._db.write(lambda connection: _insert_delivery(connection, values))
+        return delivery
 
     async def pending(self, limit: int = 1000) -> list[Delivery]:
         """Deliveries not yet settled, oldest first."""
@@ -171,35 +182,38 @@ class BusStore:
         )
 
     async def _update(self, delivery_id: int, **values: Any) -> None:
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                update(deliveries).where(deliveries.c.id == delivery_id).values(**values)
-            )
+        statement = update(deliveries).where(deliveries.c.id == delivery_id).values(**values)
+        await self._db.write(lambda connection: connection.execute(statement))
 
     async def _deliveries(self, query: Any) -> list[Delivery]:
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).mappings().all()
-        return [_delivery(row) for row in rows]
+        return [_delivery(row) for row in await self._rows(query)]
+
+    async def _rows(self, query: Any) -> Sequence[Any]:
+        def read(connection: Connection) -> Sequence[Any]:
+            return connection.execute(query).mappings().all()
+
+        return await self._db.read(read)
 
 
-async def _insert_delivery(connection: AsyncConnection, delivery: Delivery) -> Delivery:
+def _delivery_values(delivery: Delivery) -> dict[str, Any]:
     delivery.created_at = delivery.created_at or utcnow()
-    result = await connection.execute(
-        insert(deliveries).values(
-            created_at=delivery.created_at,
-            envelope_id=delivery.envelope_id,
-            job_run_id=delivery.job_run_id,
-            target=delivery.target,
-            sender=delivery.sender,
-            session=delivery.session,
-            body=delivery.body,
-            meta=_dump(delivery.meta),
-            status=DELIVERY_PENDING,
-            attempts=0,
-        )
-    )
-    delivery.id = int(result.inserted_primary_key[0])  # type: ignore[index]
-    return delivery
+    return {
+        "created_at": delivery.created_at,
+        "envelope_id": delivery.envelope_id,
+        "job_run_id": delivery.job_run_id,
+        "target": delivery.target,
+        "sender": delivery.sender,
+        "session": delivery.session,
+        "body": delivery.body,
+        "meta": _dump(delivery.meta),
+        "status": DELIVERY_PENDING,
+        "attempts": 0,
+    }
+
+
+def _insert_delivery(connection: Connection, values: dict[str, Any]) -> int:
+    result = connection.execute(_INSERT_DELIVERY, values)
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 def _dump(meta: dict[str, Any]) -> str | None:

@@ -77,14 +77,21 @@ class BudgetGuard:
                 scopes.append((name, caps, f"agent {name}", f"agents.{name}.budget"))
         scopes.append((None, self._overall, "all agents", "budget"))
         now = self._clock() if self._clock else None
-        found: list[BudgetStatus] = []
-        for who, caps, scope, key in scopes:
-            for period, limit in (("daily", caps.daily_usd), ("monthly", caps.monthly_usd)):
-                if limit is None:
-                    continue
-                spent = await self._ledger.spent(period_start(period, now), who)
-                found.append(BudgetStatus(scope, period, limit, spent, f"{key}.{period}_usd"))
-        return found
+        caps_set: list[tuple[str | None, str, str, str, float]] = [
+            (who, scope, key, period, limit)
+            for who, caps, scope, key in scopes
+            for period, limit in (("daily", caps.daily_usd), ("monthly", caps.monthly_usd))
+            if limit is not None
+        ]
+        if not caps_set:
+            return []
+        spent = await self._ledger.spent_many(
+            [(period_start(period, now), who) for who, _, _, period, _ in caps_set]
+        )
+        return [
+            BudgetStatus(scope, period, limit, amount, f"{key}.{period}_usd")
+            for (_, scope, key, period, limit), amount in zip(caps_set, spent, strict=True)
+        ]
 
     async def refusal(self, agent: str) -> str | None:
         """Why a model call for ``agent`` must not be made now, or ``None`` if it may."""

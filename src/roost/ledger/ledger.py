@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 
 from roost.ledger.pricing import PriceTable
 from roost.providers.base import Usage
@@ -16,6 +16,12 @@ from roost.store.database import Database
 from roost.store.tables import model_calls, utcnow
 
 log = logging.getLogger(__name__)
+
+_INSERT_CALL = insert(model_calls)
+_SPENT = select(func.coalesce(func.sum(model_calls.c.cost_usd), 0.0)).where(
+    model_calls.c.created_at >= bindparam("since")
+)
+_SPENT_BY_AGENT = _SPENT.where(model_calls.c.agent == bindparam("agent"))
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,17 @@ class CallRecord:
     duration_ms: int
     turn_id: int | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """A priced call, ready to be stored (alone, or with the message it produced)."""
+
+    cost_usd: float
+    values: dict[str, Any]
+
+    def write(self, connection: Connection) -> None:
+        connection.execute(_INSERT_CALL, self.values)
 
 
 @dataclass
@@ -54,12 +71,12 @@ class UsageReport:
 
 class Ledger:
     def __init__(self, db: Database, prices: PriceTable) -> None:
-        self._engine = db.engine
+        self._db = db
         self.prices = prices
         self._warned_unpriced: set[str] = set()
 
-    async def record(self, call: CallRecord) -> float:
-        """Price and store one call; return its cost in USD."""
+    def entry(self, call: CallRecord) -> LedgerEntry:
+        """Price one call (from the price table, no database) as a row to store."""
         cost, priced = self.prices.cost(call.provider, call.model, call.usage)
         model_ref = f"{call.provider}/{call.model}"
         if not priced and model_ref not in self._warned_unpriced:
@@ -68,37 +85,56 @@ class Ledger:
                 "no price known for %s: its calls count as $0; add it under models: in the config",
                 model_ref,
             )
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                insert(model_calls).values(
-                    created_at=utcnow(),
-                    agent=call.agent,
-                    session_key=call.session_key,
-                    turn_id=call.turn_id,
-                    provider=call.provider,
-                    model=call.model,
-                    input_tokens=call.usage.input_tokens,
-                    output_tokens=call.usage.output_tokens,
-                    cache_read_tokens=call.usage.cache_read_tokens,
-                    cache_write_tokens=call.usage.cache_write_tokens,
-                    cost_usd=cost,
-                    priced=priced,
-                    duration_ms=call.duration_ms,
-                    status="error" if call.error else "ok",
-                    error=call.error,
-                )
-            )
-        return cost
+        usage = call.usage
+        return LedgerEntry(
+            cost,
+            {
+                "created_at": utcnow(),
+                "agent": call.agent,
+                "session_key": call.session_key,
+                "turn_id": call.turn_id,
+                "provider": call.provider,
+                "model": call.model,
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cache_read_tokens": usage.cache_read_tokens,
+                "cache_write_tokens": usage.cache_write_tokens,
+                "cost_usd": cost,
+                "priced": priced,
+                "duration_ms": call.duration_ms,
+                "status": "error" if call.error else "ok",
+                "error": call.error,
+            },
+        )
+
+    async def record(self, call: CallRecord) -> float:
+        """Price and store one call; return its cost in USD."""
+        return await self.store(self.entry(call))
+
+    async def store(self, entry: LedgerEntry) -> float:
+        """Store a priced call in a transaction of its own; return its cost in USD."""
+        await self._db.write(entry.write)
+        return entry.cost_usd
 
     async def spent(self, since: datetime, agent: str | None = None) -> float:
         """USD spent since ``since`` (naive UTC), by one agent or by all."""
-        query = select(func.coalesce(func.sum(model_calls.c.cost_usd), 0.0)).where(
-            model_calls.c.created_at >= since
-        )
-        if agent is not None:
-            query = query.where(model_calls.c.agent == agent)
-        async with self._engine.connect() as connection:
-            return float((await connection.execute(query)).scalar_one())
+        return (await self.spent_many([(since, agent)]))[0]
+
+    async def spent_many(self, queries: Sequence[tuple[datetime, str | None]]) -> list[float]:
+        """``spent`` for several (since, agent) pairs, read together."""
+
+        def read(connection: Connection) -> list[float]:
+            return [
+                float(
+                    connection.execute(
+                        _SPENT if agent is None else _SPENT_BY_AGENT,
+                        {"since": since, "agent": agent},
+                    ).scalar_one()
+                )
+                for since, agent in queries
+            ]
+
+        return await self._db.read(read)
 
     async def report(self, since: datetime | None = None) -> UsageReport:
         """Totals since ``since`` (naive UTC; ``None`` for all time), by agent and by model."""
@@ -113,7 +149,8 @@ class Ledger:
             func.count().filter(model_calls.c.priced.is_(False)),
         )
         model_key = model_calls.c.provider + "/" + model_calls.c.model
-        async with self._engine.connect() as connection:
+
+        def read(connection: Connection) -> None:
             for target, key in (
                 (report.by_agent, model_calls.c.agent),
                 (report.by_model, model_key),
@@ -121,8 +158,10 @@ class Ledger:
                 query = select(key, *columns).group_by(key).order_by(key)
                 if since is not None:
                     query = query.where(model_calls.c.created_at >= since)
-                for row in (await connection.execute(query)).all():
+                for row in connection.execute(query).all():
                     target[str(row[0])] = _totals(row[1:])
+
+        await self._db.snapshot(read)
         for totals in report.by_agent.values():
             _add(report.total, totals)
         return report

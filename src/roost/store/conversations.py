@@ -1,12 +1,23 @@
-"""Sessions, turns and messages: every step of a conversation, persisted as it happens."""
+"""Sessions, turns and messages: every step of a conversation, persisted as it happens.
+
+A turn touches the database in few transactions (see ``begin_turn`` and ``append``),
+and the history it sends to the model comes from memory: the newest messages of
+recently active sessions are kept here, updated by this process's own writes and
+checked against the database in the transaction that starts each turn, so a
+message written by another process (``roost ask --local`` beside ``roost run``, a
+reset) is never missed: the history is read again instead.
+"""
 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from roost.providers.base import Message, ToolCall
@@ -15,6 +26,15 @@ from roost.store.tables import messages, sessions, turns, utcnow
 
 TURN_RUNNING = "running"
 TURN_INTERRUPTED = "interrupted"
+HISTORY_LIMIT = 400
+"""How many of a session's newest messages a turn starts from (``history``'s default)."""
+CACHED_SESSIONS = 64
+CACHED_CHARS = 4_000_000
+"""Bounds of the in-memory history: sessions, and characters of text over all of them."""
+KNOWN_SESSION_IDS = 4096
+
+Write = Callable[[Connection], object]
+"""A write done in the same transaction (a ledger row, see ``Ledger.entry``)."""
 
 
 @dataclass(frozen=True)
@@ -25,138 +45,405 @@ class SessionInfo:
     updated_at: datetime
 
 
+@dataclass(frozen=True)
+class TurnEnd:
+    """How a turn ended, stored with its last message when there is one."""
+
+    status: str
+    rounds: int
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class TurnStart:
+    turn_id: int
+    history: list[Message]
+    """The newest ``HISTORY_LIMIT`` messages, oldest first, the new user message last."""
+
+
+_Newest = tuple[int, datetime] | None
+"""A session's newest message as (id, created_at): ids can be reused after a reset."""
+_NOT_HELD = object()
+
+_SESSION_ID = select(sessions.c.id).where(
+    sessions.c.agent == bindparam("agent"), sessions.c.key == bindparam("key")
+)
+_INSERT_SESSION = insert(sessions)
+_TOUCH_SESSION = (
+    update(sessions)
+    .where(sessions.c.id == bindparam("session_id"))
+    .values(updated_at=bindparam("now"))
+)
+_INSERT_TURN = insert(turns)
+_FINISH_TURN = (
+    update(turns)
+    .where(turns.c.id == bindparam("turn_id"))
+    .values(
+        status=bindparam("status"),
+        rounds=bindparam("rounds"),
+        error=bindparam("error"),
+        finished_at=bindparam("now"),
+    )
+)
+_INSERT_MESSAGE = insert(messages)
+_MESSAGE_COLUMNS = (
+    messages.c.id,
+    messages.c.created_at,
+    messages.c.role,
+    messages.c.text,
+    messages.c.tool_calls,
+    messages.c.tool_call_id,
+    messages.c.tool_name,
+    messages.c.is_error,
+)
+_NEWEST = (
+    select(messages.c.id, messages.c.created_at)
+    .where(messages.c.session_id == bindparam("session_id"))
+    .order_by(messages.c.id.desc())
+    .limit(1)
+)
+_HISTORY = (
+    select(*_MESSAGE_COLUMNS)
+    .where(messages.c.session_id == bindparam("session_id"))
+    .order_by(messages.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+class _History:
+    """The newest messages of one session, exactly as stored, up to ``HISTORY_LIMIT``."""
+
+    __slots__ = ("chars", "complete", "messages", "newest")
+
+    def __init__(self, rows: Sequence[Any]) -> None:
+        # rows: newest first, as _HISTORY returns them
+        self.messages: deque[Message] = deque(
+            (_to_message(row) for row in reversed(rows)), maxlen=HISTORY_LIMIT
+        )
+        self.newest: _Newest = (rows[0].id, rows[0].created_at) if rows else None
+        self.complete = len(rows) < HISTORY_LIMIT
+        """Whether these are all of the session's messages."""
+        self.chars = sum(_size(message) for message in self.messages)
+
+    def add(self, message: Message, newest: tuple[int, datetime]) -> int:
+        """Append a stored message; returns the change in characters held."""
+        before = self.chars
+        if len(self.messages) == HISTORY_LIMIT:
+            self.chars -= _size(self.messages[0])
+            self.complete = False
+        self.messages.append(message)
+        self.chars += _size(message)
+        self.newest = newest
+        return self.chars - before
+
+
+class _HistoryCache:
+    """Recently used sessions' histories, least recently used dropped first."""
+
+    def __init__(self, max_sessions: int, max_chars: int) -> None:
+        self._entries: OrderedDict[int, _History] = OrderedDict()
+        self._max_sessions = max_sessions
+        self._max_chars = max_chars
+        self._chars = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def newest(self, session_id: int) -> _Newest | object:
+        """The newest message held for a session, or ``_NOT_HELD``."""
+        entry = self._entries.get(session_id)
+        return _NOT_HELD if entry is None else entry.newest
+
+    def get(self, session_id: int, newest: _Newest) -> _History | None:
+        """The session's history if it is current (its newest message is ``newest``)."""
+        entry = self._entries.get(session_id)
+        if entry is None:
+            return None
+        if entry.newest != newest:
+            self.drop(session_id)
+            return None
+        self._entries.move_to_end(session_id)
+        return entry
+
+    def put(self, session_id: int, entry: _History) -> None:
+        self.drop(session_id)
+        self._entries[session_id] = entry
+        self._chars += entry.chars
+        self._trim()
+
+    def add(
+        self, session_id: int, before: _Newest, message: Message, newest: tuple[int, datetime]
+    ) -> None:
+        """Record a message this process stored, if the session's history is held and was
+        current just before it (``before``); otherwise forget the session."""
+        entry = self._entries.get(session_id)
+        if entry is None:
+            return
+        if entry.newest != before:
+            self.drop(session_id)
+            return
+        self._chars += entry.add(message, newest)
+        self._trim()
+
+    def drop(self, session_id: int) -> None:
+        entry = self._entries.pop(session_id, None)
+        if entry is not None:
+            self._chars -= entry.chars
+
+    def _trim(self) -> None:
+        while self._entries and (
+            len(self._entries) > self._max_sessions or self._chars > self._max_chars
+        ):
+            _, entry = self._entries.popitem(last=False)
+            self._chars -= entry.chars
+
+
 class Conversations:
     def __init__(self, db: Database) -> None:
-        self._engine = db.engine
+        self._db = db
+        self._session_ids: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._histories = _HistoryCache(CACHED_SESSIONS, CACHED_CHARS)
 
     async def session_id(self, agent: str, key: str) -> int:
-        """The id of the session, created on first use."""
-        query = select(sessions.c.id).where(sessions.c.agent == agent, sessions.c.key == key)
-        async with self._engine.begin() as connection:
-            existing = (await connection.execute(query)).scalar_one_or_none()
-            if existing is not None:
-                return int(existing)
-        now = utcnow()
-        try:
-            async with self._engine.begin() as connection:
-                result = await connection.execute(
-                    insert(sessions).values(agent=agent, key=key, created_at=now, updated_at=now)
-                )
-                return int(result.inserted_primary_key[0])  # type: ignore[index]
-        except IntegrityError:
-            # Another process (e.g. `roost ask` beside `roost run`) created it first.
-            async with self._engine.begin() as connection:
-                return int((await connection.execute(query)).scalar_one())
+        """The id of the session, created on first use.
 
-    async def history(self, session_id: int, limit: int = 400) -> list[Message]:
-        """The most recent ``limit`` messages of a session, oldest first."""
-        query = (
-            select(messages)
-            .where(messages.c.session_id == session_id)
-            .order_by(messages.c.id.desc())
-            .limit(limit)
-        )
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).mappings().all()
+        Sessions are never deleted (a reset deletes their messages), so ids are
+        remembered, for the most recently used sessions.
+        """
+        known = self._session_ids.get((agent, key))
+        if known is not None:
+            self._session_ids.move_to_end((agent, key))
+            return known
+        params = {"agent": agent, "key": key}
+
+        def find(connection: Connection) -> int | None:
+            return connection.execute(_SESSION_ID, params).scalar_one_or_none()
+
+        def create(connection: Connection) -> int:
+            existing = find(connection)
+            if existing is not None:
+                return existing
+            now = utcnow()
+            values = {"agent": agent, "key": key, "created_at": now, "updated_at": now}
+            result = connection.execute(_INSERT_SESSION, values)
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+        session_id = await self._db.read(find)
+        if session_id is None:
+            try:
+                session_id = await self._db.write(create)
+            except IntegrityError:
+                # Another process (e.g. `roost ask` beside `roost run`) created it first.
+                session_id = await self._db.read(find)
+                if session_id is None:
+                    raise
+        self._session_ids[(agent, key)] = int(session_id)
+        if len(self._session_ids) > KNOWN_SESSION_IDS:
+            self._session_ids.popitem(last=False)
+        return int(session_id)
+
+    async def history(self, session_id: int, limit: int = HISTORY_LIMIT) -> list[Message]:
+        """The most recent ``limit`` messages of a session, oldest first (from the database)."""
+
+        def load(connection: Connection) -> Sequence[Any]:
+            return connection.execute(_HISTORY, {"session_id": session_id, "limit": limit}).all()
+
+        rows = await self._db.read(load)
         return [_to_message(row) for row in reversed(rows)]
 
-    async def append(self, session_id: int, turn_id: int | None, message: Message) -> None:
-        calls = (
-            json.dumps(
-                [
-                    {"id": c.id, "name": c.name, "arguments": c.arguments_json}
-                    for c in message.tool_calls
-                ]
-            )
-            if message.tool_calls
-            else None
-        )
+    async def begin_turn(
+        self,
+        session_id: int,
+        agent: str,
+        envelope_id: int | None = None,
+        text: str | None = None,
+    ) -> TurnStart:
+        """Start a turn and store its user message ``text`` (none when a recovered turn
+        resumes), in one transaction; return the turn's id and the history to run it on.
+        """
         now = utcnow()
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                insert(messages).values(
-                    session_id=session_id,
-                    turn_id=turn_id,
-                    role=message.role,
-                    text=message.text,
-                    tool_calls=calls,
-                    tool_call_id=message.tool_call_id,
-                    tool_name=message.tool_name,
-                    is_error=message.is_error,
-                    created_at=now,
-                )
+        held = self._histories
+        expected = held.newest(session_id)
+
+        def begin(connection: Connection) -> tuple[int, _Newest, _Newest, Sequence[Any] | None]:
+            turn = connection.execute(
+                _INSERT_TURN,
+                {
+                    "session_id": session_id,
+                    "agent": agent,
+                    "status": TURN_RUNNING,
+                    "started_at": now,
+                    "rounds": 0,
+                    "envelope_id": envelope_id,
+                },
             )
-            await connection.execute(
-                update(sessions).where(sessions.c.id == session_id).values(updated_at=now)
-            )
+            turn_id = int(turn.inserted_primary_key[0])  # type: ignore[index]
+            before = after = _newest(connection, session_id)
+            if text is not None:
+                user = Message(role="user", text=text)
+                after = _insert_message(connection, session_id, turn_id, user, now)
+                connection.execute(_TOUCH_SESSION, {"session_id": session_id, "now": now})
+            rows = None
+            if expected is _NOT_HELD or before != expected:
+                rows = connection.execute(
+                    _HISTORY, {"session_id": session_id, "limit": HISTORY_LIMIT}
+                ).all()
+            return turn_id, before, after, rows
+
+        try:
+            turn_id, before, after, rows = await self._db.write(begin)
+        except BaseException:
+            held.drop(session_id)
+            raise
+        if rows is not None:
+            loaded = _History(rows)
+            held.put(session_id, loaded)
+            return TurnStart(turn_id, list(loaded.messages))
+        entry = held.get(session_id, before)
+        if entry is None:  # changed while the transaction ran: read it again
+            return TurnStart(turn_id, await self.history(session_id))
+        if text is not None and after is not None:
+            held.add(session_id, before, Message(role="user", text=text), after)
+        return TurnStart(turn_id, list(entry.messages))
+
+    async def append(
+        self,
+        session_id: int,
+        turn_id: int | None,
+        message: Message,
+        *,
+        also: Iterable[Write] = (),
+        end: TurnEnd | None = None,
+    ) -> None:
+        """Store a message of a turn; with it, in the same transaction, the writes in
+        ``also`` (the ledger row of the call that produced it) and the turn's ``end``."""
+        extra = tuple(also)
+        now = utcnow()
+
+        def store(connection: Connection) -> tuple[_Newest, tuple[int, datetime]]:
+            for write in extra:
+                write(connection)
+            before = _newest(connection, session_id)
+            after = _insert_message(connection, session_id, turn_id, message, now)
+            if end is not None and turn_id is not None:
+                _finish(connection, turn_id, end, now)
+            if end is not None or turn_id is None:
+                connection.execute(_TOUCH_SESSION, {"session_id": session_id, "now": now})
+            return before, after
+
+        try:
+            before, after = await self._db.write(store)
+        except BaseException:
+            self._histories.drop(session_id)
+            raise
+        self._histories.add(session_id, before, message, after)
 
     async def start_turn(self, session_id: int, agent: str, envelope_id: int | None = None) -> int:
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
-                insert(turns).values(
-                    session_id=session_id,
-                    agent=agent,
-                    status=TURN_RUNNING,
-                    started_at=utcnow(),
-                    rounds=0,
-                    envelope_id=envelope_id,
-                )
+        """Start a turn without a message (``begin_turn`` stores one with it)."""
+        now = utcnow()
+
+        def start(connection: Connection) -> int:
+            result = connection.execute(
+                _INSERT_TURN,
+                {
+                    "session_id": session_id,
+                    "agent": agent,
+                    "status": TURN_RUNNING,
+                    "started_at": now,
+                    "rounds": 0,
+                    "envelope_id": envelope_id,
+                },
             )
             return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+        return await self._db.write(start)
 
     async def turn_for_envelope(self, envelope_id: int) -> int | None:
         """The latest turn that worked on an envelope, if any (a crash interrupted it)."""
         query = select(func.max(turns.c.id)).where(turns.c.envelope_id == envelope_id)
-        async with self._engine.connect() as connection:
-            value = (await connection.execute(query)).scalar_one_or_none()
-        return int(value) if value is not None else None
+
+        def find(connection: Connection) -> int | None:
+            value = connection.execute(query).scalar_one_or_none()
+            return int(value) if value is not None else None
+
+        return await self._db.read(find)
 
     async def last_message_of_turn(self, turn_id: int) -> Message | None:
         query = (
-            select(messages)
+            select(*_MESSAGE_COLUMNS)
             .where(messages.c.turn_id == turn_id)
             .order_by(messages.c.id.desc())
             .limit(1)
         )
-        async with self._engine.connect() as connection:
-            row = (await connection.execute(query)).mappings().first()
+
+        def find(connection: Connection) -> Any:
+            return connection.execute(query).first()
+
+        row = await self._db.read(find)
         return _to_message(row) if row else None
 
     async def reset_session(self, agent: str, key: str) -> bool:
         """Forget a session's history (its turns and ledger rows stay for the accounts)."""
-        query = select(sessions.c.id).where(sessions.c.agent == agent, sessions.c.key == key)
-        async with self._engine.begin() as connection:
-            session_id = (await connection.execute(query)).scalar_one_or_none()
-            if session_id is None:
-                return False
-            await connection.execute(delete(messages).where(messages.c.session_id == session_id))
-            return True
+        params = {"agent": agent, "key": key}
+
+        def reset(connection: Connection) -> int | None:
+            session_id = connection.execute(_SESSION_ID, params).scalar_one_or_none()
+            if session_id is not None:
+                connection.execute(delete(messages).where(messages.c.session_id == session_id))
+            return session_id
+
+        try:
+            session_id = await self._db.write(reset)
+        except BaseException:
+            known = self._session_ids.get((agent, key))
+            if known is not None:
+                self._histories.drop(known)
+            raise
+        if session_id is None:
+            return False
+        self._histories.drop(session_id)
+        return True
 
     async def finish_turn(
-        self, turn_id: int, status: str, rounds: int, error: str | None = None
+        self,
+        turn_id: int,
+        status: str,
+        rounds: int,
+        error: str | None = None,
+        *,
+        also: Iterable[Write] = (),
     ) -> None:
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                update(turns)
-                .where(turns.c.id == turn_id)
-                .values(status=status, rounds=rounds, error=error, finished_at=utcnow())
-            )
+        """Record how a turn ended; with it, in the same transaction, the writes in ``also``."""
+        end = TurnEnd(status, rounds, error)
+        extra = tuple(also)
+        now = utcnow()
+
+        def finish(connection: Connection) -> None:
+            for write in extra:
+                write(connection)
+            _finish(connection, turn_id, end, now)
+
+        await self._db.write(finish)
 
     async def interrupt_running_turns(self, agents: list[str] | None = None) -> int:
         """Mark turns left ``running`` by a process that died as ``interrupted``."""
         statement = update(turns).where(turns.c.status == TURN_RUNNING)
         if agents is not None:
             statement = statement.where(turns.c.agent.in_(agents))
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
-                statement.values(status=TURN_INTERRUPTED, finished_at=utcnow())
-            )
-            return int(result.rowcount)
+        statement = statement.values(status=TURN_INTERRUPTED, finished_at=utcnow())
+
+        def interrupt(connection: Connection) -> int:
+            return int(connection.execute(statement).rowcount)
+
+        return await self._db.write(interrupt)
 
     async def turn_status(self, turn_id: int) -> str | None:
-        async with self._engine.connect() as connection:
-            query = select(turns.c.status).where(turns.c.id == turn_id)
-            return (await connection.execute(query)).scalar_one_or_none()
+        query = select(turns.c.status).where(turns.c.id == turn_id)
+
+        def find(connection: Connection) -> str | None:
+            return connection.execute(query).scalar_one_or_none()
+
+        return await self._db.read(find)
 
     async def list_sessions(self, agent: str) -> list[SessionInfo]:
         query = (
@@ -168,22 +455,84 @@ class Conversations:
             .group_by(sessions.c.id)
             .order_by(sessions.c.updated_at.desc())
         )
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
+
+        def find(connection: Connection) -> Sequence[Any]:
+            return connection.execute(query).all()
+
+        rows = await self._db.read(find)
         return [SessionInfo(row[0], row[1], int(row[3]), row[2]) for row in rows]
 
 
-def _to_message(row: object) -> Message:
-    data = dict(row)  # type: ignore[call-overload]
-    calls = tuple(
-        ToolCall(call["id"], call["name"], call["arguments"])
-        for call in json.loads(data["tool_calls"] or "[]")
+def _newest(connection: Connection, session_id: int) -> _Newest:
+    row = connection.execute(_NEWEST, {"session_id": session_id}).first()
+    return (int(row[0]), row[1]) if row is not None else None
+
+
+def _insert_message(
+    connection: Connection,
+    session_id: int,
+    turn_id: int | None,
+    message: Message,
+    now: datetime,
+) -> tuple[int, datetime]:
+    calls = (
+        json.dumps(
+            [
+                {"id": c.id, "name": c.name, "arguments": c.arguments_json}
+                for c in message.tool_calls
+            ]
+        )
+        if message.tool_calls
+        else None
+    )
+    result = connection.execute(
+        _INSERT_MESSAGE,
+        {
+            "session_id": session_id,
+            "turn_id": turn_id,
+            "role": message.role,
+            "text": message.text,
+            "tool_calls": calls,
+            "tool_call_id": message.tool_call_id,
+            "tool_name": message.tool_name,
+            "is_error": message.is_error,
+            "created_at": now,
+        },
+    )
+    return int(result.inserted_primary_key[0]), now  # type: ignore[index]
+
+
+def _finish(connection: Connection, turn_id: int, end: TurnEnd, now: datetime) -> None:
+    connection.execute(
+        _FINISH_TURN,
+        {
+            "turn_id": turn_id,
+            "status": end.status,
+            "rounds": end.rounds,
+            "error": end.error,
+            "now": now,
+        },
+    )
+
+
+def _size(message: Message) -> int:
+    return len(message.text) + sum(len(c.arguments_json) for c in message.tool_calls) + 64
+
+
+def _to_message(row: Any) -> Message:
+    calls = (
+        tuple(
+            ToolCall(call["id"], call["name"], call["arguments"])
+            for call in json.loads(row.tool_calls)
+        )
+        if row.tool_calls
+        else ()
     )
     return Message(
-        role=data["role"],
-        text=data["text"] or "",
+        role=row.role,
+        text=row.text or "",
         tool_calls=calls,
-        tool_call_id=data["tool_call_id"],
-        tool_name=data["tool_name"],
-        is_error=bool(data["is_error"]),
+        tool_call_id=row.tool_call_id,
+        tool_name=row.tool_name,
+        is_error=bool(row.is_error),
     )

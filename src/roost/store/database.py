@@ -1,19 +1,30 @@
-"""Opening the database and keeping its schema current.
+"""Opening the database, keeping its schema current, and running transactions.
 
 SQLite (WAL) under the data directory by default; any SQLAlchemy async URL
 (``postgresql+asyncpg://…``) works with the same code. Alembic is imported only
 when the schema actually needs an upgrade: it costs ~0.3 s of start-up.
+
+The stores write and read through ``Database.write`` and ``Database.read``: a
+transaction is a plain function of a (synchronous) SQLAlchemy ``Connection``. On a
+SQLite file it runs whole on one dedicated thread with its own connection, so a
+transaction costs one hand-over between threads; through the async engine
+(aiosqlite) every statement, BEGIN and COMMIT was such a hand-over, several per
+statement, and a turn spent most of its time on them. Elsewhere (PostgreSQL) the
+same function runs on the async engine through ``run_sync``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -24,6 +35,11 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _IMMEDIATE = "roost_begin_immediate"
 """Execution option: begin the SQLite transaction holding the write lock."""
+_NO_BEGIN = "roost_no_begin"
+"""Execution option: emit no BEGIN on SQLite (reads: each statement sees what is committed)."""
+T = TypeVar("T")
+Work = Callable[[Connection], T]
+"""A transaction's body: plain statements on a synchronous connection, no awaiting."""
 _WAL_ATTEMPTS = 100
 _MIGRATION_LOCK = 0x526F6F7374  # "Roost": the PostgreSQL advisory lock key for migrations
 
@@ -45,9 +61,26 @@ class Database:
             else None
         )
         self.engine: AsyncEngine = create_async_engine(url, **engine_options)
+        self._sync: Engine | None = None
+        self._writer: Engine | None = None
+        self._reader: Engine | None = None
+        self._thread: ThreadPoolExecutor | None = None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+        if self._sqlite_file is not None:
+            # The same file through the standard sqlite3 driver, used only on the
+            # database thread: one connection, as SQLite takes one writer at a time.
+            self._sync = create_engine(
+                parsed.set(drivername="sqlite"),
+                pool_size=1,
+                max_overflow=0,
+                connect_args={"check_same_thread": False},
+            )
+            event.listen(self._sync, "connect", _sqlite_pragmas)
+            event.listen(self._sync, "begin", _sqlite_begin)
+            self._writer = self._sync.execution_options(**{_IMMEDIATE: True})
+            self._reader = self._sync.execution_options(**{_NO_BEGIN: True})
 
     @property
     def display_url(self) -> str:
@@ -104,8 +137,80 @@ class Database:
             await asyncio.sleep(0.05)
         log.warning("could not switch %s to WAL mode; readers may wait for writers", self.url)
 
+    async def write(self, work: Work[T]) -> T:
+        """Run ``work`` in one transaction, committed when it returns (rolled back if it raises).
+
+        On SQLite the transaction holds the write lock from its start (BEGIN
+        IMMEDIATE), so reading then writing in it never fails half-way for a lock.
+        """
+        if self._writer is not None:
+            return await self._on_thread(functools.partial(_write_sync, self._writer, work))
+        async with self.engine.connect() as connection:
+            if self.is_sqlite:
+                connection = await connection.execution_options(**{_IMMEDIATE: True})
+            async with connection.begin():
+                return await connection.run_sync(work)
+
+    async def read(self, work: Work[T]) -> T:
+        """Run ``work`` for reading only.
+
+        On SQLite no transaction is opened: each statement sees what was committed
+        when it ran (WAL), which is what a single query needs; a ``work`` that must
+        see one snapshot across several queries runs through ``snapshot``.
+        """
+        if self._reader is not None:
+            return await self._on_thread(functools.partial(_read_sync, self._reader, work))
+        async with self.engine.connect() as connection:
+            if self.is_sqlite:
+                connection = await connection.execution_options(**{_NO_BEGIN: True})
+            return await connection.run_sync(work)
+
+    async def snapshot(self, work: Work[T]) -> T:
+        """Run ``work`` for reading in one transaction: all its queries see one state."""
+        if self._sync is not None:
+            return await self._on_thread(functools.partial(_snapshot_sync, self._sync, work))
+        async with self.engine.connect() as connection:
+            return await connection.run_sync(work)
+
+    async def _on_thread(self, call: Callable[[], T]) -> T:
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="roost-db")
+        # Shielded: once handed over, a transaction runs to its end even if the caller
+        # is cancelled while it waits its turn (a ledger row is never dropped that way).
+        future = asyncio.get_running_loop().run_in_executor(self._thread, call)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            future.add_done_callback(_report_abandoned)
+            raise
+
     async def close(self) -> None:
+        """Close every connection; the next use opens them again."""
+        thread, self._thread = self._thread, None
+        if thread is not None and self._sync is not None:
+            await asyncio.get_running_loop().run_in_executor(thread, self._sync.dispose)
+            thread.shutdown(wait=False)
         await self.engine.dispose()
+
+
+def _report_abandoned(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("a transaction whose caller was cancelled failed: %s", future.exception())
+
+
+def _write_sync(engine: Engine, work: Work[T]) -> T:
+    with engine.begin() as connection:
+        return work(connection)
+
+
+def _read_sync(engine: Engine, work: Work[T]) -> T:
+    with engine.connect() as connection:
+        return work(connection)
+
+
+def _snapshot_sync(engine: Engine, work: Work[T]) -> T:
+    with engine.connect() as connection, connection.begin():
+        return work(connection)
 
 
 async def _current_revision(connection: AsyncConnection) -> str | None:
@@ -143,5 +248,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    immediate = connection.get_execution_options().get(_IMMEDIATE, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    options = connection.get_execution_options()
+    if options.get(_NO_BEGIN, False):
+        return  # a read: autocommit mode, the ROLLBACK at its end is a no-op too
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_IMMEDIATE, False) else "BEGIN")
