@@ -4,7 +4,9 @@ again after a crash without storing the message twice."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import pytest
 from sqlalchemy import delete, select, update
 
 from roost.app import App
@@ -153,3 +155,21 @@ async def _status_in_new_app(settings: Settings, envelope_id: int) -> str:
         return await _envelope_status(probe, envelope_id)
     finally:
         await probe.db.close()
+
+
+async def test_a_failed_attempt_to_record_the_end_is_retried(
+    serving_app: App, channel: RecordingChannel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = serving_app.bus.finish
+    failures = [OSError("database is locked")]
+
+    async def flaky_finish(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(serving_app.bus, "finish", flaky_finish)
+    stored = await serving_app.router.submit(_to_assistant("hello"))
+    [reply] = await channel.wait_for(1)
+    assert reply.meta["message_id"] == stored.id and failures == []
+    assert await _envelope_status(serving_app, stored.id) == "done"

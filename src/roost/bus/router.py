@@ -36,6 +36,7 @@ from roost.store.conversations import TURN_INTERRUPTED
 log = logging.getLogger(__name__)
 
 STATUS_UNKNOWN_AGENT = "unknown_agent"
+FINISH_ATTEMPTS = 5
 
 
 class RouterStopped(Exception):
@@ -175,7 +176,9 @@ class Router:
             finisher.replies(envelope, result) if finisher else _default_replies(envelope, result)
         )
         status = ENVELOPE_CANCELLED if result.status == TURN_INTERRUPTED else ENVELOPE_DONE
-        queued = await asyncio.shield(self._store.finish(envelope.id, status, replies))
+        queued = await self._record_finish(envelope.id, status, replies)
+        if queued is None:
+            return
         self._events.publish(AGENTS, "turn.finished", _turn_finished(envelope, result))
         if finisher:
             try:
@@ -187,6 +190,26 @@ class Router:
         waiter = self._waiters.get(envelope.id)
         if waiter and not waiter.done():
             waiter.set_result(result)
+
+    async def _record_finish(
+        self, envelope_id: int, status: str, replies: list[Delivery]
+    ) -> list[Delivery] | None:
+        """Finish the envelope and queue its replies; None if the store kept refusing."""
+        # One transaction, so a failed attempt wrote nothing and trying again is safe; the
+        # turn's work is done, so retry a busy database rather than leave it for a restart.
+        for attempt in range(FINISH_ATTEMPTS):
+            try:
+                return await asyncio.shield(self._store.finish(envelope_id, status, replies))
+            except Exception:
+                if attempt + 1 == FINISH_ATTEMPTS:
+                    log.exception(
+                        "could not record the end of message %d; it runs again at the next start",
+                        envelope_id,
+                    )
+                    return None
+                log.warning("recording the end of message %d failed; retrying", envelope_id)
+                await asyncio.sleep(0.2 * 2**attempt)
+        return None
 
 
 def reply_meta(envelope: Envelope, result: TurnResult) -> dict[str, Any]:
