@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import stat
+from typing import Any
 
+import httpx
 import pytest
+from pydantic import SecretStr
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 from websockets.exceptions import ConnectionClosed
 
-from roost.app import StartupError
+from roost.app import App, StartupError
+from roost.config.schema import GatewayConfig
+from roost.config.settings import Settings
 from roost.gateway.discovery import ENDPOINT_FILE, read_endpoint, read_token_file
+from roost.gateway.service import GatewayService
 from tests.gateway.conftest import TOKEN, GatewayFactory, WsClient
 
 
@@ -51,3 +61,44 @@ async def test_discovery_files_and_a_clean_stop(start_gateway: GatewayFactory) -
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
     assert not (home / ENDPOINT_FILE).exists()
     assert gateway.service.health() == {"state": "stopped"}
+
+
+class _HookService:
+    """A service that serves a route through the gateway with its own check (like Telegram's
+    webhook)."""
+
+    name = "hook"
+
+    def webhook_route(self) -> Route:
+        async def hook(request: Request) -> Response:
+            return PlainTextResponse("hooked")
+
+        return Route("/hooks/test", hook, methods=["POST"])
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def health(self) -> dict[str, Any]:
+        return {"state": "ok"}
+
+
+async def test_another_service_can_serve_a_public_route_through_the_gateway(
+    settings: Settings,
+) -> None:
+    configured = dataclasses.replace(
+        settings, gateway=GatewayConfig(port=0, token=SecretStr("the-token"))
+    )
+    app = App(configured)
+    gateway = GatewayService(app)
+    app.services.extend([_HookService(), gateway])
+    await app.start(recover=True)
+    try:
+        async with httpx.AsyncClient(base_url=gateway.http_url) as client:
+            hooked = await client.post("/hooks/test")  # no gateway token: its own check
+            assert hooked.status_code == 200 and hooked.text == "hooked"
+            assert (await client.get("/api/agents")).status_code == 401  # the rest still needs it
+            health = (await client.get("/healthz")).json()
+            assert health["components"]["hook"] == {"state": "ok"}
+    finally:
+        await app.stop(grace_s=1)
