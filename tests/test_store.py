@@ -17,7 +17,7 @@ import pytest
 from roost.ledger.ledger import CallRecord, Ledger
 from roost.ledger.pricing import PriceTable
 from roost.providers.base import Message, ToolCall, Usage
-from roost.store.conversations import Conversations
+from roost.store.conversations import Conversations, TurnEnd
 from roost.store.database import MIGRATIONS_DIR, Database, StoreError
 from roost.store.tables import SCHEMA_REVISION, utcnow
 
@@ -223,5 +223,99 @@ async def test_state_values_survive_a_reopen_and_list_by_prefix(tmp_path: Path) 
         }
         await values.delete("telegram:offset")
         assert await values.get("telegram:offset") is None
+    finally:
+        await db.close()
+
+
+async def test_a_turn_starts_with_its_message_and_the_history_in_one_step(db: Database) -> None:
+    store = Conversations(db)
+    session = await store.session_id("assistant", "s")
+    first = await store.begin_turn(session, "assistant", text="hello")
+    assert first.history == [Message("user", "hello")]
+    await store.append(session, first.turn_id, Message("assistant", "hi"), end=TurnEnd("ok", 1))
+    assert await store.turn_status(first.turn_id) == "ok"
+    second = await store.begin_turn(session, "assistant", text="again")
+    assert [m.text for m in second.history] == ["hello", "hi", "again"]
+    assert second.history == await store.history(session)
+    # A recovered turn stores no message of its own.
+    resumed = await store.begin_turn(session, "assistant")
+    assert resumed.history == second.history
+
+
+async def test_the_history_in_memory_follows_other_processes(db: Database) -> None:
+    here, there = Conversations(db), Conversations(db)  # two processes on one database
+    session = await here.session_id("assistant", "shared")
+    assert await there.session_id("assistant", "shared") == session
+    turn = (await here.begin_turn(session, "assistant", text="one")).turn_id
+    await here.append(session, turn, Message("assistant", "reply one"))
+    other = (await there.begin_turn(session, "assistant", text="from elsewhere")).turn_id
+    await there.append(session, other, Message("assistant", "reply elsewhere"))
+    texts = [m.text for m in (await here.begin_turn(session, "assistant", text="two")).history]
+    assert texts == ["one", "reply one", "from elsewhere", "reply elsewhere", "two"]
+    # A reset elsewhere, then as many new messages (SQLite may even reuse their ids).
+    assert await there.reset_session("assistant", "shared")
+    for text in ("a", "b", "c", "d", "e"):
+        await there.append(session, None, Message("user", text))
+    texts = [m.text for m in (await here.begin_turn(session, "assistant", text="f")).history]
+    assert texts == ["a", "b", "c", "d", "e", "f"]
+    # A reset here forgets at once.
+    assert await here.reset_session("assistant", "shared")
+    assert (await here.begin_turn(session, "assistant", text="g")).history == [Message("user", "g")]
+
+
+async def test_a_message_and_the_writes_stored_with_it_are_all_or_nothing(db: Database) -> None:
+    from sqlalchemy import func, select
+
+    from roost.store.tables import messages, model_calls
+
+    store = Conversations(db)
+    ledger = Ledger(db, PriceTable())
+    session = await store.session_id("assistant", "atomic")
+    start = await store.begin_turn(session, "assistant", text="q")
+    entry = ledger.entry(
+        CallRecord("assistant", "atomic", "claude", "claude-haiku-4-5", Usage(10, 5), 3)
+    )
+
+    def broken(_: object) -> None:
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        await store.append(
+            session, start.turn_id, Message("assistant", "a"), also=(entry.write, broken)
+        )
+    async with db.engine.connect() as connection:
+        calls = (await connection.execute(select(func.count()).select_from(model_calls))).scalar()
+        stored = (await connection.execute(select(func.count()).select_from(messages))).scalar()
+    assert (calls, stored) == (0, 1)  # only the user message
+    await store.append(
+        session, start.turn_id, Message("assistant", "a"), also=(entry.write,), end=TurnEnd("ok", 1)
+    )
+    assert (await ledger.report()).total.calls == 1
+    assert await store.turn_status(start.turn_id) == "ok"
+    assert [m.text for m in (await store.begin_turn(session, "assistant", text="r")).history] == [
+        "q",
+        "a",
+        "r",
+    ]
+
+
+async def test_a_cancelled_caller_does_not_lose_a_write_handed_over(tmp_path: Path) -> None:
+    import asyncio
+
+    from sqlalchemy import text
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'cancel.db'}")
+    await db.open()
+    ledger = Ledger(db, PriceTable())
+    try:
+        record = CallRecord("a", "s", "claude", "claude-haiku-4-5", Usage(1, 1), 1)
+        blocker = asyncio.create_task(db.write(lambda c: c.execute(text("SELECT 1"))))
+        writes = [asyncio.create_task(ledger.record(record)) for _ in range(5)]
+        await asyncio.sleep(0)
+        for task in writes:
+            task.cancel()
+        await blocker
+        await asyncio.gather(*writes, return_exceptions=True)
+        assert (await ledger.report()).total.calls == 5
     finally:
         await db.close()

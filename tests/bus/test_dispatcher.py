@@ -71,3 +71,42 @@ async def test_a_delivery_waits_for_an_offline_recipient_without_using_up_attemp
     delivered = await channel.wait_for(2)
     assert [d.body for d in delivered] == ["for later", "newer"]
     await _status(serving_app, newer, "delivered")
+
+
+async def test_recipients_coming_and_going_leave_nothing_behind(
+    serving_app: App, channel: RecordingChannel
+) -> None:
+    dispatcher = serving_app.dispatcher
+    for client in range(50):
+        await dispatcher.recipient_online(f"test:visitor-{client}")
+    delivery = await _queue(serving_app, "hello", target="test:visitor-7")
+    await _status(serving_app, delivery, "delivered")
+    await asyncio.gather(*dispatcher._lane_tasks.values())
+    assert dispatcher._lanes == {} and dispatcher._online_count == {}
+    assert dispatcher._watches == []
+
+
+async def test_an_outbox_read_racing_a_delivery_does_not_send_it_twice(
+    serving_app: App, channel: RecordingChannel
+) -> None:
+    dispatcher = serving_app.dispatcher
+    delivery = await serving_app.bus.enqueue(
+        Delivery(target="test:bob", sender="agent:assistant", body="once")
+    )
+    read_done = asyncio.Event()
+
+    async def slow_read() -> list[Delivery]:
+        found = await serving_app.bus.pending_for("test:bob")  # still pending here
+        await read_done.wait()
+        return found
+
+    reading = asyncio.create_task(dispatcher._read_outbox(slow_read()))
+    await asyncio.sleep(0.05)
+    dispatcher.push([delivery])
+    await channel.wait_for(1)
+    await _status(serving_app, delivery, "delivered")
+    await asyncio.sleep(0.05)  # the lane settles it
+    read_done.set()
+    dispatcher.push(await reading)
+    await asyncio.sleep(0.1)
+    assert [d.body for d in channel.delivered] == ["once"]

@@ -113,7 +113,7 @@ _HISTORY = (
 class _History:
     """The newest messages of one session, exactly as stored, up to ``HISTORY_LIMIT``."""
 
-    __slots__ = ("chars", "complete", "messages", "newest")
+    __slots__ = ("chars", "messages", "newest")
 
     def __init__(self, rows: Sequence[Any]) -> None:
         # rows: newest first, as _HISTORY returns them
@@ -121,8 +121,6 @@ class _History:
             (_to_message(row) for row in reversed(rows)), maxlen=HISTORY_LIMIT
         )
         self.newest: _Newest = (rows[0].id, rows[0].created_at) if rows else None
-        self.complete = len(rows) < HISTORY_LIMIT
-        """Whether these are all of the session's messages."""
         self.chars = sum(_size(message) for message in self.messages)
 
     def add(self, message: Message, newest: tuple[int, datetime]) -> int:
@@ -130,7 +128,6 @@ class _History:
         before = self.chars
         if len(self.messages) == HISTORY_LIMIT:
             self.chars -= _size(self.messages[0])
-            self.complete = False
         self.messages.append(message)
         self.chars += _size(message)
         self.newest = newest
@@ -145,9 +142,6 @@ class _HistoryCache:
         self._max_sessions = max_sessions
         self._max_chars = max_chars
         self._chars = 0
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
     def newest(self, session_id: int) -> _Newest | object:
         """The newest message held for a session, or ``_NOT_HELD``."""
@@ -266,18 +260,7 @@ class Conversations:
         expected = held.newest(session_id)
 
         def begin(connection: Connection) -> tuple[int, _Newest, _Newest, Sequence[Any] | None]:
-            turn = connection.execute(
-                _INSERT_TURN,
-                {
-                    "session_id": session_id,
-                    "agent": agent,
-                    "status": TURN_RUNNING,
-                    "started_at": now,
-                    "rounds": 0,
-                    "envelope_id": envelope_id,
-                },
-            )
-            turn_id = int(turn.inserted_primary_key[0])  # type: ignore[index]
+            turn_id = _insert_turn(connection, session_id, agent, envelope_id, now)
             before = after = _newest(connection, session_id)
             if text is not None:
                 user = Message(role="user", text=text)
@@ -342,21 +325,9 @@ class Conversations:
         """Start a turn without a message (``begin_turn`` stores one with it)."""
         now = utcnow()
 
-        def start(connection: Connection) -> int:
-            result = connection.execute(
-                _INSERT_TURN,
-                {
-                    "session_id": session_id,
-                    "agent": agent,
-                    "status": TURN_RUNNING,
-                    "started_at": now,
-                    "rounds": 0,
-                    "envelope_id": envelope_id,
-                },
-            )
-            return int(result.inserted_primary_key[0])  # type: ignore[index]
-
-        return await self._db.write(start)
+        return await self._db.write(
+            lambda connection: _insert_turn(connection, session_id, agent, envelope_id, now)
+        )
 
     async def turn_for_envelope(self, envelope_id: int) -> int | None:
         """The latest turn that worked on an envelope, if any (a crash interrupted it)."""
@@ -466,6 +437,23 @@ class Conversations:
 def _newest(connection: Connection, session_id: int) -> _Newest:
     row = connection.execute(_NEWEST, {"session_id": session_id}).first()
     return (int(row[0]), row[1]) if row is not None else None
+
+
+def _insert_turn(
+    connection: Connection, session_id: int, agent: str, envelope_id: int | None, now: datetime
+) -> int:
+    result = connection.execute(
+        _INSERT_TURN,
+        {
+            "session_id": session_id,
+            "agent": agent,
+            "status": TURN_RUNNING,
+            "started_at": now,
+            "rounds": 0,
+            "envelope_id": envelope_id,
+        },
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 def _insert_message(
