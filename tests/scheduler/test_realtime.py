@@ -207,6 +207,8 @@ async def test_a_run_cut_short_by_a_crash_is_recorded_and_delivered_after_restar
     async with serving(settings) as h:
         run = await h.scheduler.wait_for_run(started.id, 5)
         assert run.status == "ok" and run.output_tokens > 0
-        [delivered] = await h.channel.wait_for(1)
+        got = await h.channel.wait_for(1)
+        assert len(got) == 1, [(d.id, d.body, d.job_run_id, d.meta) for d in got]
+        [delivered] = got
         assert delivered.body == "the report, at last"
         assert delivered.job_run_id == started.id

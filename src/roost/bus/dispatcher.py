@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -31,6 +32,7 @@ MAX_ATTEMPTS = 8
 MAX_BACKOFF_S = 300.0
 OFFLINE_EXPIRY = timedelta(hours=24)
 RESCAN_S = 60.0
+REMEMBERED_SETTLED = 10_000
 
 
 class DeliveryError(Exception):
@@ -73,6 +75,8 @@ class Dispatcher:
         """Per target with a lane, bumped by every ``recipient_online``: a lane that saw
         its recipient offline compares it before waiting, so a connection in between is
         never missed. Dropped with the lane: memory stays flat however many come."""
+        self._settled: OrderedDict[int, None] = OrderedDict()
+        """The most recently settled ids (bounded): a second push of one is ignored."""
         self._watches: list[set[int]] = []
         """Ids settled while an outbox read is under way, one set per read: what the read
         found pending may have been delivered meanwhile, and must not go out twice."""
@@ -118,7 +122,7 @@ class Dispatcher:
         if not self._started:
             return
         for delivery in deliveries:
-            if delivery.id in self._in_flight:
+            if delivery.id in self._in_flight or delivery.id in self._settled:
                 continue
             self._in_flight.add(delivery.id)
             lane = self._lanes.get(delivery.target)
@@ -194,6 +198,9 @@ class Dispatcher:
                 del self._online[target]
 
     def _remember_settled(self, delivery_id: int) -> None:
+        self._settled[delivery_id] = None
+        if len(self._settled) > REMEMBERED_SETTLED:
+            self._settled.popitem(last=False)
         for settled in self._watches:
             settled.add(delivery_id)
 

@@ -24,8 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -61,26 +61,12 @@ class Database:
             else None
         )
         self.engine: AsyncEngine = create_async_engine(url, **engine_options)
-        self._sync: Engine | None = None
-        self._writer: Engine | None = None
-        self._reader: Engine | None = None
-        self._thread: ThreadPoolExecutor | None = None
+        self._thread: _SqliteThread | None = None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         if self._sqlite_file is not None:
-            # The same file through the standard sqlite3 driver, used only on the
-            # database thread: one connection, as SQLite takes one writer at a time.
-            self._sync = create_engine(
-                parsed.set(drivername="sqlite"),
-                pool_size=1,
-                max_overflow=0,
-                connect_args={"check_same_thread": False},
-            )
-            event.listen(self._sync, "connect", _sqlite_pragmas)
-            event.listen(self._sync, "begin", _sqlite_begin)
-            self._writer = self._sync.execution_options(**{_IMMEDIATE: True})
-            self._reader = self._sync.execution_options(**{_NO_BEGIN: True})
+            self._thread = _SqliteThread(parsed.set(drivername="sqlite"))
 
     @property
     def display_url(self) -> str:
@@ -143,8 +129,8 @@ class Database:
         On SQLite the transaction holds the write lock from its start (BEGIN
         IMMEDIATE), so reading then writing in it never fails half-way for a lock.
         """
-        if self._writer is not None:
-            return await self._on_thread(functools.partial(_write_sync, self._writer, work))
+        if self._thread is not None:
+            return await self._thread.run(functools.partial(self._thread.write, work))
         async with self.engine.connect() as connection:
             if self.is_sqlite:
                 connection = await connection.execution_options(**{_IMMEDIATE: True})
@@ -158,8 +144,8 @@ class Database:
         when it ran (WAL), which is what a single query needs; a ``work`` that must
         see one snapshot across several queries runs through ``snapshot``.
         """
-        if self._reader is not None:
-            return await self._on_thread(functools.partial(_read_sync, self._reader, work))
+        if self._thread is not None:
+            return await self._thread.run(functools.partial(self._thread.read, work))
         async with self.engine.connect() as connection:
             if self.is_sqlite:
                 connection = await connection.execution_options(**{_NO_BEGIN: True})
@@ -167,50 +153,93 @@ class Database:
 
     async def snapshot(self, work: Work[T]) -> T:
         """Run ``work`` for reading in one transaction: all its queries see one state."""
-        if self._sync is not None:
-            return await self._on_thread(functools.partial(_snapshot_sync, self._sync, work))
+        if self._thread is not None:
+            return await self._thread.run(functools.partial(self._thread.snapshot, work))
         async with self.engine.connect() as connection:
             return await connection.run_sync(work)
 
-    async def _on_thread(self, call: Callable[[], T]) -> T:
-        if self._thread is None:
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="roost-db")
+    async def close(self) -> None:
+        """Close every connection; the next use opens them again."""
+        if self._thread is not None:
+            await self._thread.close()
+        await self.engine.dispose()
+
+
+class _SqliteThread:
+    """The thread that runs every ``Database`` transaction on a SQLite file.
+
+    The file is opened again through the standard sqlite3 driver, used on this thread
+    only; it keeps two connections open, one for writing (each transaction begins
+    holding the write lock: SQLite takes one writer at a time, so in this process
+    writers queue here instead of in SQLite's busy handler) and one for reading.
+    """
+
+    def __init__(self, url: URL) -> None:
+        self._engine = create_engine(
+            url, pool_size=3, max_overflow=0, connect_args={"check_same_thread": False}
+        )
+        event.listen(self._engine, "connect", _sqlite_pragmas)
+        event.listen(self._engine, "begin", _sqlite_begin_direct)
+        self._executor: ThreadPoolExecutor | None = None
+        self._writer: Connection | None = None
+        self._reader: Connection | None = None
+
+    async def run(self, call: Callable[[], T]) -> T:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="roost-db")
+        future = asyncio.get_running_loop().run_in_executor(self._executor, call)
         # Shielded: once handed over, a transaction runs to its end even if the caller
         # is cancelled while it waits its turn (a ledger row is never dropped that way).
-        future = asyncio.get_running_loop().run_in_executor(self._thread, call)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
             future.add_done_callback(_report_abandoned)
             raise
 
+    # The methods below run on the thread.
+
+    def write(self, work: Work[T]) -> T:
+        connection = self._writer = self._usable(self._writer, _IMMEDIATE)
+        if connection.in_transaction():  # left over by a failed commit
+            connection.rollback()
+        with connection.begin():
+            return work(connection)
+
+    def read(self, work: Work[T]) -> T:
+        connection = self._reader = self._usable(self._reader, _NO_BEGIN)
+        try:
+            return work(connection)
+        finally:
+            connection.rollback()  # nothing was begun: only resets SQLAlchemy's state
+
+    def snapshot(self, work: Work[T]) -> T:
+        with self._engine.connect() as connection, connection.begin():
+            return work(connection)
+
+    def _usable(self, connection: Connection | None, option: str) -> Connection:
+        if connection is None or connection.closed or connection.invalidated:
+            if connection is not None:
+                connection.close()
+            connection = self._engine.connect().execution_options(**{option: True})
+        return connection
+
+    def _close(self) -> None:
+        for connection in (self._writer, self._reader):
+            if connection is not None:
+                connection.close()
+        self._writer = self._reader = None
+        self._engine.dispose()
+
     async def close(self) -> None:
-        """Close every connection; the next use opens them again."""
-        thread, self._thread = self._thread, None
-        if thread is not None and self._sync is not None:
-            await asyncio.get_running_loop().run_in_executor(thread, self._sync.dispose)
-            thread.shutdown(wait=False)
-        await self.engine.dispose()
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            await asyncio.get_running_loop().run_in_executor(executor, self._close)
+            executor.shutdown(wait=False)
 
 
 def _report_abandoned(future: asyncio.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.warning("a transaction whose caller was cancelled failed: %s", future.exception())
-
-
-def _write_sync(engine: Engine, work: Work[T]) -> T:
-    with engine.begin() as connection:
-        return work(connection)
-
-
-def _read_sync(engine: Engine, work: Work[T]) -> T:
-    with engine.connect() as connection:
-        return work(connection)
-
-
-def _snapshot_sync(engine: Engine, work: Work[T]) -> T:
-    with engine.connect() as connection, connection.begin():
-        return work(connection)
 
 
 async def _current_revision(connection: AsyncConnection) -> str | None:
@@ -252,3 +281,12 @@ def _sqlite_begin(connection: Any) -> None:
     if options.get(_NO_BEGIN, False):
         return  # a read: autocommit mode, the ROLLBACK at its end is a no-op too
     connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_IMMEDIATE, False) else "BEGIN")
+
+
+def _sqlite_begin_direct(connection: Any) -> None:
+    # _sqlite_begin for the sqlite3 driver, straight to it (the database thread's hot path).
+    options = connection.get_execution_options()
+    if options.get(_NO_BEGIN, False):
+        return
+    sql = "BEGIN IMMEDIATE" if options.get(_IMMEDIATE, False) else "BEGIN"
+    connection.connection.dbapi_connection.execute(sql)
