@@ -3,6 +3,7 @@ of polling (errors, stalls, Telegram unreachable); webhook mode; the token kept 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 
@@ -66,6 +67,31 @@ async def test_an_update_seen_again_is_not_run_again(
     await settle()
     assert texts(fake) == ["echo: only once", "echo: next"]
     assert len(fake_llm.requests) == 2
+
+
+async def test_stopping_while_a_command_is_handled_answers_it_once(
+    start_roost: RoostFactory, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The answer is out but the offset not yet saved when the stop comes: stopping waits
+    # for the save, so the command is not answered again after the restart.
+    first = await start_roost()
+    original_set = StateStore.set
+
+    async def slow_set(self: StateStore, key: str, value: object) -> None:
+        if key == OFFSET_KEY:
+            await asyncio.sleep(0.3)
+        await original_set(self, key, value)
+
+    monkeypatch.setattr(StateStore, "set", slow_set)
+    fake.send_text(OWNER, "/help")
+    await wait_sent(fake, 1)
+    await first.stop()
+    monkeypatch.setattr(StateStore, "set", original_set)
+    await start_roost()
+    fake.send_text(OWNER, "after the restart")
+    await wait_sent(fake, 2)
+    await settle()
+    assert texts(fake)[1:] == ["echo: after the restart"]
 
 
 async def test_a_restart_in_the_middle_of_a_turn_loses_and_repeats_nothing(

@@ -3,10 +3,12 @@
 For each update: handle it (a command is answered, a message is accepted into an
 agent's inbox), *then* save ``offset = update_id + 1`` under ``telegram:offset``.
 After a restart polling resumes at the saved offset, so no update is skipped and
-none handled twice; a crash between accepting a message and saving the offset
-re-delivers that update, and the envelope's dedup key makes the second accept a
-no-op. When the router refuses (``RouterStopped``, Roost is stopping) polling ends
-without saving, and the update comes again at the next start.
+none handled twice: stopping lets the update being handled finish, offset saved,
+before polling is cancelled. A crash between accepting a message and saving the
+offset re-delivers that update, and the envelope's dedup key makes the second
+accept a no-op (a command answered just before a crash is answered again). When
+the router refuses (``RouterStopped``, Roost is stopping) polling ends without
+saving, and the update comes again at the next start.
 
 Supervision: network errors, timeouts, 5xx and 409 are retried with exponential
 backoff, 429 after ``retry_after``; a poll that does not return within
@@ -17,6 +19,7 @@ An update whose handling keeps failing is skipped after ``MAX_HANDLE_ATTEMPTS``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -76,6 +79,9 @@ class _Stalled(Exception):
     pass
 
 
+_STOP = object()
+
+
 @dataclass
 class _Backoff:
     delay: float = BACKOFF_START_S
@@ -108,6 +114,19 @@ class Poller:
         self._token = token
         self.stall_margin_s = stall_margin_s
         self._backoff = _Backoff()
+        self._stopping = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def stop_gracefully(self, grace_s: float) -> None:
+        """Let the update being handled finish, offset saved, before polling is cancelled.
+
+        Cancelling between a command's answer and the offset save would answer the
+        command again after the restart.
+        """
+        self._stopping = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), grace_s)
 
     async def run(self) -> None:
         """Poll and handle until cancelled, or until the router stops taking messages."""
@@ -162,23 +181,40 @@ class Poller:
     async def _handle_all(self, updates: tuple[Update, ...], offset: int | None) -> int | None:
         """Handle updates in order, saving the offset after each; None means stop."""
         for update in updates:
+            if self._stopping:
+                return None  # the rest comes again at the next start
             if offset is not None and update.update_id < offset:
                 continue  # confirmed already (cannot happen with a well-behaved server)
+            self._idle.clear()
             try:
-                await self._handle(update)
-            except RouterStopped:
-                log.info(
-                    "telegram: Roost is stopping; update %d stays unconfirmed", update.update_id
-                )
-                self._status.state = "stopped"
+                outcome = await self._handle_one(update)
+            finally:
+                self._idle.set()
+            if outcome is _STOP:
                 return None
-            except Exception as exc:
-                if not self._may_skip(update.update_id, exc):
-                    await self._wait_after(exc)
-                    return offset  # poll again from this update
+            if isinstance(outcome, Exception):
+                await self._wait_after(outcome)
+                return offset  # poll again from this update
             offset = update.update_id + 1
-            await self._store.set(OFFSET_KEY, offset)
         return offset
+
+    async def _handle_one(self, update: Update) -> object:
+        """Handle one update and save the offset past it.
+
+        Returns None when done, ``_STOP`` when Roost is stopping, or the error to
+        wait after before the update is tried again.
+        """
+        try:
+            await self._handle(update)
+        except RouterStopped:
+            log.info("telegram: Roost is stopping; update %d stays unconfirmed", update.update_id)
+            self._status.state = "stopped"
+            return _STOP
+        except Exception as exc:
+            if not self._may_skip(update.update_id, exc):
+                return exc
+        await self._store.set(OFFSET_KEY, update.update_id + 1)
+        return None
 
     def _may_skip(self, update_id: int, exc: Exception) -> bool:
         failures = self._backoff.failures

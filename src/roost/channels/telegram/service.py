@@ -51,6 +51,8 @@ START_TIMEOUT_S = 5.0
 """How long `roost run` waits for Telegram at start before going on without it."""
 SETUP_TIMEOUT_S = 15.0
 SETUP_RETRY_MAX_S = 300.0
+STOP_GRACE_S = 10.0
+"""How long stopping waits for the update being handled (its answer, its offset)."""
 
 
 class TelegramService:
@@ -183,6 +185,7 @@ class TelegramService:
         if self.webhook is not None:
             self.webhook.accepting = False
         if self._task is not None:
+            await self.poller.stop_gracefully(STOP_GRACE_S)
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
