@@ -97,6 +97,104 @@ async def test_migrations_create_tables_and_reopening_is_a_no_op(db: Database) -
     await db.open()  # already current: must not fail or duplicate anything
 
 
+def _sqlite_schema(path: Path) -> dict[str, object]:
+    """Every table's columns, indexes (with their columns) and foreign keys."""
+    import sqlite3
+
+    with sqlite3.connect(path) as connection:
+        schema: dict[str, object] = {}
+        names = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        for (name,) in names.fetchall():
+            indexes = []
+            for index in connection.execute(f"PRAGMA index_list('{name}')").fetchall():
+                columns = connection.execute(f"PRAGMA index_info('{index[1]}')").fetchall()
+                indexes.append((*index[1:5], [column[2] for column in columns]))
+            indexes.sort()
+            schema[name] = (
+                connection.execute(f"PRAGMA table_info('{name}')").fetchall(),
+                indexes,
+                sorted(connection.execute(f"PRAGMA foreign_key_list('{name}')").fetchall()),
+            )
+    return schema
+
+
+def _migrate_with_alembic(path: Path, revision: str = "head") -> None:
+    from sqlalchemy import create_engine
+
+    from roost.store.database import _upgrade_to
+
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as connection:
+            _upgrade_to(connection, revision)
+    finally:
+        engine.dispose()
+
+
+async def test_a_new_database_gets_the_schema_the_migrations_build(tmp_path: Path) -> None:
+    """A new SQLite file is created from tables.py; it must equal the migrations' result."""
+    _migrate_with_alembic(tmp_path / "migrated.db")
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'created.db'}")
+    await database.open()
+    await database.close()
+    migrated = _sqlite_schema(tmp_path / "migrated.db")
+    assert "alembic_version" in migrated
+    assert _sqlite_schema(tmp_path / "created.db") == migrated
+
+
+async def test_a_database_at_an_older_revision_is_migrated(tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from roost.store.tables import sessions
+
+    path = tmp_path / "old.db"
+    _migrate_with_alembic(path, "0002")
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    store = Conversations(database)
+    await database.open()
+    try:
+        session = await store.session_id("a", "kept")
+        rows = await database.read(lambda c: c.execute(select(sessions.c.key)).all())
+        revision = await database.read(
+            lambda c: c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        )
+    finally:
+        await database.close()
+    assert session and [row[0] for row in rows] == ["kept"]
+    assert revision == SCHEMA_REVISION
+    assert _sqlite_schema(path).keys() >= {"state", "jobs", "envelopes"}
+
+
+def _modules_after_open(path: Path) -> set[str]:
+    """Open the database in a fresh interpreter; which heavy modules did that import?"""
+    import subprocess
+    import sys
+
+    script = (
+        "import asyncio, sys\n"
+        "from roost.store.database import Database\n"
+        f"db = Database('sqlite+aiosqlite:///{path}')\n"
+        "asyncio.run(db.open()); asyncio.run(db.close())\n"
+        "heavy = ('alembic', 'sqlalchemy.ext.asyncio', 'sqlalchemy.orm', 'aiosqlite')\n"
+        "print(' '.join(name for name in heavy if name in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    return set(result.stdout.split())
+
+
+def test_opening_a_new_or_current_sqlite_database_does_not_import_alembic(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "roost.db"
+    assert _modules_after_open(path) == set()  # new: created from tables.py
+    assert _modules_after_open(path) == set()  # current: one query
+    old = tmp_path / "old.db"
+    _migrate_with_alembic(old, "0002")
+    assert "alembic" in _modules_after_open(old)  # older: migrated by Alembic
+
+
 async def test_messages_round_trip_in_order(db: Database) -> None:
     store = Conversations(db)
     session = await store.session_id("assistant", "cli:default")

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, insert, select, update
 
 from roost.bus.envelope import DELIVERY_PENDING, Delivery
 from roost.scheduler.model import (
@@ -94,9 +93,12 @@ class RunStore(TurnFacts):
 
     async def commit(self, runs: Sequence[NewRun]) -> None:
         """Store ``runs``, setting their ids, in one transaction."""
-        async with self._engine.begin() as connection:
+
+        def store(connection: Connection) -> None:
             for run in runs:
-                await _insert_run(connection, run)
+                _insert_run(connection, run)
+
+        await self._db.write(store)
 
     async def commit_fired(self, runs: Sequence[NewRun], advances: Sequence[Advance]) -> set[int]:
         """Store the runs of due jobs and move the jobs on, in one transaction.
@@ -108,9 +110,10 @@ class RunStore(TurnFacts):
         """
         now = utcnow()
         live: set[int] = set()
-        async with self._engine.begin() as connection:
+
+        def store(connection: Connection) -> None:
             for advance in advances:
-                result = await connection.execute(
+                result = connection.execute(
                     update(jobs)
                     .where(jobs.c.id == advance.job_id, jobs.c.state == JOB_ACTIVE)
                     .values(
@@ -124,7 +127,9 @@ class RunStore(TurnFacts):
                     live.add(advance.job_id)
             for run in runs:
                 if run.job_id in live:
-                    await _insert_run(connection, run)
+                    _insert_run(connection, run)
+
+        await self._db.write(store)
         return live
 
     async def finish(
@@ -139,8 +144,9 @@ class RunStore(TurnFacts):
         job has failed ``alert.threshold`` times in a row, and not again until a
         run succeeds.
         """
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
+
+        def store(connection: Connection) -> EndRecorded | None:
+            result = connection.execute(
                 update(job_runs)
                 .where(job_runs.c.id == run_id, job_runs.c.status == RUN_RUNNING)
                 .values(
@@ -156,15 +162,16 @@ class RunStore(TurnFacts):
             )
             if result.rowcount == 0:
                 return None
-            return await _count_outcome(connection, run_id, end, alert)
+            return _count_outcome(connection, run_id, end, alert)
+
+        return await self._db.write(store)
 
     async def running(self) -> list[tuple[int, int | None, str]]:
         """``(run id, job id, job name)`` of every run recorded as running."""
         query = select(job_runs.c.id, job_runs.c.job_id, job_runs.c.job_name).where(
             job_runs.c.status == RUN_RUNNING
         )
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
+        rows = await self._db.read(lambda connection: connection.execute(query).all())
         return [(int(row[0]), row[1], str(row[2])) for row in rows]
 
     async def get(self, run_id: int) -> RunInfo | None:
@@ -182,13 +189,12 @@ class RunStore(TurnFacts):
         return await self._runs(query)
 
     async def _runs(self, query: Any) -> list[RunInfo]:
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).mappings().all()
+        rows = await self._db.read(lambda connection: connection.execute(query).mappings().all())
         return [_run_info(row) for row in rows]
 
 
-async def _insert_run(connection: AsyncConnection, run: NewRun) -> None:
-    result = await connection.execute(
+def _insert_run(connection: Connection, run: NewRun) -> None:
+    result = connection.execute(
         insert(job_runs).values(
             job_id=run.job_id,
             job_name=run.job_name,
@@ -209,16 +215,14 @@ async def _insert_run(connection: AsyncConnection, run: NewRun) -> None:
         run.session = f"job:{run.job_name}:{run.id}"
 
 
-async def _count_outcome(
-    connection: AsyncConnection, run_id: int, end: RunEnd, alert: AlertPlan
+def _count_outcome(
+    connection: Connection, run_id: int, end: RunEnd, alert: AlertPlan
 ) -> EndRecorded:
     """Update the job's failure streak; queue the alert the first time it reaches the limit."""
-    row = (
-        await connection.execute(
-            select(jobs.c.id, jobs.c.name, jobs.c.consecutive_failures, jobs.c.alerted)
-            .select_from(job_runs.join(jobs, job_runs.c.job_id == jobs.c.id))
-            .where(job_runs.c.id == run_id)
-        )
+    row = connection.execute(
+        select(jobs.c.id, jobs.c.name, jobs.c.consecutive_failures, jobs.c.alerted)
+        .select_from(job_runs.join(jobs, job_runs.c.job_id == jobs.c.id))
+        .where(job_runs.c.id == run_id)
     ).first()
     if row is None:
         return EndRecorded(None)  # the job was removed meanwhile
@@ -232,10 +236,10 @@ async def _count_outcome(
         if failures >= alert.threshold and not alerted:
             alerted = True
             for delivery in alert.build(name, run_id, failures, end.error):
-                recorded.alerts.append(await _insert_delivery(connection, delivery))
+                recorded.alerts.append(_insert_delivery(connection, delivery))
     recorded.consecutive_failures = failures
     if (failures, alerted) != (was_failing, was_alerted):
-        await connection.execute(
+        connection.execute(
             update(jobs)
             .where(jobs.c.id == job_id)
             .values(consecutive_failures=failures, alerted=alerted, updated_at=utcnow())
@@ -243,9 +247,9 @@ async def _count_outcome(
     return recorded
 
 
-async def _insert_delivery(connection: AsyncConnection, delivery: Delivery) -> Delivery:
+def _insert_delivery(connection: Connection, delivery: Delivery) -> Delivery:
     delivery.created_at = delivery.created_at or utcnow()
-    result = await connection.execute(
+    result = connection.execute(
         insert(deliveries).values(
             created_at=delivery.created_at,
             envelope_id=delivery.envelope_id,

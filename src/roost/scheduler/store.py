@@ -7,12 +7,13 @@ and reads full rows only for the jobs it fires.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from roost.scheduler.errors import JobExists
@@ -26,7 +27,7 @@ _CHUNK = 500
 
 class JobStore:
     def __init__(self, db: Database) -> None:
-        self._engine = db.engine
+        self._db = db
 
     async def get(self, name: str) -> Job | None:
         found = await self._select(select(jobs).where(jobs.c.name == name))
@@ -61,26 +62,27 @@ class JobStore:
         query = select(jobs.c.id, jobs.c.next_due).where(
             jobs.c.state == JOB_ACTIVE, jobs.c.next_due.is_not(None)
         )
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
+        rows = await self._db.read(lambda connection: connection.execute(query).all())
         return [(int(row[0]), _aware(row[1])) for row in rows]
 
     async def changed_since(self, since: datetime) -> list[tuple[int, str, datetime | None]]:
         """``(id, state, next_due)`` of rows written after ``since`` (naive UTC)."""
         query = select(jobs.c.id, jobs.c.state, jobs.c.next_due).where(jobs.c.updated_at > since)
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
+        rows = await self._db.read(lambda connection: connection.execute(query).all())
         return [(int(row[0]), str(row[1]), from_db(row[2])) for row in rows]
 
     async def insert(self, job: Job) -> Job:
         now = utcnow()
         values = _values(job) | {"created_at": now, "updated_at": now}
+
+        def store(connection: Connection) -> int:
+            result = connection.execute(insert(jobs).values(**values))
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
         try:
-            async with self._engine.begin() as connection:
-                result = await connection.execute(insert(jobs).values(**values))
+            job.id = await self._db.write(store)
         except IntegrityError:
             raise JobExists(f"a job named '{job.name}' already exists") from None
-        job.id = int(result.inserted_primary_key[0])  # type: ignore[index]
         job.created_at = job.updated_at = from_db(now)
         return job
 
@@ -88,26 +90,22 @@ class JobStore:
         """Insert many jobs in one transaction (ids are not read back)."""
         now = utcnow()
         rows = [_values(job) | {"created_at": now, "updated_at": now} for job in new]
-        async with self._engine.begin() as connection:
-            await connection.execute(insert(jobs), rows)
+        await self._db.write(lambda connection: _execute(connection, insert(jobs), rows))
 
     async def update(self, job_id: int, **values: Any) -> None:
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                update(jobs).where(jobs.c.id == job_id).values(**values, updated_at=utcnow())
-            )
+        statement = update(jobs).where(jobs.c.id == job_id).values(**values, updated_at=utcnow())
+        await self._db.write(lambda connection: _execute(connection, statement))
 
     async def replace(self, job: Job) -> None:
         """Write every field of ``job`` over its row."""
         await self.update(job.id, **_values(job))
 
     async def delete(self, job_id: int) -> None:
-        async with self._engine.begin() as connection:
-            await connection.execute(delete(jobs).where(jobs.c.id == job_id))
+        statement = delete(jobs).where(jobs.c.id == job_id)
+        await self._db.write(lambda connection: _execute(connection, statement))
 
     async def _select(self, query: Any) -> list[Job]:
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).mappings().all()
+        rows = await self._db.read(lambda connection: connection.execute(query).mappings().all())
         return [job_from_row(row) for row in rows]
 
     async def _last_statuses(self, names: list[str]) -> dict[str, str]:
@@ -122,10 +120,18 @@ class JobStore:
             query = select(job_runs.c.job_name, job_runs.c.status).where(
                 job_runs.c.id.in_(newest.scalar_subquery())
             )
-            async with self._engine.connect() as connection:
-                for name, status in (await connection.execute(query)).all():
-                    statuses[str(name)] = str(status)
+            rows = await self._db.read(functools.partial(_all, statement=query))
+            for name, status in rows:
+                statuses[str(name)] = str(status)
         return statuses
+
+
+def _execute(connection: Connection, statement: Any, rows: Any = None) -> None:
+    connection.execute(statement, rows)
+
+
+def _all(connection: Connection, statement: Any) -> list[Any]:
+    return list(connection.execute(statement).all())
 
 
 def _aware(t: datetime) -> datetime:

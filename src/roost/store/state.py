@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from roost.store.database import Database
@@ -14,40 +14,45 @@ from roost.store.tables import state, utcnow
 
 class StateStore:
     def __init__(self, db: Database) -> None:
-        self._engine = db.engine
+        self._db = db
 
     async def get(self, key: str, default: Any = None) -> Any:
-        async with self._engine.connect() as connection:
-            query = select(state.c.value).where(state.c.key == key)
-            raw = (await connection.execute(query)).scalar_one_or_none()
+        query = select(state.c.value).where(state.c.key == key)
+
+        def get(connection: Connection) -> str | None:
+            return connection.execute(query).scalar_one_or_none()
+
+        raw = await self._db.read(get)
         return default if raw is None else json.loads(raw)
 
     async def set(self, key: str, value: Any) -> None:
         raw = json.dumps(value, ensure_ascii=False)
-        now = utcnow()
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
+
+        def upsert(connection: Connection) -> None:
+            now = utcnow()
+            changed = connection.execute(
                 update(state).where(state.c.key == key).values(value=raw, updated_at=now)
             )
-            if result.rowcount:
-                return
+            if not changed.rowcount:
+                connection.execute(state.insert().values(key=key, value=raw, updated_at=now))
+
         try:
-            async with self._engine.begin() as connection:
-                await connection.execute(state.insert().values(key=key, value=raw, updated_at=now))
+            await self._db.write(upsert)
         except IntegrityError:  # another writer inserted it first: last write wins
-            async with self._engine.begin() as connection:
-                await connection.execute(
-                    update(state).where(state.c.key == key).values(value=raw, updated_at=now)
-                )
+            await self._db.write(upsert)
 
     async def delete(self, key: str) -> None:
-        async with self._engine.begin() as connection:
-            await connection.execute(state.delete().where(state.c.key == key))
+        def delete(connection: Connection) -> None:
+            connection.execute(state.delete().where(state.c.key == key))
+
+        await self._db.write(delete)
 
     async def with_prefix(self, prefix: str) -> dict[str, Any]:
         query = select(state.c.key, state.c.value).where(
             state.c.key.startswith(prefix, autoescape=True)
         )
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-        return {row[0]: json.loads(row[1]) for row in rows}
+
+        def rows(connection: Connection) -> list[tuple[str, str]]:
+            return [(row[0], row[1]) for row in connection.execute(query)]
+
+        return {key: json.loads(value) for key, value in await self._db.read(rows)}
