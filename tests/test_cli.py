@@ -280,3 +280,92 @@ async def test_terminal_printer_streams_text_and_shows_tools(
         '  [write_file] {"path": "plan.md", "content": "step 1"}',
         "  [write_file] failed: 'x' does not exist",
     ]
+
+
+@pytest.mark.parametrize("annotation", [int, float])
+@pytest.mark.parametrize(
+    "value",
+    [
+        0,
+        10,
+        -3,
+        2.5,
+        True,
+        "10",
+        "-7",
+        "+5",
+        "2.5",
+        ".5",
+        "5.",
+        "1e3",
+        "-1.5E-2",
+        " 10 ",
+        "1_000",
+        "inf",
+        "nan",
+        "0x10",
+        "ten",
+        "",
+        "10.0",
+    ],
+)
+def test_plain_number_coercion_agrees_with_typers_own(annotation: type, value: object) -> None:
+    """Numbers coerced without pydantic come out exactly as pydantic coerces them."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from roost.cli.plain_params import _plain_number
+
+    plain = _plain_number(annotation, value)
+    if plain is None:
+        return  # handed to typer's own coercion
+    try:
+        expected = TypeAdapter(annotation).validate_python(value)
+    except ValidationError:
+        pytest.fail(f"{value!r} coerced to {plain!r}, pydantic refuses it")
+    assert (plain, type(plain)) == (expected, type(expected))
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["run"], (None, 10.0)),
+        (["--config", "r.yaml", "run"], (Path("r.yaml"), 10.0)),
+        (["-c", "r.yaml", "-v", "run", "--grace", "2.5"], (Path("r.yaml"), 2.5)),
+        (["-v", "--config=r.yaml", "run", "--grace=0"], (Path("r.yaml"), 0.0)),
+        (["--config", "run", "run"], (Path("run"), 10.0)),
+        (["run", "--help"], None),
+        (["run", "--grace", "soon"], None),
+        (["run", "--grace"], None),
+        (["run", "extra"], None),
+        (["--config", "a.yaml", "--config", "b.yaml", "run"], None),
+        (["--config", "-x", "run"], None),
+        (["--config=", "run"], None),
+        (["-c", "run"], None),
+        (["--version", "run"], None),
+        (["ask", "run"], None),
+        (["ask", "assistant", "hi"], None),
+        ([], None),
+    ],
+)
+def test_a_plain_roost_run_is_recognised_exactly(
+    args: list[str], expected: tuple[Path | None, float] | None
+) -> None:
+    """Only exact spellings of `roost run` skip typer; anything else gets typer's handling."""
+    from roost.cli.main import _plain_run
+
+    assert _plain_run(args) == expected
+
+
+def test_a_plain_roost_run_does_not_load_typer(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "import roost.cli.serve as serve\n"
+        "serve.serve = lambda config, grace: print(config, grace, 'typer' in sys.modules)\n"
+        "sys.argv = ['roost', '--config', 'x.yaml', 'run', '--grace', '3']\n"
+        "from roost.cli.main import main\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert (result.returncode, result.stdout.split()) == (0, ["x.yaml", "3.0", "False"])

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-import typer
-
 if TYPE_CHECKING:
+    import typer
     from rich.console import Console
 
     from roost.app import App, Service
@@ -33,11 +32,16 @@ def state(ctx: typer.Context) -> CliState:
 
 def load(ctx: typer.Context) -> Settings:
     """Load the settings, or exit 2 with the file, the key and what is wrong."""
+    return load_config(state(ctx).config_path)
+
+
+def load_config(config_path: Path | None) -> Settings:
+    """``load`` for a known ``--config`` value (None: the search order)."""
     from roost.config.errors import ConfigError
     from roost.config.loader import load_settings
 
     try:
-        return load_settings(state(ctx).config_path)
+        return load_settings(config_path)
     except ConfigError as exc:
         fail(f"configuration error: {exc}", EXIT_CONFIG)
 
@@ -82,6 +86,7 @@ async def start_app(
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    import typer
     from rich.markup import escape
 
     err_console().print(f"[bold red]roost:[/] {escape(message)}", highlight=False)

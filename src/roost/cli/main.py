@@ -1,27 +1,17 @@
-"""The `roost` command. Each subcommand lives in its own module, imported only when
-that command runs (`_LazyGroup`), and imports the heavy parts of Roost only then: so
-`roost --help` stays instant and `roost ask` through a gateway loads no pydantic model,
-SQLAlchemy or model SDK."""
+"""The `roost` command. The typer application (`roost.cli.typer_app`) is imported only
+when it is needed: a plain `roost run` — the long-lived process, restarted by its
+service manager — goes straight to `roost.cli.serve` (`_plain_run`), which loads
+neither typer nor its command machinery. Anything else, or any spelling of `run` this
+module does not recognise exactly, goes through typer as before."""
 
 from __future__ import annotations
 
 import gc
-import importlib
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
-
-import typer
-import typer.main
-from typer.core import TyperCommand, TyperGroup
-
-from roost.cli.common import CliState
-from roost.cli.plain_params import use_plain_coercion
-
-if TYPE_CHECKING:
-    from typer._click import Command, Context
+from typing import Any, NoReturn
 
 COMMANDS: dict[str, str] = {
     "run": "roost.cli.run_cmd:run",
@@ -38,88 +28,13 @@ COMMANDS: dict[str, str] = {
 ``module:typer_app`` for a group of subcommands (e.g. ``roost pairing list``)."""
 
 
-class _LazyGroup(TyperGroup):
-    """Imports a subcommand's module only when that command is asked for."""
+def __getattr__(name: str) -> Any:
+    """``app``: the typer application (imported on first use)."""
+    if name == "app":
+        from roost.cli.typer_app import app
 
-    def list_commands(self, ctx: Context) -> list[str]:
-        eager = super().list_commands(ctx)
-        return [*(name for name in COMMANDS if name not in eager), *eager]
-
-    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
-        use_plain_coercion(self.get_params(ctx))
-        return super().parse_args(ctx, args)
-
-    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
-        command = super().get_command(ctx, cmd_name)
-        if command is None and cmd_name in COMMANDS:
-            command = _load_command(cmd_name)
-            self.commands[cmd_name] = command
-        return command
-
-
-class _PlainCommand(TyperCommand):
-    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
-        use_plain_coercion(self.get_params(ctx))
-        return super().parse_args(ctx, args)
-
-
-def _load_command(name: str) -> Command:
-    """The click command for ``COMMANDS[name]``: a function, or a `typer.Typer` group."""
-    module, _, attribute = COMMANDS[name].partition(":")
-    target = getattr(importlib.import_module(module), attribute)
-    if isinstance(target, typer.Typer):
-        group = typer.main.get_command(target)
-        group.name = name
-        return group
-    single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    single.command(name, cls=_PlainCommand)(target)
-    return typer.main.get_command(single)
-
-
-app = typer.Typer(
-    cls=_LazyGroup,
-    name="roost",
-    help="Roost: always-on AI agents on your own machine, every model call priced.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        from roost import __version__
-
-        print(f"roost {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _global_options(
-    ctx: typer.Context,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            "-c",
-            help="Config file. Default: $ROOST_CONFIG, ./roost.yaml, then <home>/roost.yaml.",
-            show_default=False,
-        ),
-    ] = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show progress and log lines on stderr.")
-    ] = False,
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", help="Print the version and exit.", is_eager=True, callback=_version
-        ),
-    ] = False,
-) -> None:
-    ctx.obj = CliState(config_path=config, verbose=verbose)
-
-
-# Commands that must be registered eagerly (e.g. groups) go here: app.command(...)
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
@@ -133,11 +48,92 @@ def main() -> None:
     # Commands other than `run` live about a second; the cyclic garbage collector would
     # spend a fifth of that walking the SDK's objects. `roost run` switches it back on.
     gc.disable()
+    plain = _plain_run(sys.argv[1:])
     try:
-        app()
+        if plain is not None:
+            _serve_plain(*plain)
+        else:
+            from roost.cli.typer_app import app
+
+            app()
     except SystemExit as done:
         _exit_now(done.code)
     _exit_now(0)
+
+
+def _plain_run(args: list[str]) -> tuple[Path | None, float] | None:
+    """``(--config, --grace)`` when ``args`` is a plain `roost run`, else None (typer).
+
+    Recognised exactly: ``[--config PATH | -c PATH | --config=PATH] [--verbose | -v]
+    run [--grace SECONDS | --grace=SECONDS]``, each option at most once, SECONDS a
+    plain number, PATH not starting with "-" and readable if it exists (what typer
+    would check). Everything else, --help included, is left to typer, errors and all.
+    """
+    config: str | None = None
+    verbose = False
+    index = 0
+    while index < len(args) and args[index] != "run":
+        arg = args[index]
+        if arg in ("--verbose", "-v") and not verbose:
+            verbose = True
+            index += 1
+        elif arg in ("--config", "-c") and config is None and index + 1 < len(args):
+            config = args[index + 1]
+            index += 2
+        elif arg.startswith("--config=") and config is None:
+            config = arg.removeprefix("--config=")
+            index += 1
+        else:
+            return None
+    if index == len(args):
+        return None
+    from roost.cli.plain_params import plain_float
+    from roost.cli.serve import DEFAULT_GRACE_S
+
+    rest = args[index + 1 :]
+    grace = DEFAULT_GRACE_S
+    if rest:
+        if rest[0] == "--grace" and len(rest) == 2:
+            value = rest[1]
+        elif rest[0].startswith("--grace=") and len(rest) == 1:
+            value = rest[0].removeprefix("--grace=")
+        else:
+            return None
+        number = plain_float(value)
+        if number is None:
+            return None
+        grace = number
+    if config is not None and (
+        not config
+        or config.startswith("-")
+        or (os.path.exists(config) and not os.access(config, os.R_OK))
+    ):
+        return None
+    return (Path(config) if config is not None else None), grace
+
+
+def _serve_plain(config: Path | None, grace: float) -> None:
+    """`roost run` without typer; exits as the typer command would."""
+    from roost.cli.serve import serve
+
+    try:
+        serve(config, grace)
+    except KeyboardInterrupt:  # before the signal handlers are in place (click's way)
+        print("\nAborted!", file=sys.stderr)
+        _exit_now(1)
+    except Exception as exc:
+        code = _typer_exit_code(exc)
+        if code is None:
+            raise
+        _exit_now(code)
+
+
+def _typer_exit_code(exc: Exception) -> int | None:
+    """The code of a ``typer.Exit`` (``fail`` raises one), without importing typer."""
+    typer_module: Any = sys.modules.get("typer")
+    if typer_module is not None and isinstance(exc, typer_module.Exit):
+        return int(exc.exit_code)
+    return None
 
 
 def _exit_now(code: object) -> NoReturn:

@@ -72,9 +72,25 @@ def load_settings(
     return _resolve(config, path, env, known_tools)
 
 
+def _parse_yaml(text: str) -> Any:
+    """``yaml.safe_load``, through libyaml when PyYAML has it (a few ms less at start-up).
+
+    Only the parsing is in C; the values are built by the same SafeConstructor. A
+    document libyaml refuses is parsed again by the pure-Python loader, so the error
+    reported is the one it gives (its wording and marks).
+    """
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return yaml.load(text, Loader=fast)  # CSafeLoader: a safe loader
+        except yaml.YAMLError:
+            pass
+    return yaml.safe_load(text)
+
+
 def _read(path: Path, env: Mapping[str, str]) -> RoostConfig:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = _parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

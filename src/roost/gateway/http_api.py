@@ -23,7 +23,6 @@ from roost.bus.envelope import Envelope, agent_address
 from roost.bus.router import RouterStopped
 from roost.gateway import queries
 from roost.gateway.methods import Params
-from roost.gateway.openapi import openapi_document
 from roost.gateway.protocol import (
     BAD_REQUEST,
     INTERNAL,
@@ -120,6 +119,8 @@ class HttpApi:
         return Response(body, headers={"Content-Type": content_type})
 
     async def openapi(self, request: Request) -> Response:
+        from roost.gateway.openapi import openapi_document  # on request, not at start-up
+
         return JSONResponse(openapi_document())
 
     async def agents(self, request: Request) -> Response:

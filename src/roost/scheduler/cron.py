@@ -30,14 +30,18 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from zoneinfo import ZoneInfo
-
-from croniter import CroniterBadDateError, croniter
 
 from roost.scheduler.errors import ScheduleError
 from roost.scheduler.schedules import Schedule, ScheduleKind
 from roost.scheduler.zones import as_utc, local_to_utc, wall_exists, zone_name
+
+if TYPE_CHECKING:
+    from croniter import croniter
+
+# croniter (and dateutil) is imported when a cron expression is first parsed: a
+# configuration without cron jobs never pays for it at start-up.
 
 CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 _CRON_FIELD_NAMES = ("minute", "hour", "day", "month", "weekday")
@@ -65,6 +69,8 @@ class CronSchedule(Schedule):
         return f"cron {self.expr} ({zone_name(self.zone)})"
 
     def next_after(self, t: datetime) -> datetime | None:
+        from croniter import CroniterBadDateError
+
         t = as_utc(t)
         local = t.astimezone(self.zone)
         start = local.replace(tzinfo=None, fold=0) - self._repeat_lookback(local)
@@ -130,6 +136,8 @@ def _normalise_cron(expr: str) -> str:
 
 
 def _compile_cron(text: str, original: str) -> croniter:
+    from croniter import CroniterBadDateError, croniter
+
     try:
         compiled = croniter(text, _CRON_PROBE_START)
     except (ValueError, KeyError, TypeError):
@@ -142,6 +150,8 @@ def _compile_cron(text: str, original: str) -> croniter:
 
 
 def _bad_cron_field_message(text: str, original: str) -> str:
+    from croniter import croniter
+
     fields = text.split(" ")
     for index, (name, field) in enumerate(zip(_CRON_FIELD_NAMES, fields, strict=False)):
         alone = " ".join(field if i == index else "*" for i in range(5))

@@ -1,0 +1,108 @@
+"""The typer application behind `roost`: every command but a plain `roost run`.
+
+Each subcommand lives in its own module, imported only when that command runs
+(`_LazyGroup`), and imports the heavy parts of Roost only then: so `roost --help`
+stays instant and `roost ask` through a gateway loads no pydantic model, SQLAlchemy
+or model SDK. `roost.cli.main` imports this module only when it needs typer.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+import typer.main
+from typer.core import TyperCommand, TyperGroup
+
+from roost.cli.common import CliState
+from roost.cli.main import COMMANDS
+from roost.cli.plain_params import use_plain_coercion
+
+if TYPE_CHECKING:
+    from typer._click import Command, Context
+
+
+class _LazyGroup(TyperGroup):
+    """Imports a subcommand's module only when that command is asked for."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        eager = super().list_commands(ctx)
+        return [*(name for name in COMMANDS if name not in eager), *eager]
+
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        use_plain_coercion(self.get_params(ctx))
+        return super().parse_args(ctx, args)
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in COMMANDS:
+            command = _load_command(cmd_name)
+            self.commands[cmd_name] = command
+        return command
+
+
+class _PlainCommand(TyperCommand):
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        use_plain_coercion(self.get_params(ctx))
+        return super().parse_args(ctx, args)
+
+
+def _load_command(name: str) -> Command:
+    """The click command for ``COMMANDS[name]``: a function, or a `typer.Typer` group."""
+    module, _, attribute = COMMANDS[name].partition(":")
+    target = getattr(importlib.import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        group = typer.main.get_command(target)
+        group.name = name
+        return group
+    single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    single.command(name, cls=_PlainCommand)(target)
+    return typer.main.get_command(single)
+
+
+app = typer.Typer(
+    cls=_LazyGroup,
+    name="roost",
+    help="Roost: always-on AI agents on your own machine, every model call priced.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from roost import __version__
+
+        print(f"roost {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config file. Default: $ROOST_CONFIG, ./roost.yaml, then <home>/roost.yaml.",
+            show_default=False,
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show progress and log lines on stderr.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=_version
+        ),
+    ] = False,
+) -> None:
+    ctx.obj = CliState(config_path=config, verbose=verbose)
+
+
+# Commands that must be registered eagerly (e.g. groups) go here: app.command(...)
