@@ -11,6 +11,7 @@ parameters; ``ModelRequest.temperature`` is therefore not sent to Anthropic.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from roost.providers.base import (
     ToolCall,
     Usage,
 )
-from roost.providers.sdk_support import SdkProvider
+from roost.providers.sdk_support import SdkProvider, settle_sdk_import
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
@@ -37,9 +38,26 @@ if TYPE_CHECKING:
         RawMessageStreamEvent,
     )
 
-__all__ = ["AnthropicProvider", "build_request_params"]
+__all__ = ["AnthropicProvider", "build_request_params", "encode_body"]
 
 _EMPTY_ANSWER_PLACEHOLDER = "(no content)"
+MESSAGES_PATH = "/v1/messages"
+
+
+@dataclass(frozen=True)
+class _SdkTypes:
+    message: type[Any]
+    stream: type[Any]
+
+
+@functools.cache
+def _sdk_types() -> _SdkTypes:
+    """What ``messages.create(stream=True)`` parses the answer into (imported on first use)."""
+    from anthropic import AsyncStream
+    from anthropic.types import Message as ApiMessage
+    from anthropic.types import RawMessageStreamEvent
+
+    return _SdkTypes(ApiMessage, AsyncStream[RawMessageStreamEvent])
 
 
 def _system_param(system: str) -> list[dict[str, Any]]:
@@ -96,6 +114,19 @@ def _messages_param(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
     if results:
         out.append({"role": "user", "content": results})
     return out
+
+
+def encode_body(params: dict[str, Any]) -> bytes:
+    """The streamed request's JSON body, as the SDK would encode ``params`` plus ``stream``.
+
+    The body goes to the SDK already encoded: ``messages.create`` would first copy the
+    whole request (a walk over every message of the history, the biggest single cost
+    of a call with a long history) only to encode it the same way.
+    """
+    return _ENCODER.encode({**params, "stream": True}).encode()
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def build_request_params(request: ModelRequest) -> dict[str, Any]:
@@ -262,9 +293,11 @@ class AnthropicProvider(SdkProvider):
             raise self._error(f"cannot load credentials: {exc}") from exc
         params = build_request_params(request)
         try:
-            return await self._stream(client, params, on_text)
+            response = await self._stream(client, params, on_text)
         except anthropic.APIError as exc:
             raise self._sdk_error(anthropic, exc, client.base_url) from exc
+        settle_sdk_import("anthropic")
+        return response
 
     async def _stream(
         self, client: AsyncAnthropic, params: dict[str, Any], on_text: TextSink | None
@@ -274,7 +307,13 @@ class AnthropicProvider(SdkProvider):
         import httpx2
 
         accumulator = _StreamAccumulator(str(params["model"]), on_text)
-        stream = await client.messages.create(**params, stream=True)
+        stream = await client.post(
+            MESSAGES_PATH,
+            cast_to=_sdk_types().message,
+            content=encode_body(params),
+            stream=True,
+            stream_cls=_sdk_types().stream,
+        )
         try:
             async for event in stream:
                 await accumulator.consume(event)

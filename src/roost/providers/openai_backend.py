@@ -8,6 +8,8 @@ errors.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -22,7 +24,7 @@ from roost.providers.base import (
     ToolCall,
     Usage,
 )
-from roost.providers.sdk_support import SdkProvider
+from roost.providers.sdk_support import SdkProvider, settle_sdk_import
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -30,10 +32,38 @@ if TYPE_CHECKING:
     from openai.types.chat import ChatCompletionChunk
     from openai.types.chat.chat_completion_chunk import ChoiceDelta, ChoiceDeltaToolCall
 
-__all__ = ["OpenAIProvider", "build_request_params"]
+__all__ = ["OpenAIProvider", "build_request_params", "encode_body"]
 
 _NO_KEY = "not-needed"
 """Sent when no key is configured: local servers (Ollama, llama.cpp, vLLM) need none."""
+COMPLETIONS_PATH = "/chat/completions"
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def encode_body(params: dict[str, Any]) -> bytes:
+    """The streamed request's JSON body, as the SDK would encode ``params`` plus streaming.
+
+    The body goes to the SDK already encoded: ``chat.completions.create`` would first
+    transform and copy the whole request (a walk over every message of the history)
+    only to encode it the same way.
+    """
+    body = {**params, "stream": True, "stream_options": {"include_usage": True}}
+    return _ENCODER.encode(body).encode()
+
+
+@dataclass(frozen=True)
+class _SdkTypes:
+    completion: type[Any]
+    stream: type[Any]
+
+
+@functools.cache
+def _sdk_types() -> _SdkTypes:
+    """What ``chat.completions.create(stream=True)`` parses the answer into."""
+    from openai import AsyncStream
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+    return _SdkTypes(ChatCompletion, AsyncStream[ChatCompletionChunk])
 
 
 def _message_param(message: Message) -> dict[str, Any]:
@@ -210,9 +240,11 @@ class OpenAIProvider(SdkProvider):
         client = self._get_client()
         params = build_request_params(request, base_url=self._config.base_url)
         try:
-            return await self._stream(client, params, on_text)
+            response = await self._stream(client, params, on_text)
         except openai.APIError as exc:
             raise self._sdk_error(openai, exc, client.base_url) from exc
+        settle_sdk_import("openai")
+        return response
 
     async def _stream(
         self, client: AsyncOpenAI, params: dict[str, Any], on_text: TextSink | None
@@ -222,8 +254,13 @@ class OpenAIProvider(SdkProvider):
         import httpx2
 
         accumulator = _StreamAccumulator(str(params["model"]), on_text)
-        stream = await client.chat.completions.create(
-            **params, stream=True, stream_options={"include_usage": True}
+        stream = await client.post(
+            COMPLETIONS_PATH,
+            cast_to=_sdk_types().completion,
+            content=encode_body(params),
+            options={"security": {"bearer_auth": True}},
+            stream=True,
+            stream_cls=_sdk_types().stream,
         )
         try:
             async for chunk in stream:
