@@ -84,3 +84,73 @@ def test_interrupted_tool_calls_get_an_error_result_and_orphans_are_dropped() ->
     repaired = repair_tool_pairs(history)
     assert [m.role for m in repaired] == ["user", "assistant", "tool", "user"]
     assert repaired[2].tool_call_id == "c1" and repaired[2].is_error
+
+
+def _reference_fit(history: list[Message], budget: int) -> list[Message]:
+    """fit_history as first written (simple and slow), to check the fast one against."""
+    last_user = max((i for i, m in enumerate(history) if m.role == "user"), default=0)
+    start, used = len(history), 0
+    while start > 0:
+        size = len(history[start - 1].text) + sum(
+            len(c.name) + len(c.arguments_json) for c in history[start - 1].tool_calls
+        )
+        cost = (size + 3) // 4 + 4
+        if used + cost > budget:
+            break
+        used += cost
+        start -= 1
+    while start < last_user and history[start].role != "user":
+        start += 1
+    repaired: list[Message] = []
+    pending: dict[str, str] = {}
+    for message in history[min(start, last_user) :]:
+        if message.role == "tool":
+            if pending.pop(message.tool_call_id or "", None) is not None:
+                repaired.append(message)
+            continue
+        repaired.extend(
+            Message(
+                "tool",
+                "interrupted: this tool call did not finish",
+                tool_call_id=call_id,
+                tool_name=name,
+                is_error=True,
+            )
+            for call_id, name in pending.items()
+        )
+        pending = {call.id: call.name for call in message.tool_calls}
+        repaired.append(message)
+    repaired.extend(
+        Message(
+            "tool",
+            "interrupted: this tool call did not finish",
+            tool_call_id=call_id,
+            tool_name=name,
+            is_error=True,
+        )
+        for call_id, name in pending.items()
+    )
+    return repaired
+
+
+def test_fitting_matches_the_reference_on_random_histories() -> None:
+    import random
+
+    rng = random.Random(7)
+    for _ in range(300):
+        history: list[Message] = []
+        for index in range(rng.randrange(0, 30)):
+            kind = rng.choice(["user", "assistant", "calls", "tool", "tool"])
+            text = "x" * rng.randrange(0, 400)
+            if kind == "calls":
+                calls = tuple(
+                    ToolCall(f"c{index}-{n}", "read_file", "{}") for n in range(rng.randrange(3))
+                )
+                history.append(Message("assistant", text, calls))
+            elif kind == "tool":
+                target = f"c{rng.randrange(index + 1)}-{rng.randrange(2)}"
+                history.append(Message("tool", text, tool_call_id=target, tool_name="read_file"))
+            else:
+                history.append(Message(kind, text))  # type: ignore[arg-type]
+        budget = rng.randrange(0, 3000)
+        assert fit_history(history, "", (), budget) == _reference_fit(history, budget)

@@ -110,3 +110,14 @@ async def test_an_outbox_read_racing_a_delivery_does_not_send_it_twice(
     dispatcher.push(await reading)
     await asyncio.sleep(0.1)
     assert [d.body for d in channel.delivered] == ["once"]
+
+
+async def test_deliveries_are_marked_in_batches_and_none_is_left_unmarked_at_stop(
+    serving_app: App, channel: RecordingChannel
+) -> None:
+    queued = [await _queue(serving_app, f"part {i}") for i in range(3)]
+    await channel.wait_for(3)
+    await serving_app.dispatcher.stop()  # before the batch's delay is over
+    rows = await serving_app.bus.to_target("test:bob")
+    assert [(row.id, row.status) for row in rows] == [(d.id, "delivered") for d in queued]
+    assert [row.channel_ref for row in rows] == [f"ref-{d.id}" for d in queued]

@@ -11,6 +11,7 @@ from sqlalchemy import delete, select, update
 
 from roost.app import App
 from roost.bus.envelope import Envelope
+from roost.bus.store import Finishing
 from roost.config.settings import Settings
 from roost.store.tables import deliveries, envelopes, messages
 from tests.bus.conftest import RecordingChannel, eventually
@@ -160,16 +161,61 @@ async def _status_in_new_app(settings: Settings, envelope_id: int) -> str:
 async def test_a_failed_attempt_to_record_the_end_is_retried(
     serving_app: App, channel: RecordingChannel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = serving_app.bus.finish
+    # Recording the end (the envelope finished, its reply queued) fails once, whether it
+    # goes with the turn's answer (then the answer is stored alone and the router records
+    # the end itself) or the router records it.
+    original = Finishing.__call__
     failures = [OSError("database is locked")]
 
-    async def flaky_finish(*args: Any, **kwargs: Any) -> Any:
+    def flaky_finish(self: Finishing, connection: Any) -> None:
         if failures:
             raise failures.pop()
-        return await original(*args, **kwargs)
+        original(self, connection)
 
-    monkeypatch.setattr(serving_app.bus, "finish", flaky_finish)
+    monkeypatch.setattr(Finishing, "__call__", flaky_finish)
     stored = await serving_app.router.submit(_to_assistant("hello"))
     [reply] = await channel.wait_for(1)
     assert reply.meta["message_id"] == stored.id and failures == []
+    assert reply.body == "echo: hello" and reply.meta["status"] == "ok"
     assert await _envelope_status(serving_app, stored.id) == "done"
+
+
+async def test_an_envelope_is_finished_once(serving_app: App) -> None:
+    from roost.bus.envelope import Delivery
+
+    stored, _ = await serving_app.bus.accept(_to_assistant("hi", session="once"))
+    reply = Delivery(
+        target="test:alice", sender="agent:assistant", body="the answer", envelope_id=stored.id
+    )
+    [queued] = await serving_app.bus.finish(stored.id, "done", [reply])
+    late = Delivery(
+        target="test:alice", sender="agent:assistant", body="Cancelled.", envelope_id=stored.id
+    )
+    # The second finish writes nothing, and hands back what the first queued and is
+    # still pending (its caller may not have learnt that it committed).
+    [again] = await serving_app.bus.finish(stored.id, "cancelled", [late])
+    assert again.id == queued.id and again.body == "the answer"
+    assert await _envelope_status(serving_app, stored.id) == "done"
+    assert [d.id for d in await serving_app.bus.deliveries_for(envelope_id=stored.id)] == [
+        queued.id
+    ]
+    await serving_app.bus.delivered(queued.id, None)
+    assert await serving_app.bus.finish(stored.id, "cancelled", [late]) == []
+
+
+async def test_an_end_stored_with_the_answer_unbeknown_to_the_turn_is_still_delivered(
+    serving_app: App, channel: RecordingChannel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The answer's transaction (answer, envelope finished, reply queued) committed, but the
+    # router did not learn it (as when the turn is cancelled while it commits): recording
+    # the end again writes nothing and hands the queued reply to the dispatcher, once.
+    from roost.bus import router
+
+    monkeypatch.setattr(router._Answer, "stored", lambda self: None)
+    stored = await serving_app.router.submit(_to_assistant("hello", session="unbeknown"))
+    [reply] = await channel.wait_for(1)
+    assert reply.body == "echo: hello" and reply.meta["message_id"] == stored.id
+    assert await _envelope_status(serving_app, stored.id) == "done"
+    assert len(await serving_app.bus.deliveries_for(envelope_id=stored.id)) == 1
+    await asyncio.sleep(0.05)
+    assert len(channel.delivered) == 1

@@ -40,14 +40,15 @@ def fit_history(
         - estimate_tokens(system)
         - sum(estimate_tokens(f"{t.name}{t.description}{t.input_schema}") for t in tools)
     )
-    last_user = max((i for i, m in enumerate(history) if m.role == "user"), default=0)
+    last_user = max(len(history) - 1, 0)
+    while last_user > 0 and history[last_user].role != "user":
+        last_user -= 1
     start = len(history)
     used = 0
     while start > 0:
-        cost = message_tokens(history[start - 1])
-        if used + cost > budget:
+        used += message_tokens(history[start - 1])
+        if used > budget:
             break
-        used += cost
         start -= 1
     while start < last_user and history[start].role != "user":
         start += 1
@@ -66,8 +67,11 @@ def repair_tool_pairs(messages: Sequence[Message]) -> list[Message]:
             if pending.pop(message.tool_call_id or "", None) is not None:
                 repaired.append(message)
             continue
-        repaired.extend(_interrupted(call_id, name) for call_id, name in pending.items())
-        pending = {call.id: call.name for call in message.tool_calls}
+        if pending:
+            repaired.extend(_interrupted(call_id, name) for call_id, name in pending.items())
+            pending = {}
+        if message.tool_calls:
+            pending = {call.id: call.name for call in message.tool_calls}
         repaired.append(message)
     repaired.extend(_interrupted(call_id, name) for call_id, name in pending.items())
     return repaired

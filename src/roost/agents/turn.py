@@ -4,7 +4,8 @@ Every step is persisted as it happens (user message, each assistant message, eac
 tool result, each model call in the ledger), so a crash mid-turn leaves a session
 that the next turn can continue from. Steps that happen together share a
 transaction: the turn's start and its user message; a model call's ledger row and
-the message it produced (and the turn's end, with the final answer).
+the message it produced (and the turn's end, with the final answer, and what the
+origin stores with it: the router's envelope finished and its reply queued).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from roost.agents.context import fit_history
 from roost.agents.observer import TurnObserver
@@ -29,7 +31,7 @@ from roost.providers.base import (
     ToolCall,
     Usage,
 )
-from roost.store.conversations import TURN_INTERRUPTED, Conversations, TurnEnd
+from roost.store.conversations import TURN_INTERRUPTED, Conversations, TurnEnd, Write
 from roost.tools.registry import ToolContext, ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,19 @@ class TurnDeps:
     budget: BudgetGuard | None = None
 
 
+class AnswerHook(Protocol):
+    """More to store with a turn's final answer, in the same transaction (the router:
+    the envelope finished and its reply queued)."""
+
+    def write(self, result: TurnResult) -> Write:
+        """What to write, given the turn's result as it stands with its final answer."""
+        ...
+
+    def stored(self) -> None:
+        """The transaction committed."""
+        ...
+
+
 @dataclass(frozen=True)
 class TurnOrigin:
     """Where a turn's message came from, when it came through the inbox."""
@@ -65,6 +80,7 @@ class TurnOrigin:
     """A model id overriding the agent's for this turn (a job's ``model``)."""
     recovered: bool = False
     """The envelope is run again after a crash: look for the earlier turn's work."""
+    on_answer: AnswerHook | None = None
 
 
 @dataclass
@@ -189,18 +205,36 @@ class _Turn:
     async def _store_reply(
         self, session_id: int, turn_id: int, reply: Message, entry: LedgerEntry, final: bool
     ) -> None:
-        """Store the model's message with its ledger row, and with the turn's end if final."""
-        end = self._end() if final else None
-        try:
-            await self.deps.conversations.append(
-                session_id, turn_id, reply, also=(entry.write,), end=end
-            )
-        except Exception:
-            # The call was made and is paid for: keep its ledger row if at all possible.
-            with contextlib.suppress(Exception):
-                await self.deps.ledger.store(entry)
-            raise
+        """Store the model's message with its ledger row; a final answer also with the
+        turn's end and what the origin stores with it (``TurnOrigin.on_answer``)."""
+        attempts: list[tuple[Write, ...]] = [(entry.write,)]
+        end = hook = None
+        if final:
+            end = self._end()
+            hook = self.origin.on_answer
+            if hook is not None:
+                try:
+                    attempts.insert(0, (entry.write, hook.write(self.result)))
+                except Exception:
+                    log.exception("preparing the envelope's end with the answer failed")
+                    hook = None
+        for attempt, also in enumerate(attempts, 1):
+            try:
+                await self.deps.conversations.append(session_id, turn_id, reply, also=also, end=end)
+                break
+            except Exception:
+                if attempt < len(attempts):
+                    # The answer alone, then: the origin records the rest by itself.
+                    log.warning("storing the answer with the envelope's end failed; retrying")
+                    hook = None
+                    continue
+                # The call was made and is paid for: keep its ledger row if at all possible.
+                with contextlib.suppress(Exception):
+                    await self.deps.ledger.store(entry)
+                raise
         self.finished = final
+        if hook is not None:
+            hook.stored()
 
     async def _call_model(
         self, provider: Provider, history: list[Message], turn_id: int

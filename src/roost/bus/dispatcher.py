@@ -33,6 +33,10 @@ MAX_BACKOFF_S = 300.0
 OFFLINE_EXPIRY = timedelta(hours=24)
 RESCAN_S = 60.0
 REMEMBERED_SETTLED = 10_000
+MARK_AFTER_S = 0.005
+"""Deliveries are marked delivered in the outbox in batches, this long after the first
+of a batch went out: the write then does not hold up the turn that follows a reply (the
+database takes one transaction at a time), and one transaction marks many under load."""
 
 
 class DeliveryError(Exception):
@@ -80,6 +84,13 @@ class Dispatcher:
         self._watches: list[set[int]] = []
         """Ids settled while an outbox read is under way, one set per read: what the read
         found pending may have been delivered meanwhile, and must not go out twice."""
+        self._marks: dict[int, str | None] = {}
+        """Delivered (id: channel ref), to be marked so in the outbox by ``_write_marks``."""
+        self._marking: dict[int, str | None] = {}
+        """Marks being written now."""
+        self._mark_task: asyncio.Task[None] | None = None
+        self._marks_due = asyncio.Event()
+        """Set to write the marks at once (when stopping)."""
         self._started = False
         self._scanner: asyncio.Task[None] | None = None
 
@@ -109,6 +120,11 @@ class Dispatcher:
         for task in lanes:
             task.cancel()
         await asyncio.gather(*lanes, return_exceptions=True)
+        if self._mark_task is not None:  # not cancelled: a write under way must end first
+            self._marks_due.set()
+            await asyncio.gather(self._mark_task, return_exceptions=True)
+            self._marks_due.clear()
+        await self._flush_marks()
 
     @property
     def in_flight(self) -> int:
@@ -158,7 +174,9 @@ class Dispatcher:
             found = await read
         finally:
             self._watches.remove(settled)
-        return [delivery for delivery in found if delivery.id not in settled]
+        # Delivered but not marked yet, the outbox still has them as pending.
+        unmarked = self._marks.keys() | self._marking.keys()
+        return [d for d in found if d.id not in settled and d.id not in unmarked]
 
     async def _serve_lane(self, target: str, lane: asyncio.Queue[Delivery]) -> None:
         try:
@@ -224,9 +242,35 @@ class Dispatcher:
             return await self._retry_or_give_up(
                 delivery, f"{type(exc).__name__}: {exc}", False, None
             )
-        await asyncio.shield(self._store.delivered(delivery.id, ref))
+        self._mark_delivered(delivery.id, ref)
         self._publish(delivery, "delivered", channel_ref=ref)
         return None
+
+    def _mark_delivered(self, delivery_id: int, ref: str | None) -> None:
+        self._marks[delivery_id] = ref
+        if self._mark_task is None:
+            self._mark_task = asyncio.create_task(self._write_marks(), name="outbox-marks")
+
+    async def _write_marks(self) -> None:
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._marks_due.wait(), MARK_AFTER_S)
+            await self._flush_marks()
+        finally:
+            self._mark_task = None
+
+    async def _flush_marks(self) -> None:
+        while self._marks:
+            self._marking, self._marks = self._marks, {}
+            try:
+                await asyncio.shield(self._store.delivered_many(list(self._marking.items())))
+            except Exception:
+                # Left pending in the outbox: sent again after a restart, never lost.
+                log.exception("could not mark %d deliveries as delivered", len(self._marking))
+            finally:
+                for settled in self._watches:  # a read under way may have seen them pending
+                    settled.update(self._marking)
+                self._marking = {}
 
     async def _wait_for_recipient(self, delivery: Delivery, reason: str) -> float | None:
         created = delivery.created_at or utcnow()

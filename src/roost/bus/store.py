@@ -29,10 +29,47 @@ from roost.store.tables import deliveries, envelopes, utcnow
 _INSERT_ENVELOPE = insert(envelopes)
 _FINISH_ENVELOPE = (
     update(envelopes)
-    .where(envelopes.c.id == bindparam("envelope_id"))
+    .where(envelopes.c.id == bindparam("envelope_id"), envelopes.c.status == ENVELOPE_PENDING)
     .values(status=bindparam("status"), finished_at=bindparam("now"))
 )
 _INSERT_DELIVERY = insert(deliveries)
+_DELIVERED = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("delivery_id"))
+    .values(
+        status=DELIVERY_DELIVERED,
+        channel_ref=bindparam("ref"),
+        delivered_at=bindparam("now"),
+        next_attempt_at=None,
+    )
+)
+
+
+class Finishing:
+    """An envelope marked finished and its replies queued: a write for a transaction."""
+
+    def __init__(self, envelope_id: int, status: str, replies: Sequence[Delivery]) -> None:
+        self._replies = list(replies)
+        self._params = {"envelope_id": envelope_id, "status": status, "now": utcnow()}
+        self._rows = [_delivery_values(reply) for reply in self._replies]
+        self._ids: list[int] = []
+        self.finished_before = False
+        """Whether the envelope was found finished already (nothing was written)."""
+
+    def __call__(self, connection: Connection) -> None:
+        self.finished_before = connection.execute(_FINISH_ENVELOPE, self._params).rowcount == 0
+        if self.finished_before:
+            self._ids = []  # its replies were queued when it was finished
+            return
+        self._ids = [_insert_delivery(connection, values) for values in self._rows]
+
+    def queued(self) -> list[Delivery]:
+        """The replies queued, with their ids (call once the transaction committed)."""
+        if not self._ids:
+            return []
+        for reply, delivery_id in zip(self._replies, self._ids, strict=True):
+            reply.id = delivery_id
+        return self._replies
 
 
 class BusStore:
@@ -89,17 +126,26 @@ class BusStore:
     async def finish(
         self, envelope_id: int, status: str, replies: Sequence[Delivery] = ()
     ) -> list[Delivery]:
-        """Mark the envelope finished and queue its replies, atomically."""
-        params = {"envelope_id": envelope_id, "status": status, "now": utcnow()}
-        rows = [_delivery_values(reply) for reply in replies]
+        """Mark the envelope finished and queue its replies, atomically.
 
-        def finish(connection: Connection) -> list[int]:
-            connection.execute(_FINISH_ENVELOPE, params)
-            return [_insert_delivery(connection, values) for values in rows]
+        An envelope is finished once: if it is finished already (its turn stored the
+        end with its answer, see ``finishing``, but did not learn that it committed: it
+        was cancelled meanwhile), nothing is written, and what that finish queued and is
+        still pending is returned, to be handed to the dispatcher (which drops any it is
+        delivering or delivered already).
+        """
+        finishing = self.finishing(envelope_id, status, replies)
+        await self._db.write(finishing)
+        if finishing.finished_before:
+            found = await self.deliveries_for(envelope_id=envelope_id)
+            return [delivery for delivery in found if delivery.status == DELIVERY_PENDING]
+        return finishing.queued()
 
-        for reply, delivery_id in zip(replies, await self._db.write(finish), strict=True):
-            reply.id = delivery_id
-        return list(replies)
+    def finishing(
+        self, envelope_id: int, status: str, replies: Sequence[Delivery] = ()
+    ) -> Finishing:
+        """``finish`` as a write for another transaction (a turn's, with its final answer)."""
+        return Finishing(envelope_id, status, replies)
 
     async def _envelope_where(self, condition: Any) -> Envelope | None:
         rows = await self._rows(select(envelopes).where(condition))
@@ -156,13 +202,14 @@ class BusStore:
         await self._update(delivery_id, meta=_dump(meta))
 
     async def delivered(self, delivery_id: int, channel_ref: str | None) -> None:
-        await self._update(
-            delivery_id,
-            status=DELIVERY_DELIVERED,
-            channel_ref=channel_ref,
-            delivered_at=utcnow(),
-            next_attempt_at=None,
-        )
+        await self.delivered_many([(delivery_id, channel_ref)])
+
+    async def delivered_many(self, marks: Sequence[tuple[int, str | None]]) -> None:
+        """``delivered`` for several (delivery id, channel ref) at once, in one transaction."""
+        now = utcnow()
+        rows = [{"delivery_id": id_, "ref": ref, "now": now} for id_, ref in marks]
+        if rows:
+            await self._db.write(lambda connection: connection.execute(_DELIVERED, rows))
 
     async def postpone(
         self, delivery_id: int, error: str, retry_at: datetime, *, count_attempt: bool = True
