@@ -64,8 +64,25 @@ def roost_home(url: str) -> Iterator[tuple[Path, dict[str, str]]]:
             key: value
             for key, value in os.environ.items()
             if not key.startswith(("ROOST_", "ANTHROPIC_", "OPENAI_"))
+            and key != "PYTHONDONTWRITEBYTECODE"
         }
+        _compile_sources(env)
         yield directory, env
+
+
+def _compile_sources(env: dict[str, str]) -> None:
+    """Compile Roost's sources ahead (into the usual ``__pycache__``, git-ignored).
+
+    A pip install compiles every module; a work tree run with PYTHONDONTWRITEBYTECODE
+    (as some shells and CI set) would instead recompile Roost at every process start,
+    which is not what a user's `roost run` pays.
+    """
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(REPO / "src")],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 def timed_run(command: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
