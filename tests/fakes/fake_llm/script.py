@@ -132,6 +132,8 @@ class LLMScript:
         self._stopping = threading.Event()
         """Set while the server stops, so pending delays end at once."""
         self.requests: list[RecordedRequest] = []
+        self.max_recorded: int | None = None
+        """Keep only this many newest requests (a long-running standalone fake)."""
         self.openai_stream_usage = True
         """Set False to mimic servers that ignore ``stream_options.include_usage``."""
 
@@ -216,6 +218,8 @@ class LLMScript:
         """
         with self._lock:
             self.requests.append(record)
+            if self.max_recorded is not None and len(self.requests) > 2 * self.max_recorded:
+                del self.requests[: -self.max_recorded]
             answer = self._script.popleft() if self._script else None
             delay, self._next_delay = self._next_delay, 0.0
         if answer is None:

@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     with running_fake_llm(args.port) as llm:
+        llm.max_recorded = 100  # benchmarks send tens of thousands; nobody reads them
         print(llm.url, flush=True)
         while not stop.wait(0.5):
             pass
