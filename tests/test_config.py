@@ -175,3 +175,17 @@ def test_defaults_without_any_provider_still_give_an_agent(tmp_path: Path) -> No
     assert settings.agents["assistant"].provider is None
     assert settings.home == tmp_path / "h"
     assert not settings.providers
+
+
+def test_max_concurrent_turns_reaches_the_router_and_bad_values_name_the_key(
+    write_config: ConfigWriter,
+) -> None:
+    from roost.app import App
+
+    settings = load_settings(write_config("max_concurrent_turns: 4\n"), env={})
+    assert settings.max_concurrent_turns == 4
+    assert App(settings).router.max_turns == 4
+    assert load_settings(write_config("agents: {}\n"), env={}).max_concurrent_turns == 32
+    for bad in ("0", "true", "lots"):
+        message = error_for(write_config(f"max_concurrent_turns: {bad}\n"))
+        assert "max_concurrent_turns" in message and "roost.yaml" in message

@@ -71,7 +71,13 @@ class App:
         self.events = EventHub()
         self.bus = BusStore(self.db)
         self.dispatcher = Dispatcher(self.bus, self.events)
-        self.router = Router(self.bus, self.agents, self.events, self.dispatcher.push)
+        self.router = Router(
+            self.bus,
+            self.agents,
+            self.events,
+            self.dispatcher.push,
+            max_turns=settings.max_concurrent_turns,
+        )
         self.dispatcher.register(AgentChannel(self.router))
         self.tools = builtin_registry()
         delegation = Delegation(

@@ -7,14 +7,17 @@ queued in the outbox in one transaction, then handed to the dispatcher.
 
 What a finished turn produces depends on who sent the message: by default one reply
 to ``reply_to``; the scheduler registers its own ``Finisher`` for ``job:`` senders.
+How many turns go on at once, and which next, is ``bus/slots.py``'s business.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
+
+from sqlalchemy import Connection
 
 from roost.agents.actor import Agent, AgentStopped
 from roost.agents.observer import TurnObserver
@@ -30,6 +33,7 @@ from roost.bus.envelope import (
 )
 from roost.bus.events import AGENTS, TRAFFIC, EventHub
 from roost.bus.observer import SessionEvents
+from roost.bus.slots import DEFAULT_MAX_TURNS, TurnSlots
 from roost.bus.store import BusStore, Finishing
 from roost.store.conversations import TURN_INTERRUPTED, Write
 
@@ -48,9 +52,21 @@ class Finisher(Protocol):
 
     def replies(self, envelope: Envelope, result: TurnResult) -> list[Delivery]: ...
 
+    def with_answer(self, envelope: Envelope, result: TurnResult) -> Write | None:
+        """More to store in the transaction of the turn's final answer and the envelope's
+        end (e.g. the job run's end); None for nothing."""
+        ...
+
     async def finished(
-        self, envelope: Envelope, result: TurnResult, queued: list[Delivery]
-    ) -> None: ...
+        self,
+        envelope: Envelope,
+        result: TurnResult,
+        queued: list[Delivery],
+        stored: Write | None,
+    ) -> None:
+        """The envelope is finished; ``stored`` is what ``with_answer`` gave if it was
+        committed with the answer (None if it was not, or not asked for)."""
+        ...
 
 
 class Router:
@@ -60,6 +76,7 @@ class Router:
         agents: Mapping[str, Agent],
         events: EventHub,
         on_queued: Callable[[list[Delivery]], None] | None = None,
+        max_turns: int = DEFAULT_MAX_TURNS,
     ) -> None:
         self._store = store
         self._agents = agents
@@ -69,6 +86,7 @@ class Router:
         self._waiters: dict[int, asyncio.Future[TurnResult]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._accepting = True
+        self._slots = TurnSlots(self._spawn, max_turns)
 
     def set_finisher(self, sender_scheme: str, finisher: Finisher) -> None:
         self._finishers[sender_scheme] = finisher
@@ -76,9 +94,28 @@ class Router:
     def set_on_queued(self, on_queued: Callable[[list[Delivery]], None]) -> None:
         self._on_queued = on_queued
 
+    def set_max_turns(self, max_turns: int) -> None:
+        """Change how many turns go on at once (at least 1)."""
+        self._slots.set_max_turns(max_turns)
+
+    @property
+    def max_turns(self) -> int:
+        return self._slots.max_turns
+
     @property
     def in_flight(self) -> int:
+        """Turns going on (their messages' tasks)."""
         return len(self._tasks)
+
+    @property
+    def waiting(self) -> int:
+        """Accepted messages waiting for a turn slot (``max_turns``)."""
+        return self._slots.waiting
+
+    @property
+    def accepting(self) -> bool:
+        """Whether new messages are taken (False once ``close`` or ``stop`` was called)."""
+        return self._accepting
 
     async def submit(self, envelope: Envelope) -> Envelope:
         """Store the envelope, start its turn in the background, return it with its id.
@@ -89,6 +126,34 @@ class Router:
         if not duplicate:
             self._start(stored)
         return stored
+
+    async def submit_many(self, envelopes: Sequence[Envelope]) -> list[tuple[Envelope, bool]]:
+        """``submit`` for several envelopes, stored in one transaction.
+
+        Returns ``(envelope as stored, duplicate)`` for each, in order.
+        """
+        if not self._accepting:
+            raise RouterStopped("Roost is shutting down; try again in a moment")
+        for envelope in envelopes:
+            split_address(envelope.recipient)
+        stored = await self._store.accept_many(envelopes)
+        self.accepted(stored)
+        return stored
+
+    def accepted(self, stored: Sequence[tuple[Envelope, bool]]) -> None:
+        """Envelopes stored by another transaction (``bus.store.Accepting``, e.g. the
+        scheduler's, with its runs): announce them and start their turns, as ``submit``.
+
+        The caller checks ``accepting`` before it stores them; envelopes stored while
+        the router was closing are started all the same (they were accepted: a closed
+        router lets accepted turns go on), and after ``stop`` run at the next start.
+        """
+        for envelope, duplicate in stored:
+            if duplicate:
+                continue
+            if self._events.watched(TRAFFIC):
+                self._events.publish(TRAFFIC, "message", _traffic(envelope))
+            self._start(envelope)
 
     async def ask(self, envelope: Envelope, timeout_s: float | None = None) -> TurnResult:
         """Store the envelope, run its turn and wait for the result.
@@ -122,6 +187,7 @@ class Router:
     async def stop(self) -> None:
         """Stop accepting; turns still running are left pending and run at the next start."""
         self._accepting = False
+        self._slots.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -136,15 +202,20 @@ class Router:
         return stored, duplicate
 
     def _start(self, envelope: Envelope, *, recovered: bool = False) -> None:
+        self._slots.start(envelope, recovered)
+
+    def _spawn(self, envelope: Envelope, recovered: bool) -> asyncio.Task[None]:
         task = asyncio.create_task(self._process(envelope, recovered), name=f"env:{envelope.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _process(self, envelope: Envelope, recovered: bool) -> None:
-        # With the default replies, a turn's final answer is stored together with the
-        # envelope's end and its reply: one transaction less on every turn's path.
+        # A turn's final answer is stored together with the envelope's end and its
+        # replies (and what the sender's finisher adds): one transaction less, or more,
+        # on every turn's path.
         scheme = envelope.sender.partition(":")[0]
-        answer = None if scheme in self._finishers else _Answer(self._store, envelope)
+        answer = _Answer(self._store, envelope, self._finishers.get(scheme))
         try:
             result = await self._run(envelope, recovered, answer)
         except (asyncio.CancelledError, AgentStopped):
@@ -181,8 +252,10 @@ class Router:
     ) -> None:
         scheme = envelope.sender.partition(":")[0]
         finisher = self._finishers.get(scheme)
+        stored: Write | None = None
         if answer is not None and answer.queued is not None:
             queued: list[Delivery] | None = answer.queued  # stored with the turn's answer
+            stored = answer.extra
         else:
             replies = (
                 finisher.replies(envelope, result)
@@ -196,7 +269,7 @@ class Router:
         self._events.publish(AGENTS, "turn.finished", _turn_finished(envelope, result))
         if finisher:
             try:
-                await finisher.finished(envelope, result, queued)
+                await finisher.finished(envelope, result, queued, stored)
             except Exception:
                 log.exception("recording the end of message %d failed", envelope.id)
         if queued and self._on_queued:
@@ -227,23 +300,45 @@ class Router:
 
 
 class _Answer:
-    """An envelope's end, stored with its turn's final answer (``TurnOrigin.on_answer``)."""
+    """An envelope's end, stored with its turn's final answer (``TurnOrigin.on_answer``):
+    the envelope finished, its replies queued and what its finisher adds (``with_answer``)."""
 
-    def __init__(self, store: BusStore, envelope: Envelope) -> None:
+    def __init__(self, store: BusStore, envelope: Envelope, finisher: Finisher | None) -> None:
         self._store = store
         self._envelope = envelope
+        self._finisher = finisher
         self._finishing: Finishing | None = None
+        self._extra: Write | None = None
         self.queued: list[Delivery] | None = None
         """The replies queued, once the answer's transaction committed."""
+        self.extra: Write | None = None
+        """The finisher's write, once committed with the answer."""
 
     def write(self, result: TurnResult) -> Write:
-        replies = _default_replies(self._envelope, result)
-        self._finishing = self._store.finishing(self._envelope.id, ENVELOPE_DONE, replies)
-        return self._finishing
+        envelope, finisher = self._envelope, self._finisher
+        if finisher is None:
+            replies = _default_replies(envelope, result)
+            self._extra = None
+        else:
+            replies = finisher.replies(envelope, result)
+            self._extra = finisher.with_answer(envelope, result)
+        finishing = self._finishing = self._store.finishing(envelope.id, ENVELOPE_DONE, replies)
+        extra = self._extra
+        if extra is None:
+            return finishing
+
+        def both(connection: Connection) -> None:
+            finishing(connection)
+            if not finishing.finished_before:
+                extra(connection)
+
+        return both
 
     def stored(self) -> None:
         if self._finishing is not None:
             self.queued = self._finishing.queued()
+            # Found finished already: nothing was written, the finisher's part neither.
+            self.extra = None if self._finishing.finished_before else self._extra
 
 
 def reply_meta(envelope: Envelope, result: TurnResult) -> dict[str, Any]:

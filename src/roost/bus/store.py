@@ -33,6 +33,7 @@ _FINISH_ENVELOPE = (
     .values(status=bindparam("status"), finished_at=bindparam("now"))
 )
 _INSERT_DELIVERY = insert(deliveries)
+_KEYS_PER_QUERY = 500
 _DELIVERED = (
     update(deliveries)
     .where(deliveries.c.id == bindparam("delivery_id"))
@@ -72,6 +73,41 @@ class Finishing:
         return self._replies
 
 
+class Accepting:
+    """Envelopes stored in a transaction of their own or another's (the scheduler stores a
+    batch of runs' envelopes with the runs): ``store(connection, batch)``.
+
+    Deduplication is the same as ``BusStore.accept``: an envelope whose ``dedup_key`` is
+    stored already (or earlier in the same batch) is not stored again; the stored one
+    takes its place in ``accepted``, marked as a duplicate.
+    """
+
+    def __init__(self) -> None:
+        self.accepted: list[tuple[Envelope, bool]] = []
+        """``(envelope as stored, duplicate)`` in the order given, once stored."""
+
+    def store(self, connection: Connection, batch: Sequence[Envelope]) -> None:
+        self.accepted = []
+        keys = [envelope.dedup_key for envelope in batch if envelope.dedup_key is not None]
+        seen: dict[str, Envelope] = {}
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = keys[start : start + _KEYS_PER_QUERY]
+            query = select(envelopes).where(envelopes.c.dedup_key.in_(chunk))
+            for row in connection.execute(query).mappings():
+                seen[row["dedup_key"]] = _envelope(row)
+        for envelope in batch:
+            earlier = seen.get(envelope.dedup_key) if envelope.dedup_key is not None else None
+            if earlier is not None:
+                self.accepted.append((earlier, True))
+                continue
+            values = _envelope_values(envelope)
+            result = connection.execute(_INSERT_ENVELOPE, values)
+            envelope.id = int(result.inserted_primary_key[0])  # type: ignore[index]
+            if envelope.dedup_key is not None:
+                seen[envelope.dedup_key] = envelope
+            self.accepted.append((envelope, False))
+
+
 class BusStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -84,19 +120,7 @@ class BusStore:
         An envelope whose ``dedup_key`` was seen before is not stored again: the
         earlier one is returned, so a channel that re-sends after a crash is harmless.
         """
-        envelope.created_at = envelope.created_at or utcnow()
-        values = {
-            "created_at": envelope.created_at,
-            "sender": envelope.sender,
-            "recipient": envelope.recipient,
-            "session": envelope.session,
-            "body": envelope.body,
-            "reply_to": envelope.reply_to,
-            "depth": envelope.depth,
-            "meta": _dump(envelope.meta),
-            "dedup_key": envelope.dedup_key,
-            "status": ENVELOPE_PENDING,
-        }
+        values = _envelope_values(envelope)
 
         def store(connection: Connection) -> int:
             result = connection.execute(_INSERT_ENVELOPE, values)
@@ -112,6 +136,12 @@ class BusStore:
             if existing is None:
                 raise
             return existing, True
+
+    async def accept_many(self, envelopes: Sequence[Envelope]) -> list[tuple[Envelope, bool]]:
+        """``accept`` for several envelopes in one transaction: ``(envelope, duplicate)``."""
+        accepting = Accepting()
+        await self._db.write(lambda connection: accepting.store(connection, envelopes))
+        return accepting.accepted
 
     async def envelope(self, envelope_id: int) -> Envelope | None:
         return await self._envelope_where(envelopes.c.id == envelope_id)
@@ -240,6 +270,22 @@ class BusStore:
             return connection.execute(query).mappings().all()
 
         return await self._db.read(read)
+
+
+def _envelope_values(envelope: Envelope) -> dict[str, Any]:
+    envelope.created_at = envelope.created_at or utcnow()
+    return {
+        "created_at": envelope.created_at,
+        "sender": envelope.sender,
+        "recipient": envelope.recipient,
+        "session": envelope.session,
+        "body": envelope.body,
+        "reply_to": envelope.reply_to,
+        "depth": envelope.depth,
+        "meta": _dump(envelope.meta),
+        "dedup_key": envelope.dedup_key,
+        "status": ENVELOPE_PENDING,
+    }
 
 
 def _delivery_values(delivery: Delivery) -> dict[str, Any]:

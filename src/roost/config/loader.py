@@ -164,6 +164,7 @@ def _resolve(
         log_level=config.logging.level,
         gateway=config.gateway,
         max_delegation_depth=config.max_delegation_depth,
+        max_concurrent_turns=config.max_concurrent_turns,
         telegram=config.telegram,
         schedules=dict(config.schedules),
         scheduler=config.scheduler,

@@ -133,4 +133,6 @@ class RoostConfig(_Strict):
     schedules: dict[str, ScheduleConfig] = Field(default_factory=dict)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     max_delegation_depth: int = Field(default=3, ge=0, le=10)
+    max_concurrent_turns: int = Field(default=32, ge=1, le=10_000, strict=True)
+    """Turns running at once across all agents; more wait in the (durable) inbox."""
     """How many agent-to-agent hops one request may take (send_message, ask_agent)."""

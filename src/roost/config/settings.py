@@ -70,6 +70,7 @@ class Settings:
     log_level: str = "INFO"
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     max_delegation_depth: int = 3
+    max_concurrent_turns: int = 32
     telegram: TelegramConfig | None = None
     schedules: dict[str, ScheduleConfig] = field(default_factory=dict)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)

@@ -1,0 +1,101 @@
+"""How many turns go on at once (``max_concurrent_turns``), and who goes next.
+
+At most ``max_turns`` turns of accepted envelopes go on at once, across all agents;
+the others wait (already stored, so a restart runs them too) in arrival order, each
+session's in its own order and taking no slot while an earlier message of that
+session is going on. A delegated message (``depth`` > 0) runs under its caller's slot:
+it never waits for one, so a chain of delegations cannot deadlock on the limit. The
+limit keeps the database's queue short, so what must be prompt (a job firing, a
+message being accepted) is not stuck behind thousands of turns' transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections import deque
+from collections.abc import Callable
+
+from roost.bus.envelope import Envelope
+
+DEFAULT_MAX_TURNS = 32
+"""Turns going on at once: enough to keep a model's latency hidden."""
+
+Spawn = Callable[[Envelope, bool], "asyncio.Task[None]"]
+"""Starts an envelope's turn (``recovered`` or not) and returns its task."""
+
+
+class TurnSlots:
+    def __init__(self, spawn: Spawn, max_turns: int = DEFAULT_MAX_TURNS) -> None:
+        self._spawn = spawn
+        self._max_turns = valid_max_turns(max_turns)
+        self._stopped = False
+        self._gated = 0
+        """Turns holding a slot (started and not ended)."""
+        self._ready: deque[tuple[Envelope, bool]] = deque()
+        """Envelopes waiting for a slot, oldest first: ``(envelope, recovered)``."""
+        self._sessions: dict[tuple[str, str], deque[tuple[Envelope, bool]]] = {}
+        """Sessions with a message going on or waiting in ``_ready``; their later
+        messages wait here, without a slot, until it ended."""
+
+    @property
+    def max_turns(self) -> int:
+        return self._max_turns
+
+    def set_max_turns(self, max_turns: int) -> None:
+        """Change how many turns go on at once (at least 1)."""
+        self._max_turns = valid_max_turns(max_turns)
+        self._admit()
+
+    @property
+    def waiting(self) -> int:
+        """Accepted messages waiting for a turn slot."""
+        return len(self._ready) + sum(len(queue) for queue in self._sessions.values())
+
+    def start(self, envelope: Envelope, recovered: bool) -> None:
+        """Start the envelope's turn now, or when a slot (and its session) is free."""
+        if self._stopped:
+            return  # stays pending: runs at the next start
+        if envelope.depth > 0:
+            self._spawn(envelope, recovered)  # under its caller's slot
+            return
+        key = (envelope.recipient, envelope.session)
+        behind = self._sessions.get(key)
+        if behind is not None:
+            behind.append((envelope, recovered))  # after the session's earlier message
+            return
+        self._sessions[key] = deque()
+        self._ready.append((envelope, recovered))
+        self._admit()
+
+    def stop(self) -> None:
+        """Start nothing more; what waits stays pending in the inbox."""
+        self._stopped = True
+        self._ready.clear()
+        self._sessions.clear()
+
+    def _admit(self) -> None:
+        while self._ready and self._gated < self._max_turns and not self._stopped:
+            envelope, recovered = self._ready.popleft()
+            self._gated += 1
+            task = self._spawn(envelope, recovered)
+            task.add_done_callback(functools.partial(self._ended, envelope))
+
+    def _ended(self, envelope: Envelope, _task: object) -> None:
+        """A gated turn ended: its session's next message queues for a slot; admit more."""
+        self._gated -= 1
+        if self._stopped:
+            return
+        key = (envelope.recipient, envelope.session)
+        behind = self._sessions.get(key)
+        if behind:
+            self._ready.append(behind.popleft())
+        else:
+            self._sessions.pop(key, None)
+        self._admit()
+
+
+def valid_max_turns(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"max_turns must be a whole number of at least 1, not {value!r}")
+    return value
