@@ -10,7 +10,11 @@ the fake LLM in its own process (instant answers). Measured:
 * RSS and idle CPU (process CPU time over 10 s with nothing due) with 10,000 jobs
   registered, against the same process before they were.
 
-    python -m bench.scheduler_fire [--jobs 10000] [--window 60] [--idle 10]
+Each run's envelope is stored with the run, in the transaction that fires it; its
+turn then starts when one of the router's turn slots is free (``--max-turns``, the
+router's default otherwise), so under overload (c) grows while (a) and (b) stay short.
+
+    python -m bench.scheduler_fire [--jobs 10000] [--window 60] [--idle 10] [--max-turns N]
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import os
 import resource
 import statistics
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -135,6 +140,7 @@ class _Watch:
         return {
             "fired": len(self.started),
             "finished_ok": self.finished.count("ok"),
+            "finished_by_status": dict(Counter(self.finished)),
             "delay_to_envelope_submitted": _stats(submitted),
             "delay_to_turn_started": _stats(turn),
         }
@@ -191,7 +197,7 @@ async def _firing_phase(app: Any, scheduler: Any, jobs: int, window: float) -> d
 
 
 async def _measure(
-    config: Path, jobs: int, window: float, idle: float, stub: bool
+    config: Path, jobs: int, window: float, idle: float, stub: bool, max_turns: int | None
 ) -> dict[str, Any]:
     from roost.app import App
     from roost.bus.envelope import Envelope
@@ -201,6 +207,8 @@ async def _measure(
     app = App(load_settings(config))
     scheduler = SchedulerService(app)
     app.services.append(scheduler)
+    if max_turns is not None:
+        app.router.set_max_turns(max_turns)
     await app.start(recover=True)
     try:
         # The first turn imports the model SDK (about a second, blocking the loop).
@@ -212,7 +220,14 @@ async def _measure(
     finally:
         await app.stop(grace_s=5)
     turns = "stub (the agent answers at once, in process)" if stub else "fake LLM"
-    return {"turns": turns, "jobs": jobs, "window_s": window, **firing, **idle_figures}
+    return {
+        "turns": turns,
+        "jobs": jobs,
+        "window_s": window,
+        "max_turns": app.router.max_turns,
+        **firing,
+        **idle_figures,
+    }
 
 
 async def _recorded_delays(scheduler: Any) -> list[float]:
@@ -240,10 +255,20 @@ def main() -> None:
         help="the agent answers at once without a model call or its own writes: measures the "
         "scheduler, inbox and outbox alone",
     )
+    parser.add_argument(
+        "--max-turns", type=int, default=None, help="turns going on at once (the router's)"
+    )
     args = parser.parse_args()
     with fake_llm_process() as url, roost_home(url) as (directory, _):
         figures = asyncio.run(
-            _measure(directory / "roost.yaml", args.jobs, args.window, args.idle, args.stub_turns)
+            _measure(
+                directory / "roost.yaml",
+                args.jobs,
+                args.window,
+                args.idle,
+                args.stub_turns,
+                args.max_turns,
+            )
         )
     sub, rec = figures["delay_to_envelope_submitted"], figures["delay_to_run_recorded"]
     turn = figures["delay_to_turn_started"]
@@ -252,7 +277,9 @@ def main() -> None:
         f"scheduler: {figures['fired']}/{args.jobs} jobs fired over {args.window:g} s; due → "
         f"envelope submitted median {sub['median_ms']} ms, p99 {sub['p99_ms']} ms, max "
         f"{sub['max_ms']} ms (target p99 <= 50 ms); due → run recorded p99 {rec['p99_ms']} ms; "
-        f"due → turn started p99 {turn['p99_ms']} ms; event-loop lag p99 "
+        f"due → turn started p99 {turn['p99_ms']} ms (at most {figures['max_turns']} turns at "
+        f"once; all ended after {figures['wall_s_until_all_finished']} s, the first due at "
+        f"{LEAD_S:g} s); event-loop lag p99 "
         f"{figures['event_loop_lag']['p99_ms']} ms (load {figures['load_average_1m']} on "
         f"{figures['cpus']} CPUs); RSS {figures['rss_mb_with_jobs']} MB with "
         f"{args.jobs} jobs (+{figures['rss_mb_per_10k_jobs']} MB per 10k); idle CPU "

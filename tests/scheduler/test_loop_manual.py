@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from roost.scheduler.clock import ManualClock
+from roost.scheduler.runner import STOPPING_ERROR
+from roost.scheduler.runs import RunStore
 from tests.fakes.llm_server import FakeLLM
 from tests.scheduler.conftest import START, SettingsMaker, serving
 
@@ -132,7 +137,7 @@ async def test_overlap_queue_starts_the_next_run_when_the_last_one_ends(
         assert len(fake_llm.requests) == 2
 
 
-async def test_runs_beyond_max_running_wait_for_a_slot(
+async def test_runs_beyond_max_turns_are_sent_at_once_and_their_turns_wait_for_a_slot(
     make_settings: SettingsMaker, manual_clock: ManualClock, fake_llm: FakeLLM
 ) -> None:
     settings = make_settings(
@@ -141,11 +146,54 @@ async def test_runs_beyond_max_running_wait_for_a_slot(
         second: {every: 1m, agent: coder, prompt: two}
         """
     )
-    async with serving(settings, manual_clock, max_running=1) as h:
+    async with serving(settings, manual_clock) as h:
+        h.app.router.set_max_turns(1)
         fake_llm.delay(0.5)
         await h.advance(timedelta(minutes=1))
         await asyncio.to_thread(fake_llm.wait_for_requests, 1)
-        assert h.scheduler.health()["running"] == 1 and len(fake_llm.requests) == 1
+        # Both fired (runs recorded, envelopes stored), one turn goes on, one waits.
+        assert h.scheduler.health()["running"] == 2 and len(fake_llm.requests) == 1
+        assert h.app.router.in_flight == 1 and h.app.router.waiting == 1
+        pending = await h.app.bus.unfinished()
+        assert sorted(envelope.body for envelope in pending) == ["one", "two"]
         [one] = await h.settled_runs("first", 1)
         [two] = await h.settled_runs("second", 1)
         assert (one.status, two.status) == ("ok", "ok") and len(fake_llm.requests) == 2
+
+
+async def test_an_answered_run_is_recorded_with_the_answer_and_a_failed_one_after_it(
+    make_settings: SettingsMaker,
+    manual_clock: ManualClock,
+    fake_llm: FakeLLM,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = make_settings("beat: {every: 1m, agent: assistant, prompt: hi}")
+    separate: list[int] = []
+    finish = RunStore.finish
+
+    async def counted(self: RunStore, run_id: int, *args: Any) -> Any:
+        separate.append(run_id)
+        return await finish(self, run_id, *args)
+
+    monkeypatch.setattr(RunStore, "finish", counted)
+    async with serving(settings, manual_clock) as h:
+        await h.advance(timedelta(minutes=1))
+        [ok] = await h.settled_runs("beat", 1)
+        assert ok.status == "ok" and ok.output_tokens > 0 and ok.cost_usd > 0
+        assert separate == []  # no transaction of its own: it went with the answer
+        fake_llm.fail(500, "boom", retry_after=0.01, times=3)
+        await h.advance(timedelta(minutes=1))
+        _, failed = await h.settled_runs("beat", 2)
+        assert failed.status == "failed" and separate == [failed.id]
+
+
+async def test_a_job_due_while_roost_stops_is_recorded_missed_without_a_message(
+    make_settings: SettingsMaker, manual_clock: ManualClock, fake_llm: FakeLLM
+) -> None:
+    settings = make_settings("late: {every: 1m, agent: assistant, prompt: hi}")
+    async with serving(settings, manual_clock) as h:
+        h.app.router.close()
+        await h.advance(timedelta(minutes=1))
+        [run] = await h.settled_runs("late", 1)
+        assert run.status == "missed" and run.error == STOPPING_ERROR
+        assert await h.app.bus.unfinished() == [] and fake_llm.requests == []

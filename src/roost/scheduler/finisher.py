@@ -1,10 +1,13 @@
 """The end of a job's turn: what it delivers, and how the run is recorded.
 
 The router asks ``replies`` for the deliveries and queues them atomically with the
-envelope's completion; then ``finished`` records the run (status, tokens, cost),
-the job's failure streak and, once, an alert. Both work without the scheduler loop
-running, so a run that a crash interrupted and the router re-runs at the next start
-is recorded and delivered like any other.
+envelope's completion. A run answered normally (``ok`` or ``silent``) is recorded in
+that same transaction, which also stores the turn's final answer (``with_answer``:
+the run's status, tokens, cost, the job's failure streak); otherwise ``finished``
+records it afterwards (failed, timed out, cancelled), with, once, an alert. Either
+way ``finished`` then publishes ``job.finished`` and lets the runner go on. All of
+it works without the scheduler loop running, so a run that a crash interrupted and
+the router re-runs at the next start is recorded and delivered like any other.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from roost.scheduler.model import (
     RUN_TIMEOUT,
     SILENT_ANSWER,
 )
-from roost.scheduler.runs import AlertPlan, RunEnd, RunStore
-from roost.store.conversations import TURN_INTERRUPTED
+from roost.scheduler.runs import AlertPlan, EndRecorded, RunEnd, RunEnding, RunStore
+from roost.store.conversations import TURN_INTERRUPTED, Write
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +99,33 @@ class JobFinisher:
         status, _ = run_outcome(result.status, result.text, result.error, False)
         return result_deliveries(envelope, result, run_id) if status == RUN_OK else []
 
+    def with_answer(self, envelope: Envelope, result: TurnResult) -> Write | None:
+        """The run's end, to store with the turn's final answer (when it is ok or silent)."""
+        run_id = _run_id(envelope)
+        if run_id is None:
+            return None
+        status, error = run_outcome(result.status, result.text, result.error, False)
+        if status not in (RUN_OK, RUN_SILENT):
+            return None
+        usage = (result.usage.input_tokens, result.usage.output_tokens, result.cost_usd)
+        return self._runs.ending(run_id, self._end(envelope, status, error, usage), self._alert)
+
     async def finished(
-        self, envelope: Envelope, result: TurnResult, queued: list[Delivery]
+        self,
+        envelope: Envelope,
+        result: TurnResult,
+        queued: list[Delivery],
+        stored: Write | None = None,
     ) -> None:
         run_id = _run_id(envelope)
         if run_id is None:
+            return
+        if isinstance(stored, RunEnding) and stored.run_id == run_id:
+            end = stored.end  # recorded with the answer
+            usage = (end.input_tokens, end.output_tokens, end.cost_usd)
+            self._on_end(run_id, end.status)
+            recorded = stored.recorded
+            self._recorded(run_id, recorded, envelope, end.status, end.error, usage, len(queued))
             return
         timed_out = self._timed_out(run_id)
         status, error = run_outcome(result.status, result.text, result.error, timed_out)
@@ -121,7 +146,17 @@ class JobFinisher:
         delivered_to: int,
     ) -> None:
         """Record a run's end (also used by recovery); publishes ``job.finished``."""
-        end = RunEnd(
+        end = self._end(envelope, status, error, usage)
+        try:
+            recorded = await self._runs.finish(run_id, end, self._alert)
+        finally:
+            self._on_end(run_id, status)
+        self._recorded(run_id, recorded, envelope, status, error, usage, delivered_to)
+
+    def _end(
+        self, envelope: Envelope, status: str, error: str | None, usage: tuple[int, int, float]
+    ) -> RunEnd:
+        return RunEnd(
             status=status,
             finished_at=self._clock.now(),
             envelope_id=envelope.id or None,
@@ -131,10 +166,19 @@ class JobFinisher:
             cost_usd=usage[2],
             error=error,
         )
-        try:
-            recorded = await self._runs.finish(run_id, end, self._alert)
-        finally:
-            self._on_end(run_id, status)
+
+    def _recorded(
+        self,
+        run_id: int,
+        recorded: EndRecorded | None,
+        envelope: Envelope,
+        status: str,
+        error: str | None,
+        usage: tuple[int, int, float],
+        delivered_to: int,
+    ) -> None:
+        """After a run's end was recorded: its alerts sent, ``job.finished`` published
+        (nothing if it had been recorded before)."""
         if recorded is None:
             return
         if recorded.alerts:

@@ -1,18 +1,21 @@
-"""Firing due jobs: plan each one, record the batch in one transaction, send the runs.
+"""Firing due jobs: plan each one, then record the batch and send its runs in one
+transaction.
 
 Planning is synchronous (each run's ``started_at`` is the moment the job was seen
-due); recording and sending are awaited by a task of their own, so the loop goes
-back to its clock at once.
+due). One transaction records the runs, moves the jobs on and stores the runs'
+envelopes in the inbox; that is the firing: then the router has them, and their
+turns start as turn slots free up. It is awaited by a task of its own, so the loop
+goes back to its clock at once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from roost.bus.envelope import Envelope
 from roost.bus.events import EventHub
 from roost.scheduler.job_events import publish_finished
 from roost.scheduler.model import JOB_ACTIVE, JOB_DONE, JOB_PAUSED, RUN_MISSED, RUN_SKIPPED, Job
@@ -58,18 +61,33 @@ class Firing:
         return batch
 
     async def commit_and_launch(self, batch: Batch, reindex: Reindex) -> None:
-        """Record the batch, put its jobs back in the heap, send its runs' envelopes."""
+        """Record the batch with its runs' envelopes, put its jobs back in the heap and
+        hand the envelopes to the router."""
+        sending = self._runner.sending
+        if not sending:  # stopping: the router takes no more messages
+            for job, run in batch.launches:
+                self._runner.unsent(job, run)
+            batch.launches = []
+        jobs_by_run = {id(run): job for job, run in batch.launches}
+        runner = self._runner
+
+        def send(run: NewRun) -> Envelope | None:
+            job = jobs_by_run.get(id(run))
+            return runner.envelope(job, run) if job is not None else None
+
         try:
-            live = await self._runs.commit_fired(batch.runs, batch.advances)
+            committed = await self._runs.commit_fired(batch.runs, batch.advances, send)
         except BaseException:
             for job in batch.jobs:  # nothing was recorded: try these jobs again
                 reindex(job.id, job.next_due)
             for job, _ in batch.launches:
                 self._runner.unadmit(job.id)
             raise
+        live = committed.live
         for advance in batch.advances:
             if advance.job_id in live and advance.state == JOB_ACTIVE:
                 reindex(advance.job_id, advance.next_due)
+        self._runner.launch(committed, {run.id: job for job, run in batch.launches})
         for run in batch.runs:
             if run.job_id in live and run.status in (RUN_MISSED, RUN_SKIPPED):
                 publish_finished(
@@ -83,9 +101,6 @@ class Firing:
         for job, _ in batch.launches:
             if job.id not in live:
                 self._runner.unadmit(job.id)
-        await asyncio.gather(
-            *(self._runner.launch(job, run) for job, run in batch.launches if job.id in live)
-        )
 
     def _plan_one(self, job: Job, now: datetime, started_at: datetime, batch: Batch) -> None:
         assert job.next_due is not None

@@ -1,9 +1,11 @@
 """Starting runs: overlap rules, the envelope to the agent, the timeout, the queue.
 
-A run becomes an envelope through the router, like any message, so the inbox
-keeps it across a crash. Its timeout is a timer handle (not a task), so thousands
-of running jobs cost little; when it expires the turn is cancelled in its session
-and the finisher records the run as ``timeout``.
+A run becomes an envelope in the inbox, like any message, stored in the transaction
+that records the run (``RunStore.commit``/``commit_fired`` with ``envelope``), then
+handed to the router (``Router.accepted``), which starts its turn when a turn slot
+is free. Its timeout is a timer handle (not a task), so thousands of running jobs
+cost little; when it expires the turn is cancelled in its session and the finisher
+records the run as ``timeout``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,20 +21,19 @@ from typing import Any
 from roost.agents.actor import Agent
 from roost.bus.envelope import Envelope, agent_address
 from roost.bus.events import EventHub
-from roost.bus.router import Router, RouterStopped
+from roost.bus.router import Router
 from roost.scheduler.clock import Clock
 from roost.scheduler.job_events import publish_finished, publish_started
 from roost.scheduler.model import (
     ISOLATED,
     JOB_ACTIVE,
     JOB_DONE,
-    RUN_FAILED,
     RUN_MISSED,
     RUN_RUNNING,
     Job,
     iso,
 )
-from roost.scheduler.runs import AlertPlan, NewRun, RunEnd, RunStore
+from roost.scheduler.runs import AlertPlan, Committed, NewRun, RunStore
 from roost.scheduler.store import JobStore
 from roost.scheduler.turn_facts import run_dedup_key
 from roost.store.conversations import TURN_RUNNING
@@ -43,9 +44,7 @@ TIMEOUT_RECHECK_S = 1.0
 """How often a timed-out run whose turn has not started yet is looked at again."""
 MAX_QUEUED = 100
 """Fire times waiting per job (overlap: queue); beyond this they are recorded as skipped."""
-MAX_RUNNING = 64
-"""Runs sent to agents and not ended, across all jobs. More due at once wait for a slot,
-so a burst of jobs cannot exhaust the database's connections (their turns would fail)."""
+STOPPING_ERROR = "Roost was stopping; the run did not start"
 
 
 @dataclass
@@ -62,7 +61,6 @@ class _Active:
     session: str
     envelope_id: int | None
     timer: asyncio.TimerHandle | None = None
-    slot: bool = False
 
 
 class Runner:
@@ -75,7 +73,6 @@ class Runner:
         events: EventHub,
         clock: Clock,
         alert: AlertPlan,
-        max_running: int = MAX_RUNNING,
     ) -> None:
         self._router = router
         self._agents = agents
@@ -91,11 +88,16 @@ class Runner:
         self._finished: deque[int] = deque(maxlen=10_000)
         self._timed_out: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(max_running)
 
     @property
     def running(self) -> int:
+        """Runs sent and not ended (their turns going on or waiting for a turn slot)."""
         return len(self._active)
+
+    @property
+    def sending(self) -> bool:
+        """Whether runs can be sent now (False while Roost stops: they are recorded missed)."""
+        return self._router.accepting
 
     def busy(self, job_id: int) -> bool:
         return bool(self._by_job.get(job_id)) or self._starting.get(job_id, 0) > 0
@@ -147,49 +149,58 @@ class Runner:
         now = self._clock.now()
         return NewRun(job.id, job.name, scheduled_for, status, None, now, error)
 
-    async def launch(self, job: Job, run: NewRun) -> None:
-        """Send a stored run's envelope to its agent (the run was admitted).
-
-        Waits for a slot while ``max_running`` runs are going on.
-        """
-        session = run.session or job.session_for(run.id)
-        active = _Active(job.id, job.agent, session, None, slot=True)
-        await self._slots.acquire()
-        self._active[run.id] = active
-        self._by_job.setdefault(job.id, set()).add(run.id)
+    def unsent(self, job: Job, run: NewRun) -> None:
+        """An admitted run that cannot be sent (Roost is stopping): record it missed."""
+        run.status, run.finished_at, run.error = RUN_MISSED, self._clock.now(), STOPPING_ERROR
         self.unadmit(job.id)
-        try:
-            envelope = await self._router.submit(_envelope(job, run, session))
-        except RouterStopped:
-            await self._end_unsent(run, RUN_MISSED, "Roost was stopping; the run did not start")
-            return
-        except Exception as exc:
-            log.exception("job %s: could not start run %d", job.name, run.id)
-            await self._end_unsent(run, RUN_FAILED, f"could not start: {exc}")
-            return
-        active.envelope_id = envelope.id
-        if run.id in self._active:
-            self._arm(run.id, job.timeout_s)
+
+    def envelope(self, job: Job, run: NewRun) -> Envelope:
+        """The envelope of a run being stored (``run.id`` is set), to store with it."""
+        return _envelope(job, run, run.session or job.session_for(run.id))
+
+    def sent(self, job: Job, run: NewRun, envelope: Envelope, duplicate: bool) -> None:
+        """A run and its envelope are stored: hand it to the router, watch its timeout."""
+        self.unadmit(job.id)
+        self._active[run.id] = _Active(job.id, job.agent, envelope.session, envelope.id)
+        self._by_job.setdefault(job.id, set()).add(run.id)
+        self._router.accepted([(envelope, duplicate)])
+        self._arm(run.id, job.timeout_s)
         publish_started(
             self._events,
             job=job.name,
             run_id=run.id,
             scheduled_for=run.scheduled_for,
             agent=job.agent,
-            session=session,
+            session=envelope.session,
             envelope_id=envelope.id,
         )
 
     async def start_one(self, job: Job, scheduled_for: datetime) -> NewRun:
-        """Record and launch one admitted run (run now, or the next queued one)."""
+        """Record and send one admitted run (run now, or the next queued one)."""
         run = self.new_run(job, scheduled_for)
+        sending = self.sending
+        if not sending:
+            self.unsent(job, run)
         try:
-            await self._runs.commit([run])
+            committed = await self._runs.commit([run], self._send_for(job) if sending else None)
         except BaseException:
-            self.unadmit(job.id)
+            if sending:
+                self.unadmit(job.id)
             raise
-        await self.launch(job, run)
+        self.launch(committed, {run.id: job})
+        if not sending:
+            publish_finished(
+                self._events, job=job.name, run_id=run.id, status=run.status, error=run.error
+            )
         return run
+
+    def launch(self, committed: Committed, jobs: Mapping[int, Job]) -> None:
+        """Hand the runs a commit stored with their envelopes (``jobs``: by run id) on."""
+        for run, envelope, duplicate in committed.sent:
+            self.sent(jobs[run.id], run, envelope, duplicate)
+
+    def _send_for(self, job: Job) -> Callable[[NewRun], Envelope | None]:
+        return lambda run: self.envelope(job, run)
 
     def adopt(self, run_id: int, job: Job | None, session: str, envelope_id: int) -> None:
         """Watch a run a previous process started (its envelope runs again)."""
@@ -208,8 +219,6 @@ class Runner:
         active = self._active.pop(run_id, None)
         if active is None:
             return
-        if active.slot:
-            self._slots.release()
         if active.timer is not None:
             active.timer.cancel()
         if active.job_id is None:
@@ -253,12 +262,6 @@ class Runner:
         job = found[0]
         self._starting[job_id] = self._starting.get(job_id, 0) + 1
         await self.start_one(job, scheduled_for)
-
-    async def _end_unsent(self, run: NewRun, status: str, error: str) -> None:
-        end = RunEnd(status, self._clock.now(), None, run.session, error=error)
-        await self._runs.finish(run.id, end, self._alert)
-        publish_finished(self._events, job=run.job_name, run_id=run.id, status=status, error=error)
-        self.finished(run.id)
 
     def _arm(self, run_id: int, delay_s: float) -> None:
         active = self._active.get(run_id)

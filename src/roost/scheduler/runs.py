@@ -1,8 +1,10 @@
 """The ``job_runs`` table: one row per fire time, from "running" to how it ended.
 
-Starting runs and advancing their jobs' ``next_due`` happen in one transaction, so
-a crash never leaves a job advanced past a run nobody recorded. Recording a run's
-end, the job's failure count and (once) the alert that goes with it is another.
+Starting runs, storing their envelopes in the inbox and advancing their jobs'
+``next_due`` happen in one transaction, so a crash never leaves a job advanced past
+a run nobody recorded, nor a run recorded whose message was not stored. Recording a
+run's end, the job's failure count and (once) the alert that goes with it is another
+(``RunEnding``), which a run answered normally shares with its turn's final answer.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
-from roost.bus.envelope import DELIVERY_PENDING, Delivery
+from roost.bus.envelope import DELIVERY_PENDING, Delivery, Envelope
+from roost.bus.store import Accepting
 from roost.scheduler.model import (
     FAILED_STATUSES,
     JOB_ACTIVE,
@@ -27,6 +30,37 @@ from roost.scheduler.model import (
 )
 from roost.scheduler.turn_facts import TurnFacts
 from roost.store.tables import deliveries, job_runs, jobs, utcnow
+
+_ADVANCE_JOB = (
+    update(jobs)
+    .where(jobs.c.id == bindparam("job_id"), jobs.c.state == JOB_ACTIVE)
+    .values(
+        next_due=bindparam("next_due"),
+        last_due=bindparam("last_due"),
+        state=bindparam("state"),
+        updated_at=bindparam("now"),
+    )
+)
+_INSERT_RUN = insert(job_runs)
+_END_RUN = (
+    update(job_runs)
+    .where(job_runs.c.id == bindparam("run_id"), job_runs.c.status == RUN_RUNNING)
+    .values(
+        status=bindparam("status"),
+        finished_at=bindparam("finished_at"),
+        envelope_id=bindparam("envelope_id"),
+        session=bindparam("session"),
+        input_tokens=bindparam("input_tokens"),
+        output_tokens=bindparam("output_tokens"),
+        cost_usd=bindparam("cost_usd"),
+        error=bindparam("error"),
+    )
+)
+_JOB_OF_RUN = (
+    select(jobs.c.id, jobs.c.name, jobs.c.consecutive_failures, jobs.c.alerted)
+    .select_from(job_runs.join(jobs, job_runs.c.job_id == jobs.c.id))
+    .where(job_runs.c.id == bindparam("run_id"))
+)
 
 AlertBuilder = Callable[[str, int, int, "str | None"], list[Delivery]]
 """``(job name, run id, failures in a row, last error)`` → the alert's deliveries."""
@@ -80,6 +114,20 @@ class EndRecorded:
     alerts: list[Delivery] = field(default_factory=list)
 
 
+Send = Callable[[NewRun], "Envelope | None"]
+"""A stored run's envelope to store with it (None: the run is not sent, e.g. missed)."""
+
+
+@dataclass
+class Committed:
+    """What a commit of runs stored."""
+
+    live: set[int] = field(default_factory=set)
+    """Jobs still active (``commit_fired``): their runs were stored."""
+    sent: list[tuple[NewRun, Envelope, bool]] = field(default_factory=list)
+    """Each sent run with its envelope as stored and whether it was a duplicate."""
+
+
 @dataclass(frozen=True)
 class AlertPlan:
     """After how many failures in a row a job's owner is told, and what they are told."""
@@ -91,46 +139,54 @@ class AlertPlan:
 class RunStore(TurnFacts):
     """Runs, and (from ``TurnFacts``) what the inbox and the turns say about them."""
 
-    async def commit(self, runs: Sequence[NewRun]) -> None:
-        """Store ``runs``, setting their ids, in one transaction."""
+    async def commit(self, runs: Sequence[NewRun], send: Send | None = None) -> Committed:
+        """Store ``runs``, setting their ids, and the envelopes ``send`` gives for them
+        (in the inbox, deduplicated as ``Router.submit`` does), in one transaction."""
+        committed = Committed()
 
         def store(connection: Connection) -> None:
+            committed.sent = []
             for run in runs:
                 _insert_run(connection, run)
+            _store_envelopes(connection, runs, send, committed)
 
         await self._db.write(store)
+        return committed
 
-    async def commit_fired(self, runs: Sequence[NewRun], advances: Sequence[Advance]) -> set[int]:
-        """Store the runs of due jobs and move the jobs on, in one transaction.
+    async def commit_fired(
+        self, runs: Sequence[NewRun], advances: Sequence[Advance], send: Send | None = None
+    ) -> Committed:
+        """Store the runs of due jobs and their envelopes, and move the jobs on, in one
+        transaction.
 
         Only jobs still active are touched (one paused or removed meanwhile is left
-        alone, and its runs are not stored); returns their ids. The first statement
-        writes, so the transaction holds SQLite's write lock from its start (a read
-        first would make the later write fail at once when another writer got in).
+        alone, and its runs are not stored); ``live`` holds their ids. The first
+        statement writes, so the transaction holds SQLite's write lock from its start
+        (a read first would make the later write fail at once when another writer got in).
         """
         now = utcnow()
-        live: set[int] = set()
+        committed = Committed()
 
         def store(connection: Connection) -> None:
+            live = committed.live = set()
+            committed.sent = []
             for advance in advances:
-                result = connection.execute(
-                    update(jobs)
-                    .where(jobs.c.id == advance.job_id, jobs.c.state == JOB_ACTIVE)
-                    .values(
-                        next_due=to_db(advance.next_due),
-                        last_due=to_db(advance.last_due),
-                        state=advance.state,
-                        updated_at=now,
-                    )
-                )
-                if result.rowcount:
+                params = {
+                    "job_id": advance.job_id,
+                    "next_due": to_db(advance.next_due),
+                    "last_due": to_db(advance.last_due),
+                    "state": advance.state,
+                    "now": now,
+                }
+                if connection.execute(_ADVANCE_JOB, params).rowcount:
                     live.add(advance.job_id)
-            for run in runs:
-                if run.job_id in live:
-                    _insert_run(connection, run)
+            stored = [run for run in runs if run.job_id in live]
+            for run in stored:
+                _insert_run(connection, run)
+            _store_envelopes(connection, stored, send, committed)
 
         await self._db.write(store)
-        return live
+        return committed
 
     async def finish(
         self,
@@ -144,27 +200,11 @@ class RunStore(TurnFacts):
         job has failed ``alert.threshold`` times in a row, and not again until a
         run succeeds.
         """
+        return await self._db.write(self.ending(run_id, end, alert))
 
-        def store(connection: Connection) -> EndRecorded | None:
-            result = connection.execute(
-                update(job_runs)
-                .where(job_runs.c.id == run_id, job_runs.c.status == RUN_RUNNING)
-                .values(
-                    status=end.status,
-                    finished_at=to_db(end.finished_at),
-                    envelope_id=end.envelope_id,
-                    session=end.session,
-                    input_tokens=end.input_tokens,
-                    output_tokens=end.output_tokens,
-                    cost_usd=end.cost_usd,
-                    error=end.error,
-                )
-            )
-            if result.rowcount == 0:
-                return None
-            return _count_outcome(connection, run_id, end, alert)
-
-        return await self._db.write(store)
+    def ending(self, run_id: int, end: RunEnd, alert: AlertPlan) -> RunEnding:
+        """``finish`` as a write for another transaction (the turn's, with its answer)."""
+        return RunEnding(run_id, end, alert)
 
     async def running(self) -> list[tuple[int, int | None, str]]:
         """``(run id, job id, job name)`` of every run recorded as running."""
@@ -193,22 +233,70 @@ class RunStore(TurnFacts):
         return [_run_info(row) for row in rows]
 
 
+class RunEnding:
+    """A run's end recorded (see ``RunStore.finish``): a write for a transaction.
+
+    ``recorded`` is what it changed, or None if the run was recorded already (valid
+    once the transaction committed).
+    """
+
+    def __init__(self, run_id: int, end: RunEnd, alert: AlertPlan) -> None:
+        self.run_id = run_id
+        self.end = end
+        self._alert = alert
+        self.recorded: EndRecorded | None = None
+
+    def __call__(self, connection: Connection) -> EndRecorded | None:
+        self.recorded = None
+        end = self.end
+        params = {
+            "run_id": self.run_id,
+            "status": end.status,
+            "finished_at": to_db(end.finished_at),
+            "envelope_id": end.envelope_id,
+            "session": end.session,
+            "input_tokens": end.input_tokens,
+            "output_tokens": end.output_tokens,
+            "cost_usd": end.cost_usd,
+            "error": end.error,
+        }
+        if connection.execute(_END_RUN, params).rowcount == 0:
+            return None
+        self.recorded = _count_outcome(connection, self.run_id, end, self._alert)
+        return self.recorded
+
+
+def _store_envelopes(
+    connection: Connection, runs: Sequence[NewRun], send: Send | None, committed: Committed
+) -> None:
+    if send is None:
+        return
+    pairs = [(run, envelope) for run in runs if (envelope := send(run)) is not None]
+    if not pairs:
+        return
+    accepting = Accepting()
+    accepting.store(connection, [envelope for _, envelope in pairs])
+    committed.sent = [
+        (run, stored, duplicate)
+        for (run, _), (stored, duplicate) in zip(pairs, accepting.accepted, strict=True)
+    ]
+
+
 def _insert_run(connection: Connection, run: NewRun) -> None:
-    result = connection.execute(
-        insert(job_runs).values(
-            job_id=run.job_id,
-            job_name=run.job_name,
-            scheduled_for=to_db(run.scheduled_for),
-            started_at=to_db(run.started_at),
-            finished_at=to_db(run.finished_at),
-            status=run.status,
-            session=run.fixed_session,
-            input_tokens=0,
-            output_tokens=0,
-            cost_usd=0.0,
-            error=run.error,
-        )
-    )
+    values = {
+        "job_id": run.job_id,
+        "job_name": run.job_name,
+        "scheduled_for": to_db(run.scheduled_for),
+        "started_at": to_db(run.started_at),
+        "finished_at": to_db(run.finished_at),
+        "status": run.status,
+        "session": run.fixed_session,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "cost_usd": 0.0,
+        "error": run.error,
+    }
+    result = connection.execute(_INSERT_RUN, values)
     run.id = int(result.inserted_primary_key[0])  # type: ignore[index]
     run.session = run.fixed_session
     if run.isolated_session:  # stored when the run ends (one write less per run)
@@ -219,11 +307,7 @@ def _count_outcome(
     connection: Connection, run_id: int, end: RunEnd, alert: AlertPlan
 ) -> EndRecorded:
     """Update the job's failure streak; queue the alert the first time it reaches the limit."""
-    row = connection.execute(
-        select(jobs.c.id, jobs.c.name, jobs.c.consecutive_failures, jobs.c.alerted)
-        .select_from(job_runs.join(jobs, job_runs.c.job_id == jobs.c.id))
-        .where(job_runs.c.id == run_id)
-    ).first()
+    row = connection.execute(_JOB_OF_RUN, {"run_id": run_id}).first()
     if row is None:
         return EndRecorded(None)  # the job was removed meanwhile
     job_id, name, was_failing, was_alerted = int(row[0]), str(row[1]), int(row[2]), bool(row[3])

@@ -24,7 +24,7 @@ from roost.scheduler.finisher import JobFinisher
 from roost.scheduler.loop import SchedulerLoop, stop_task
 from roost.scheduler.model import RUN_RUNNING, RunInfo
 from roost.scheduler.recovery import settle_running_runs
-from roost.scheduler.runner import MAX_RUNNING, Runner
+from roost.scheduler.runner import Runner
 from roost.scheduler.runs import AlertPlan, RunStore
 from roost.scheduler.store import JobStore
 from roost.supervise import supervise
@@ -44,11 +44,10 @@ class SchedulerService(JobsApi):
         clock: Clock | None = None,
         *,
         deliver: bool = True,
-        max_running: int = MAX_RUNNING,
     ) -> None:
         """``deliver=False`` (a CLI process without channels) leaves what runs queue in
-        the outbox for `roost run` to send, instead of trying to send it here.
-        ``max_running`` caps the runs going on at once, across all jobs."""
+        the outbox for `roost run` to send, instead of trying to send it here. How many
+        runs' turns go on at once is the router's ``max_turns`` (for all messages)."""
         from roost.tools.scheduling import SchedulingTools
 
         self.app = app
@@ -58,9 +57,7 @@ class SchedulerService(JobsApi):
             app.settings.scheduler.failures_before_alert,
             alert_builder(alert_targets(app.settings)),
         )
-        self.runner = Runner(
-            app.router, app.agents, runs, jobs, app.events, self.clock, self.alert, max_running
-        )
+        self.runner = Runner(app.router, app.agents, runs, jobs, app.events, self.clock, self.alert)
         self.loop = SchedulerLoop(jobs, runs, self.runner, app.events, self.clock)
         super().__init__(
             jobs, runs, app.bus, app.settings, self.clock, self.runner, self.loop.reschedule
