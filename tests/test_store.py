@@ -417,3 +417,40 @@ async def test_a_cancelled_caller_does_not_lose_a_write_handed_over(tmp_path: Pa
         assert (await ledger.report()).total.calls == 5
     finally:
         await db.close()
+
+
+async def test_an_urgent_write_goes_before_the_writes_waiting(tmp_path: Path) -> None:
+    # A job firing or a message being accepted must not queue behind dozens of turns'
+    # transactions: it goes next, after the one under way.
+    import asyncio
+    import threading
+
+    from sqlalchemy import Connection
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'urgent.db'}")
+    await db.open()
+    started, gate = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def block(_: Connection) -> None:
+        started.set()
+        gate.wait(5)
+        order.append("under way")
+
+    def note(name: str) -> object:
+        return lambda _: order.append(name)
+
+    try:
+        blocker = asyncio.create_task(db.write(block))
+        await asyncio.to_thread(started.wait, 5)
+        waiting = [asyncio.create_task(db.write(note(f"turn {i}"))) for i in range(3)]
+        urgent = asyncio.create_task(db.write(note("urgent"), urgent=True))
+        await asyncio.sleep(0.05)
+        gate.set()
+        await asyncio.gather(blocker, urgent, *waiting)
+        assert order == ["under way", "urgent", "turn 0", "turn 1", "turn 2"]
+    finally:
+        await db.close()
+    assert await db.write(note("after a reopen")) is None
+    assert order[-1] == "after a reopen"
+    await db.close()

@@ -127,7 +127,7 @@ class BusStore:
             return int(result.inserted_primary_key[0])  # type: ignore[index]
 
         try:
-            envelope.id = await self._db.write(store)
+            envelope.id = await self._db.write(store, urgent=True)
             return envelope, False
         except IntegrityError:
             if envelope.dedup_key is None:
@@ -140,7 +140,7 @@ class BusStore:
     async def accept_many(self, envelopes: Sequence[Envelope]) -> list[tuple[Envelope, bool]]:
         """``accept`` for several envelopes in one transaction: ``(envelope, duplicate)``."""
         accepting = Accepting()
-        await self._db.write(lambda connection: accepting.store(connection, envelopes))
+        await self._db.write(lambda connection: accepting.store(connection, envelopes), urgent=True)
         return accepting.accepted
 
     async def envelope(self, envelope_id: int) -> Envelope | None:

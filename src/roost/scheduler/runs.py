@@ -150,7 +150,7 @@ class RunStore(TurnFacts):
                 _insert_run(connection, run)
             _store_envelopes(connection, runs, send, committed)
 
-        await self._db.write(store)
+        await self._db.write(store, urgent=True)
         return committed
 
     async def commit_fired(
@@ -185,7 +185,7 @@ class RunStore(TurnFacts):
                 _insert_run(connection, run)
             _store_envelopes(connection, stored, send, committed)
 
-        await self._db.write(store)
+        await self._db.write(store, urgent=True)
         return committed
 
     async def finish(

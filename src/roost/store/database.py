@@ -25,11 +25,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -130,14 +134,17 @@ class Database:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the database at {self.display_url}: {exc}") from exc
 
-    async def write(self, work: Work[T]) -> T:
+    async def write(self, work: Work[T], *, urgent: bool = False) -> T:
         """Run ``work`` in one transaction, committed when it returns (rolled back if it raises).
 
         On SQLite the transaction holds the write lock from its start (BEGIN
         IMMEDIATE), so reading then writing in it never fails half-way for a lock.
+        ``urgent`` work (someone waits to hear "accepted") goes before the transactions
+        waiting for the database thread, not after them.
         """
         if self._thread is not None:
-            return await self._thread.run(functools.partial(self._thread.write, work))
+            call = functools.partial(self._thread.write, work)
+            return await self._thread.run(call, urgent)
         async with self.engine.connect() as connection:
             if self.is_sqlite:
                 connection = await connection.execution_options(**{_IMMEDIATE: True})
@@ -188,14 +195,14 @@ class _SqliteThread:
         )
         event.listen(self._engine, "connect", _sqlite_pragmas)
         event.listen(self._engine, "begin", _sqlite_begin_direct)
-        self._executor: ThreadPoolExecutor | None = None
+        self._worker: _Worker | None = None
         self._writer: Connection | None = None
         self._reader: Connection | None = None
 
-    async def run(self, call: Callable[[], T]) -> T:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="roost-db")
-        future = asyncio.get_running_loop().run_in_executor(self._executor, call)
+    async def run(self, call: Callable[[], T], urgent: bool = False) -> T:
+        if self._worker is None:
+            self._worker = _Worker()
+        future = asyncio.wrap_future(self._worker.submit(call, urgent))
         # Shielded: once handed over, a transaction runs to its end even if the caller
         # is cancelled while it waits its turn (a ledger row is never dropped that way).
         try:
@@ -285,10 +292,55 @@ class _SqliteThread:
         self._engine.dispose()
 
     async def close(self) -> None:
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            await asyncio.get_running_loop().run_in_executor(executor, self._close)
-            executor.shutdown(wait=False)
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            await asyncio.wrap_future(worker.submit(self._close, urgent=False))
+            worker.shutdown()
+
+
+class _Worker:
+    """The database thread: runs calls one at a time, urgent ones before the others waiting.
+
+    Urgent are the writes someone is waiting on to be told "accepted" (a message into
+    the inbox, a job firing): under load dozens of turns' transactions queue here, and
+    those should not wait behind them. The one under way always finishes first.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.PriorityQueue[_Job] = queue.PriorityQueue()
+        self._order = itertools.count()
+        threading.Thread(target=self._work, name="roost-db", daemon=True).start()
+
+    def submit(self, call: Callable[[], T], urgent: bool) -> Future[T]:
+        future: Future[T] = Future()
+        self._queue.put(_Job(0 if urgent else 1, next(self._order), call, future))
+        return future
+
+    def shutdown(self) -> None:
+        """End the thread once everything already submitted has run."""
+        self._queue.put(_Job(2, next(self._order), None, None))
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job.call is None or job.future is None:
+                return
+            if not job.future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = job.call()
+            except BaseException as exc:  # handed to the waiting coroutine
+                job.future.set_exception(exc)
+            else:
+                job.future.set_result(result)
+
+
+@dataclass(order=True)
+class _Job:
+    priority: int
+    order: int
+    call: Callable[[], Any] | None = field(compare=False)
+    future: Future[Any] | None = field(compare=False)
 
 
 def _report_abandoned(future: asyncio.Future[Any]) -> None:
