@@ -26,7 +26,7 @@ from roost.providers.base import (
     ToolCall,
     Usage,
 )
-from roost.providers.sdk_support import SdkProvider, settle_sdk_import
+from roost.providers.sdk_support import SdkProvider, SdkTypes, settle_sdk_import
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
@@ -44,20 +44,14 @@ _EMPTY_ANSWER_PLACEHOLDER = "(no content)"
 MESSAGES_PATH = "/v1/messages"
 
 
-@dataclass(frozen=True)
-class _SdkTypes:
-    message: type[Any]
-    stream: type[Any]
-
-
 @functools.cache
-def _sdk_types() -> _SdkTypes:
+def _sdk_types() -> SdkTypes:
     """What ``messages.create(stream=True)`` parses the answer into (imported on first use)."""
     from anthropic import AsyncStream
     from anthropic.types import Message as ApiMessage
     from anthropic.types import RawMessageStreamEvent
 
-    return _SdkTypes(ApiMessage, AsyncStream[RawMessageStreamEvent])
+    return SdkTypes(ApiMessage, AsyncStream[RawMessageStreamEvent])
 
 
 def _system_param(system: str) -> list[dict[str, Any]]:
@@ -309,7 +303,7 @@ class AnthropicProvider(SdkProvider):
         accumulator = _StreamAccumulator(str(params["model"]), on_text)
         stream = await client.post(
             MESSAGES_PATH,
-            cast_to=_sdk_types().message,
+            cast_to=_sdk_types().answer,
             content=encode_body(params),
             stream=True,
             stream_cls=_sdk_types().stream,

@@ -24,7 +24,7 @@ from roost.providers.base import (
     ToolCall,
     Usage,
 )
-from roost.providers.sdk_support import SdkProvider, settle_sdk_import
+from roost.providers.sdk_support import SdkProvider, SdkTypes, settle_sdk_import
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -51,19 +51,13 @@ def encode_body(params: dict[str, Any]) -> bytes:
     return _ENCODER.encode(body).encode()
 
 
-@dataclass(frozen=True)
-class _SdkTypes:
-    completion: type[Any]
-    stream: type[Any]
-
-
 @functools.cache
-def _sdk_types() -> _SdkTypes:
+def _sdk_types() -> SdkTypes:
     """What ``chat.completions.create(stream=True)`` parses the answer into."""
     from openai import AsyncStream
     from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-    return _SdkTypes(ChatCompletion, AsyncStream[ChatCompletionChunk])
+    return SdkTypes(ChatCompletion, AsyncStream[ChatCompletionChunk])
 
 
 def _message_param(message: Message) -> dict[str, Any]:
@@ -256,7 +250,7 @@ class OpenAIProvider(SdkProvider):
         accumulator = _StreamAccumulator(str(params["model"]), on_text)
         stream = await client.post(
             COMPLETIONS_PATH,
-            cast_to=_sdk_types().completion,
+            cast_to=_sdk_types().answer,
             content=encode_body(params),
             options={"security": {"bearer_auth": True}},
             stream=True,

@@ -7,13 +7,24 @@ have the same names and meanings; the backend passes its SDK module in.
 from __future__ import annotations
 
 import gc
+from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 from roost.config.schema import ProviderConfig
 from roost.providers.base import ProviderError
 
 MAX_ERROR_CHARS = 300
 _settled: set[str] = set()
+
+
+@dataclass(frozen=True)
+class SdkTypes:
+    """What an SDK parses a streamed call into: the whole answer's type (``cast_to``)
+    and the stream of its events (``stream_cls``)."""
+
+    answer: type[Any]
+    stream: type[Any]
 
 
 def settle_sdk_import(sdk: str) -> None:
