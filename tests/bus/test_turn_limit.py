@@ -17,6 +17,7 @@ from roost.agents.actor import Agent
 from roost.agents.turn import TurnResult
 from roost.app import App
 from roost.bus.envelope import Envelope
+from roost.bus.router import RouterStopped
 from roost.bus.store import Accepting
 from roost.config.settings import Settings
 from tests.bus.conftest import RecordingChannel, eventually
@@ -140,11 +141,15 @@ async def test_messages_waiting_at_a_stop_stay_pending_for_the_next_start(
     router.set_max_turns(1)
     first = await router.submit(_message("first", session="x"))
     second = await router.submit(_message("second", session="y"))
+    asking = asyncio.create_task(router.ask(_message("third", session="z")))
     await held.wait_started(1)
+    await _settle()
     await router.stop()
     pending = {envelope.id for envelope in await serving_app.bus.unfinished()}
-    assert {first.id, second.id} <= pending
+    assert {first.id, second.id} <= pending and len(pending) >= 3
     assert held.started == ["first"]
+    with pytest.raises(RouterStopped, match="next start"):
+        await asyncio.wait_for(asking, 5)
 
 
 async def test_max_turns_must_be_at_least_one(serving_app: App) -> None:

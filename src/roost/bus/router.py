@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 STATUS_UNKNOWN_AGENT = "unknown_agent"
 FINISH_ATTEMPTS = 5
+_STOPPED_BEFORE_ANSWER = "Roost stopped before answering; the message runs at the next start"
 
 
 class RouterStopped(Exception):
@@ -86,6 +87,7 @@ class Router:
         self._waiters: dict[int, asyncio.Future[TurnResult]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._accepting = True
+        self._stopped = False
         self._slots = TurnSlots(self._spawn, max_turns)
 
     def set_finisher(self, sender_scheme: str, finisher: Finisher) -> None:
@@ -162,6 +164,8 @@ class Router:
         ``TimeoutError`` is raised.
         """
         stored, duplicate = await self._accept(envelope)
+        if self._stopped:  # while it was being stored
+            raise RouterStopped(_STOPPED_BEFORE_ANSWER)
         future: asyncio.Future[TurnResult] = asyncio.get_running_loop().create_future()
         self._waiters[stored.id] = future
         if not duplicate:
@@ -185,12 +189,20 @@ class Router:
         self._accepting = False
 
     async def stop(self) -> None:
-        """Stop accepting; turns still running are left pending and run at the next start."""
+        """Stop accepting; turns still running are left pending and run at the next start.
+
+        Whoever waits in ``ask`` is told (``RouterStopped``) rather than left waiting for
+        an answer this process will not give.
+        """
         self._accepting = False
+        self._stopped = True
         self._slots.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for waiter in self._waiters.values():
+            if not waiter.done():
+                waiter.set_exception(RouterStopped(_STOPPED_BEFORE_ANSWER))
 
     async def _accept(self, envelope: Envelope) -> tuple[Envelope, bool]:
         if not self._accepting:
