@@ -81,6 +81,28 @@ class GatewayConfig(_Strict):
     send_queue: int = Field(default=1000, ge=10)
     """Events buffered per connection before a client that cannot keep up is dropped."""
     auth_failures_per_minute: int = Field(default=10, ge=1)
+    """Per client address; more within 60 s and its failures get 429 for 60 s."""
+    auth_failures_per_minute_total: int = Field(default=30, ge=1)
+    """From all addresses together, so that varying the source gains no extra guesses."""
+    allowed_origins: list[str] = Field(default_factory=list)
+    """Web pages (``scheme://host[:port]``) besides the gateway's own that may call it."""
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """Names clients may reach the gateway by (``Host``), besides addresses and localhost."""
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, values: list[str]) -> list[str]:
+        from roost.gateway.origin import normalize_origin  # no third-party imports
+
+        return [normalize_origin(value) for value in values]
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not value or any(char in value for char in "/:@ ") or value != value.strip():
+                raise ValueError(f"{value!r} should be a host name, like roost.example.com")
+        return [value.lower().rstrip(".") for value in values]
 
 
 class TelegramGroupsConfig(_Strict):

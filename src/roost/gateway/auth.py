@@ -1,25 +1,31 @@
-"""The token check in front of every route but /healthz, and the per-address failure limit.
+"""The token check in front of every route but the public ones, and the failure limits.
 
-The token comes as ``Authorization: Bearer <token>`` or ``?token=<token>``. Failures
-are logged with the client address, never with what was sent. More than
+Order for each request: a browser request from a foreign page (``Host``/``Origin``, see
+``roost.gateway.origin``) is refused with 403 / close 4403 and is not counted; the right
+token is let through, always, whatever the limits say (so nobody can lock the owner out
+by sending bad requests); a missing or wrong token is counted. More than
 ``gateway.auth_failures_per_minute`` failures from one address within 60 s get that
-address refused (HTTP 429 / WebSocket close 4429) for 60 s, even with the right token.
+address's failures answered 429 / 4429 for 60 s, and so do all failures once more than
+``gateway.auth_failures_per_minute_total`` happened within 60 s from all addresses
+together (varying the source address does not get more 401s). Failures are logged with
+the client address, never with what was sent.
 """
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from roost.gateway.origin import BrowserGuard, Refusal, is_loopback
 from roost.gateway.protocol import (
     CLOSE_RATE_LIMITED,
     CLOSE_UNAUTHORIZED,
@@ -27,56 +33,78 @@ from roost.gateway.protocol import (
     UNAUTHORIZED,
 )
 
+__all__ = ["AuthMiddleware", "FailureLimiter", "Verdict", "is_loopback"]
+
 log = logging.getLogger(__name__)
 
 WINDOW_S = 60.0
 PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})
+FORBIDDEN = "forbidden"
+CLOSE_FORBIDDEN = 4403
 _MAX_TRACKED_ADDRESSES = 4096
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+@dataclass(frozen=True)
+class Verdict:
+    """What one failure leads to: ``limited`` None (answer 401), ``"address"`` or
+    ``"total"`` (answer 429). ``first``: the failure that went over (worth a log line)."""
+
+    limited: str | None = None
+    first: bool = False
 
 
 class FailureLimiter:
-    """Counts authentication failures per address over a sliding window."""
+    """Counts authentication failures per address and in total over a sliding window.
+
+    Memory is bounded: the total keeps its last ``total + 1`` times, each address its
+    last ``per_address + 1``, and addresses are only tracked while under the total.
+    """
 
     def __init__(
-        self, limit: int, window_s: float = WINDOW_S, clock: Callable[[], float] = time.monotonic
+        self,
+        per_address: int,
+        total: int,
+        window_s: float = WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._limit = limit
+        self._per_address = per_address
         self._window_s = window_s
         self._clock = clock
+        self._recent: deque[float] = deque(maxlen=total + 1)
         self._failures: dict[str, deque[float]] = {}
         self._blocked_until: dict[str, float] = {}
+        self._total_over = False
 
-    def blocked(self, address: str) -> bool:
+    def record_failure(self, address: str) -> Verdict:
+        now = self._clock()
+        self._recent.append(now)
+        if self._address_blocked(address, now):
+            return Verdict("address")
+        if self._over_total(now):
+            first, self._total_over = not self._total_over, True
+            return Verdict("total", first)
+        self._total_over = False
+        if len(self._failures) > _MAX_TRACKED_ADDRESSES:
+            self._forget_old(now)
+        failures = self._failures.setdefault(address, deque(maxlen=self._per_address + 1))
+        failures.append(now)
+        if len(failures) > self._per_address and failures[0] > now - self._window_s:
+            self._blocked_until[address] = now + self._window_s
+            del self._failures[address]
+            return Verdict("address", first=True)
+        return Verdict()
+
+    def _over_total(self, now: float) -> bool:
+        recent = self._recent
+        return len(recent) == recent.maxlen and recent[0] > now - self._window_s
+
+    def _address_blocked(self, address: str, now: float) -> bool:
         until = self._blocked_until.get(address)
         if until is None:
             return False
-        if self._clock() < until:
+        if now < until:
             return True
         del self._blocked_until[address]
-        self._failures.pop(address, None)
-        return False
-
-    def record_failure(self, address: str) -> bool:
-        """Count a failure; True if the address is now over the limit (and blocked)."""
-        now = self._clock()
-        if len(self._failures) > _MAX_TRACKED_ADDRESSES:
-            self._forget_old(now)
-        failures = self._failures.setdefault(address, deque())
-        failures.append(now)
-        while failures and failures[0] <= now - self._window_s:
-            failures.popleft()
-        if len(failures) > self._limit:
-            self._blocked_until[address] = now + self._window_s
-            return True
         return False
 
     def _forget_old(self, now: float) -> None:
@@ -88,20 +116,44 @@ class FailureLimiter:
                 del self._blocked_until[address]
 
 
+class _QuietLog:
+    """At most one warning a window for refusals any web page can trigger at will."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._next = 0.0
+        self._suppressed = 0
+
+    def warning(self, message: str, *args: object) -> None:
+        now = self._clock()
+        if now < self._next:
+            self._suppressed += 1
+            return
+        if self._suppressed:
+            message += " (%d more such refusals not logged)"
+            args = (*args, self._suppressed)
+        log.warning(message, *args)
+        self._next, self._suppressed = now + WINDOW_S, 0
+
+
 class AuthMiddleware:
-    """ASGI middleware: lets a request through only with the right token."""
+    """ASGI middleware: lets a request through only from an acceptable page, with the token."""
 
     def __init__(
         self,
         app: ASGIApp,
         token: str,
         limiter: FailureLimiter,
+        guard: BrowserGuard,
         extra_public: frozenset[str] = frozenset(),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._app = app
         self._token = token.encode("utf-8")
         self._limiter = limiter
+        self._guard = guard
         self._public = PUBLIC_PATHS | extra_public
+        self._quiet = _QuietLog(clock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -110,27 +162,44 @@ class AuthMiddleware:
             return
         client = scope.get("client")
         address = str(client[0]) if client else "unknown"
-        if self._limiter.blocked(address):
-            await _refuse(scope, receive, send, RATE_LIMITED)
+        what = (
+            f"{'WebSocket' if kind == 'websocket' else scope.get('method', 'HTTP')} {scope['path']}"
+        )
+        refusal = self._guard.refusal(_headers(scope))
+        if refusal is not None:
+            self._quiet.warning("gateway: %s from %s refused: %s", what, address, refusal.detail)
+            await _forbid(scope, receive, send, refusal)
             return
         if self._authorized(scope):
             await self._app(scope, receive, send)
             return
-        over_limit = self._limiter.record_failure(address)
-        log.warning(
-            "gateway: %s %s from %s refused: missing or wrong token%s",
-            "WebSocket" if kind == "websocket" else scope.get("method", "HTTP"),
-            scope["path"],
-            address,
-            "; too many failures, address blocked for 60s" if over_limit else "",
-        )
-        await _refuse(scope, receive, send, RATE_LIMITED if over_limit else UNAUTHORIZED)
+        verdict = self._limiter.record_failure(address)
+        if verdict.limited is None or verdict.first:
+            note = _LIMIT_NOTES[verdict.limited] if verdict.limited else ""
+            log.warning(
+                "gateway: %s from %s refused: missing or wrong token%s", what, address, note
+            )
+        await _refuse(scope, receive, send, RATE_LIMITED if verdict.limited else UNAUTHORIZED)
 
     def _authorized(self, scope: Scope) -> bool:
         return any(self._matches(candidate) for candidate in _offered_tokens(scope))
 
     def _matches(self, offered: str) -> bool:
         return hmac.compare_digest(offered.encode("utf-8"), self._token)
+
+
+_LIMIT_NOTES = {
+    "address": "; too many failures from this address: its failures get 429 for 60s",
+    "total": "; too many failures from all addresses: every failure gets 429 until it calms down",
+}
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    # The first of each name: a second Host or Origin header does not get a second chance.
+    headers: dict[str, str] = {}
+    for name, value in scope.get("headers", []):
+        headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+    return headers
 
 
 def _offered_tokens(scope: Scope) -> list[str]:
@@ -145,6 +214,16 @@ def _offered_tokens(scope: Scope) -> list[str]:
     return offered
 
 
+async def _forbid(scope: Scope, receive: Receive, send: Send, refusal: Refusal) -> None:
+    if scope["type"] == "websocket":
+        websocket = WebSocket(scope, receive, send)
+        await websocket.accept()
+        await websocket.close(CLOSE_FORBIDDEN, refusal.reason)
+        return
+    body = {"error": {"code": FORBIDDEN, "message": refusal.detail}}
+    await JSONResponse(body, status_code=403)(scope, receive, send)
+
+
 async def _refuse(scope: Scope, receive: Receive, send: Send, code: str) -> None:
     if scope["type"] == "websocket":
         websocket = WebSocket(scope, receive, send)
@@ -155,7 +234,7 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, code: str) -> None
             await websocket.close(CLOSE_UNAUTHORIZED, "unauthorized")
         return
     if code == RATE_LIMITED:
-        message = "too many authentication failures from this address; try again in a minute"
+        message = "too many authentication failures; try again in a minute"
         response = JSONResponse(
             {"error": {"code": code, "message": message}},
             status_code=429,

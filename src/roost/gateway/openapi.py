@@ -145,7 +145,7 @@ def _json(description: str, schema: str) -> dict[str, Any]:
 
 def _op(summary: str, ok: str, *errors: int, **extra: Any) -> dict[str, Any]:
     responses: dict[str, Any] = {"200": _json("OK", ok)}
-    for status in (401, 429, *errors):
+    for status in (401, 403, 429, *errors):
         responses[str(status)] = _json(_REASONS[status], "Error")
     return {"summary": summary, "responses": responses, **extra}
 
@@ -153,9 +153,10 @@ def _op(summary: str, ok: str, *errors: int, **extra: Any) -> dict[str, Any]:
 _REASONS = {
     400: "Bad request (the message names the field)",
     401: "Missing or wrong token",
+    403: "Host or Origin not allowed (gateway.allowed_hosts, gateway.allowed_origins)",
     404: "Unknown agent or session",
     413: "Body larger than gateway.max_frame_bytes",
-    429: "Too many authentication failures from this address",
+    429: "Too many authentication failures (from this address, or from all)",
     503: "Shutting down",
     504: "No answer within timeout_s (the turn goes on)",
 }

@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from roost.app import StartupError
 from roost.gateway.auth import AuthMiddleware, FailureLimiter
 from roost.gateway.http_api import HttpApi, http_error
+from roost.gateway.origin import BrowserGuard
 from roost.gateway.state import GatewayState
 from roost.gateway.ws_endpoint import websocket_endpoint
 
@@ -37,10 +38,12 @@ def build_app(
     state: GatewayState,
     token: str,
     limiter: FailureLimiter,
+    guard: BrowserGuard,
     public_routes: Sequence[Route] = (),
 ) -> Starlette:
     """The gateway's ASGI app. ``public_routes`` (e.g. Telegram's webhook) check their own
-    secret instead of the gateway token."""
+    secret instead of the gateway token, and skip the Host/Origin checks (they are called
+    through whatever proxy or name the sender knows them by)."""
     routes: list[BaseRoute] = [
         *HttpApi(state).routes(),
         WebSocketRoute("/ws", websocket_endpoint(state)),
@@ -49,7 +52,11 @@ def build_app(
     public = frozenset(route.path for route in public_routes)
     return Starlette(
         routes=routes,
-        middleware=[Middleware(AuthMiddleware, token=token, limiter=limiter, extra_public=public)],
+        middleware=[
+            Middleware(
+                AuthMiddleware, token=token, limiter=limiter, guard=guard, extra_public=public
+            )
+        ],
         exception_handlers={HTTPException: http_error},
     )
 

@@ -22,6 +22,7 @@ from roost.gateway.discovery import (
 from roost.gateway.handlers import register_builtin
 from roost.gateway.methods import MethodRegistry
 from roost.gateway.metrics import GatewayMetrics
+from roost.gateway.origin import BrowserGuard
 from roost.gateway.protocol import CLOSE_GOING_AWAY
 from roost.gateway.server import HttpServer, build_app
 from roost.gateway.state import GatewayState
@@ -98,9 +99,13 @@ class GatewayService:
     async def start(self) -> None:
         token = await self._token()
         self.state.stopping.clear()
-        limiter = FailureLimiter(self.config.auth_failures_per_minute)
+        config = self.config
+        limiter = FailureLimiter(
+            config.auth_failures_per_minute, config.auth_failures_per_minute_total
+        )
+        guard = BrowserGuard(config.host, config.allowed_hosts, config.allowed_origins)
         server = HttpServer(
-            build_app(self.state, token, limiter, self._public_routes()),
+            build_app(self.state, token, limiter, guard, self._public_routes()),
             self.config.host,
             self.config.port,
             self.config.max_frame_bytes,
