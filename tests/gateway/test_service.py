@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import socket
 import stat
@@ -24,11 +25,42 @@ from roost.gateway.service import GatewayService
 from tests.gateway.conftest import TOKEN, GatewayFactory, WsClient
 
 
-async def test_a_non_loopback_host_needs_a_configured_token(start_gateway: GatewayFactory) -> None:
+async def test_off_loopback_a_short_token_is_refused(
+    start_gateway: GatewayFactory, settings: Settings
+) -> None:
+    with pytest.raises(StartupError) as refused:
+        await start_gateway(host="0.0.0.0", token=SecretStr("x" * 31))
+    message = str(refused.value)
+    assert "gateway.host is 0.0.0.0" in message and "shorter than 32 characters" in message
+    assert "Leave gateway.token unset" in message and "secrets.token_urlsafe(32)" in message
+    assert "x" * 31 not in message
+    settings.home.mkdir(parents=True, exist_ok=True)
+    (settings.home / "gateway.token").write_text("hunter2\n", encoding="utf-8")
     with pytest.raises(StartupError) as refused:
         await start_gateway(host="0.0.0.0", token=None)
-    message = str(refused.value)
-    assert "gateway.host" in message and "gateway.token" in message
+    assert str(settings.home / "gateway.token") in str(refused.value)
+    assert "hunter2" not in str(refused.value)
+
+
+async def test_off_loopback_the_gateway_warns_and_a_generated_token_will_do(
+    start_gateway: GatewayFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="roost.gateway")
+    loopback = await start_gateway(token=SecretStr("short"))  # accepted on loopback
+    await loopback.stop()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    gateway = await start_gateway(host="0.0.0.0", token=None)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        "gateway on 0.0.0.0 is reachable from other machines: the token is the only "
+        "protection and traffic is not encrypted (no TLS); put a TLS proxy in front or use "
+        "gateway.host: 127.0.0.1"
+    ]
+    token = read_token_file(gateway.app.settings.home)
+    assert token is not None and len(token) >= 32
+    async with httpx.AsyncClient(base_url=gateway.http_url, timeout=10) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        assert (await client.get("/api/agents", headers=headers)).status_code == 200
 
 
 async def test_a_port_in_use_is_a_clear_error(start_gateway: GatewayFactory) -> None:

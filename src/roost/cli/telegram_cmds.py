@@ -219,16 +219,6 @@ def _check_providers(settings: Settings) -> list[Check]:
 
 
 def _check_gateway(settings: Settings) -> list[Check]:
-    from roost.gateway.auth import is_loopback
-    from roost.gateway.discovery import read_token_file, token_path
+    from roost.gateway.exposure import gateway_checks
 
-    gateway = settings.gateway
-    if not gateway.enabled:
-        return [Check(None, "gateway: disabled (gateway.enabled: false)")]
-    if gateway.token is not None and gateway.token.get_secret_value():
-        return [Check(True, "gateway token: set in the config")]
-    if read_token_file(settings.home):
-        return [Check(True, f"gateway token: {token_path(settings.home)}")]
-    if is_loopback(gateway.host):
-        return [Check(True, "gateway token: generated at the first `roost run`")]
-    return [Check(False, f"gateway.host {gateway.host} is reachable by others: set gateway.token")]
+    return [Check(ok, what) for ok, what in gateway_checks(settings)]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.routing import Route
 
 from roost.app import StartupError
-from roost.gateway.auth import FailureLimiter, is_loopback
+from roost.gateway.auth import FailureLimiter
 from roost.gateway.clients import ConnectionRegistry
 from roost.gateway.discovery import (
     Endpoint,
@@ -19,10 +19,11 @@ from roost.gateway.discovery import (
     token_path,
     write_endpoint,
 )
+from roost.gateway.exposure import MIN_EXPOSED_TOKEN_CHARS, exposure_warning, weak_token_message
 from roost.gateway.handlers import register_builtin
 from roost.gateway.methods import MethodRegistry
 from roost.gateway.metrics import GatewayMetrics
-from roost.gateway.origin import BrowserGuard
+from roost.gateway.origin import BrowserGuard, is_loopback
 from roost.gateway.protocol import CLOSE_GOING_AWAY
 from roost.gateway.server import HttpServer, build_app
 from roost.gateway.state import GatewayState
@@ -122,17 +123,19 @@ class GatewayService:
             self.ws_url,
             self.token_source,
         )
+        if not is_loopback(config.host):
+            log.warning("%s", exposure_warning(config.host))
 
     async def _token(self) -> str:
         secret = self.config.token.get_secret_value() if self.config.token else ""
-        if secret:
-            return secret
-        if not is_loopback(self.config.host):
-            raise StartupError(
-                f"gateway.host is {self.config.host}, which other machines can reach: "
-                "set gateway.token in the config (or use gateway.host: 127.0.0.1)"
-            )
-        return await asyncio.to_thread(ensure_token_file, self.app.settings.home)
+        if not secret:
+            secret = await asyncio.to_thread(ensure_token_file, self.app.settings.home)
+            where = f"{token_path(self.app.settings.home)} (delete it to get a new one)"
+        else:
+            where = "gateway.token"
+        if not is_loopback(self.config.host) and len(secret) < MIN_EXPOSED_TOKEN_CHARS:
+            raise StartupError(weak_token_message(self.config.host, where))
+        return secret
 
     async def stop(self) -> None:
         self.state.stopping.set()
