@@ -31,7 +31,13 @@ from roost.providers.base import (
     ToolCall,
     Usage,
 )
-from roost.store.conversations import TURN_INTERRUPTED, Conversations, TurnEnd, Write
+from roost.store.conversations import (
+    TURN_INTERRUPTED,
+    TURN_UNCONFIGURED,
+    Conversations,
+    TurnEnd,
+    Write,
+)
 from roost.tools.registry import ToolContext, ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -39,7 +45,7 @@ log = logging.getLogger(__name__)
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
 STATUS_MAX_ROUNDS = "max_rounds"
-STATUS_UNCONFIGURED = "unconfigured"
+STATUS_UNCONFIGURED = TURN_UNCONFIGURED
 STATUS_OVER_BUDGET = "over_budget"
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from roost.providers.base import Message, ToolCall
@@ -26,6 +26,10 @@ from roost.store.tables import messages, sessions, turns, utcnow
 
 TURN_RUNNING = "running"
 TURN_INTERRUPTED = "interrupted"
+TURN_UNCONFIGURED = "unconfigured"
+"""A turn that found no model provider: its user message stays stored (shown by
+`roost history`) but is left out of the context of later turns, which would
+otherwise see it as a question nobody answered."""
 HISTORY_LIMIT = 400
 """How many of a session's newest messages a turn starts from (``history``'s default)."""
 CACHED_SESSIONS = 64
@@ -108,6 +112,19 @@ _HISTORY = (
     .order_by(messages.c.id.desc())
     .limit(bindparam("limit"))
 )
+_UNCONFIGURED_TURNS = select(turns.c.id).where(
+    turns.c.status == TURN_UNCONFIGURED, turns.c.session_id == bindparam("session_id")
+)
+_CONTEXT = (
+    select(*_MESSAGE_COLUMNS)
+    .where(
+        messages.c.session_id == bindparam("session_id"),
+        or_(messages.c.turn_id.is_(None), messages.c.turn_id.not_in(_UNCONFIGURED_TURNS)),
+    )
+    .order_by(messages.c.id.desc())
+    .limit(bindparam("limit"))
+)
+"""``_HISTORY`` as a turn's context: without the messages of unconfigured turns."""
 
 
 class _History:
@@ -236,11 +253,15 @@ class Conversations:
             self._session_ids.popitem(last=False)
         return int(session_id)
 
-    async def history(self, session_id: int, limit: int = HISTORY_LIMIT) -> list[Message]:
-        """The most recent ``limit`` messages of a session, oldest first (from the database)."""
+    async def history(
+        self, session_id: int, limit: int = HISTORY_LIMIT, *, context: bool = False
+    ) -> list[Message]:
+        """The most recent ``limit`` messages of a session, oldest first (from the database);
+        with ``context``, only those a turn sends to the model (see ``TURN_UNCONFIGURED``)."""
+        query = _CONTEXT if context else _HISTORY
 
         def load(connection: Connection) -> Sequence[Any]:
-            return connection.execute(_HISTORY, {"session_id": session_id, "limit": limit}).all()
+            return connection.execute(query, {"session_id": session_id, "limit": limit}).all()
 
         rows = await self._db.read(load)
         return [_to_message(row) for row in reversed(rows)]
@@ -269,7 +290,7 @@ class Conversations:
             rows = None
             if expected is _NOT_HELD or before != expected:
                 rows = connection.execute(
-                    _HISTORY, {"session_id": session_id, "limit": HISTORY_LIMIT}
+                    _CONTEXT, {"session_id": session_id, "limit": HISTORY_LIMIT}
                 ).all()
             return turn_id, before, after, rows
 
@@ -284,7 +305,7 @@ class Conversations:
             return TurnStart(turn_id, list(loaded.messages))
         entry = held.get(session_id, before)
         if entry is None:  # changed while the transaction ran: read it again
-            return TurnStart(turn_id, await self.history(session_id))
+            return TurnStart(turn_id, await self.history(session_id, context=True))
         if text is not None and after is not None:
             held.add(session_id, before, Message(role="user", text=text), after)
         return TurnStart(turn_id, list(entry.messages))
@@ -389,12 +410,20 @@ class Conversations:
         extra = tuple(also)
         now = utcnow()
 
-        def finish(connection: Connection) -> None:
+        def finish(connection: Connection) -> int | None:
             for write in extra:
                 write(connection)
             _finish(connection, turn_id, end, now)
+            if status != TURN_UNCONFIGURED:
+                return None
+            return connection.execute(
+                select(turns.c.session_id).where(turns.c.id == turn_id)
+            ).scalar_one_or_none()
 
-        await self._db.write(finish)
+        session_id = await self._db.write(finish)
+        if session_id is not None:
+            # The history held has this turn's user message in it: read it again next time.
+            self._histories.drop(int(session_id))
 
     async def interrupt_running_turns(self, agents: list[str] | None = None) -> int:
         """Mark turns left ``running`` by a process that died as ``interrupted``."""
