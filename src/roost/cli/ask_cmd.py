@@ -80,6 +80,8 @@ def ask(
             fail("the message is empty")
         if verbose:
             _note(f"via gateway at {location.url}")
+        if find is not None:
+            warn_if_config_differs(find)
         if _ask_via_gateway(location, find, agent, message, session, as_json):
             return
     _ask_in_process(ctx, agent, message, session, as_json=as_json, local=local, verbose=verbose)
@@ -99,7 +101,16 @@ def gateway_finder(ctx: typer.Context, url: str | None = None) -> GatewayFinder:
     if peeked is None:
         return finder(load(ctx), url)
     source = f"gateway.token in {peeked.config_path}" if peeked.token else None
-    return GatewayFinder(peeked.home, peeked.token, source, url)
+    return GatewayFinder(
+        peeked.home, peeked.token, source, url, peeked.config_path, knows_config=True
+    )
+
+
+def warn_if_config_differs(find: GatewayFinder) -> None:
+    """Say on stderr when the running `roost run` loaded another config than this command."""
+    note = find.config_mismatch()
+    if note is not None:
+        _note(note)
 
 
 def _note(text: str) -> None:
@@ -244,4 +255,11 @@ def _reply_dict(data: dict[str, Any], agent: str, session: str) -> dict[str, obj
     }
 
 
-__all__ = ["DEFAULT_SESSION", "EXIT_INTERRUPTED", "TerminalPrinter", "ask", "gateway_finder"]
+__all__ = [
+    "DEFAULT_SESSION",
+    "EXIT_INTERRUPTED",
+    "TerminalPrinter",
+    "ask",
+    "gateway_finder",
+    "warn_if_config_differs",
+]

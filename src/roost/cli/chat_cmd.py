@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from roost.cli.ask_cmd import DEFAULT_SESSION, EXIT_INTERRUPTED, gateway_finder
+from roost.cli.ask_cmd import (
+    DEFAULT_SESSION,
+    EXIT_INTERRUPTED,
+    gateway_finder,
+    warn_if_config_differs,
+)
 from roost.cli.chat.conversation import Chat
 from roost.cli.chat.piped import run_piped
 from roost.cli.chat.ui import PlainUi, TerminalUi, Ui
@@ -67,6 +72,7 @@ def chat(
     location = find()
     if location is None:
         fail(NO_GATEWAY.format(where=f" for {find.home}"))
+    warn_if_config_differs(find)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     try:
         code = asyncio.run(_main(location, find, agent, session, interactive))

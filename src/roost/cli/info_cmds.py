@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from roost.cli.common import fail, load, out_console
+from roost.client.config_check import say_running_config
 
 if TYPE_CHECKING:
     from roost.config.settings import Settings
@@ -35,12 +36,14 @@ def agents(ctx: typer.Context, as_json: JsonOption = False) -> None:
     ]
     if as_json:
         print(json.dumps({"agents": rows}))
+        say_running_config(settings.home, settings.config_path)
         return
     table = Table("agent", "model", "tools", "workspace")
     for row in rows:
         model = row["model"] if row["configured"] else "[yellow]no provider configured[/]"
         table.add_row(str(row["name"]), str(model), ", ".join(row["tools"]), str(row["workspace"]))
     out_console().print(table)
+    say_running_config(settings.home, settings.config_path)
 
 
 def cost(ctx: typer.Context, as_json: JsonOption = False) -> None:

@@ -38,7 +38,7 @@ def finder(settings: Settings, url: str | None = None) -> GatewayFinder:
     configured = settings.gateway.token
     token = configured.get_secret_value() if configured is not None else None
     where = f"gateway.token in {settings.config_path}" if configured is not None else None
-    return GatewayFinder(settings.home, token, where, url)
+    return GatewayFinder(settings.home, token, where, url, settings.config_path, knows_config=True)
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,26 @@ class GatewayFinder:
     """Where ``configured_token`` is set, for messages."""
     url: str | None = None
     """A fixed address (``--url``); else the one in ``<home>/gateway.json``."""
+    config_path: Path | None = None
+    """The config file this command loaded (None: built-in defaults)."""
+    knows_config: bool = False
+    """Whether ``config_path`` was given: only then is it compared with the gateway's."""
 
     def __call__(self) -> GatewayLocation | None:
         return locate_in(
             self.home, self.configured_token, url=self.url, token_source=self.token_source
         )
+
+    def config_mismatch(self) -> str | None:
+        """When the running `roost run` loaded another config than this command (or the
+        file changed since), what to tell the user; None otherwise, or with ``--url``
+        (the gateway there need not be the one ``gateway.json`` describes)."""
+        if self.url is not None or not self.knows_config:
+            return None
+        from roost.client.config_check import running_config
+
+        running = running_config(self.home, self.config_path)
+        return running.mismatch() if running is not None else None
 
 
 def locate_in(

@@ -6,6 +6,7 @@ then ``<home>/roost.yaml``. Without any file Roost runs on defaults.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 from collections.abc import Collection, Mapping
@@ -17,6 +18,7 @@ from pydantic import SecretStr, ValidationError
 
 from roost.config.environment import substitute
 from roost.config.errors import ConfigError
+from roost.config.fingerprint import config_digest
 from roost.config.schema import AgentConfig, ProviderConfig, RoostConfig
 from roost.config.settings import (
     DEFAULT_AGENT,
@@ -68,8 +70,11 @@ def load_settings(
 
         known_tools = builtin_tool_names()
     path = find_config(explicit, env)
+    # Taken before reading: if the file changes in between, the digest is the older
+    # one, and a later command warns about a change rather than missing one.
+    digest = config_digest(path) if path else None
     config = _read(path, env) if path else RoostConfig()
-    return _resolve(config, path, env, known_tools)
+    return dataclasses.replace(_resolve(config, path, env, known_tools), config_sha256=digest)
 
 
 def _parse_yaml(text: str) -> Any:

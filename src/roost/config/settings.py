@@ -74,3 +74,5 @@ class Settings:
     telegram: TelegramConfig | None = None
     schedules: dict[str, ScheduleConfig] = field(default_factory=dict)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    config_sha256: str | None = None
+    """SHA-256 of the config file as it was read (see ``roost.config.fingerprint``)."""

@@ -26,6 +26,12 @@ class Endpoint:
     ws_url: str
     http_url: str
     pid: int
+    config_path: str | None = None
+    """The config file the running process loaded (None: built-in defaults)."""
+    config_sha256: str | None = None
+    """Its SHA-256 as it was read, so a client can tell it changed since."""
+    records_config: bool = True
+    """False for a file written by a Roost that did not record the config."""
 
 
 def token_path(home: Path) -> Path:
@@ -58,7 +64,15 @@ def write_endpoint(home: Path, endpoint: Endpoint) -> None:
     path = home / ENDPOINT_FILE
     temporary = path.with_suffix(".tmp")
     temporary.write_text(
-        json.dumps({"ws": endpoint.ws_url, "http": endpoint.http_url, "pid": endpoint.pid}),
+        json.dumps(
+            {
+                "ws": endpoint.ws_url,
+                "http": endpoint.http_url,
+                "pid": endpoint.pid,
+                "config": endpoint.config_path,
+                "config_sha256": endpoint.config_sha256,
+            }
+        ),
         encoding="utf-8",
     )
     temporary.replace(path)
@@ -72,10 +86,21 @@ def read_endpoint(home: Path) -> Endpoint | None:
     """The running gateway's endpoint, or None if none is running (or the file is stale)."""
     try:
         data = json.loads((home / ENDPOINT_FILE).read_text(encoding="utf-8"))
-        endpoint = Endpoint(str(data["ws"]), str(data["http"]), int(data["pid"]))
-    except (OSError, ValueError, KeyError, TypeError):
+        endpoint = Endpoint(
+            str(data["ws"]),
+            str(data["http"]),
+            int(data["pid"]),
+            _optional_text(data.get("config")),
+            _optional_text(data.get("config_sha256")),
+            records_config="config" in data,
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return endpoint if _alive(endpoint.pid) else None
+
+
+def _optional_text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _alive(pid: int) -> bool:

@@ -114,7 +114,14 @@ class GatewayService:
         self.port = await server.start()
         self._server = server
         self.metrics.start()
-        endpoint = Endpoint(ws_url=self.ws_url, http_url=self.http_url, pid=os.getpid())
+        settings = self.app.settings
+        endpoint = Endpoint(
+            ws_url=self.ws_url,
+            http_url=self.http_url,
+            pid=os.getpid(),
+            config_path=str(settings.config_path) if settings.config_path else None,
+            config_sha256=settings.config_sha256,
+        )
         await asyncio.to_thread(write_endpoint, self.app.settings.home, endpoint)
         self._wrote_endpoint = True
         log.info(
