@@ -182,8 +182,9 @@ async def _async_checks(settings: Settings) -> list[Check]:
     from roost.channels.telegram.doctor import telegram_checks
 
     checks = [await _check_store(settings)]
-    checks += _check_providers(settings)
+    checks += await _probe_providers(settings, _check_providers(settings))
     checks += _check_gateway(settings)
+    checks += await _check_running(settings)
     checks += [Check(ok, what) for ok, what in await telegram_checks(settings.telegram)]
     return checks
 
@@ -216,6 +217,33 @@ def _check_providers(settings: Settings) -> list[Check]:
     if not checks:
         checks.append(Check(False, "no model provider is configured (run `roost init`)"))
     return checks
+
+
+async def _probe_providers(settings: Settings, keyed: list[Check]) -> list[Check]:
+    """The key checks, each with whether its provider's address answers (no tokens spent)."""
+    from roost.cli.doctor_probes import probe_providers, provider_address
+
+    if not settings.providers:
+        return keyed
+    probes = await probe_providers(settings.providers)
+    checks: list[Check] = []
+    for (name, provider), check in zip(settings.providers.items(), keyed, strict=True):
+        problem = probes[name]
+        if problem is not None:
+            checks.append(Check(False, f"{check.what}, but {problem}"))
+        else:
+            host, port = provider_address(provider)
+            checks.append(Check(check.ok, f"{check.what}; {host}:{port} answers"))
+    return checks
+
+
+async def _check_running(settings: Settings) -> list[Check]:
+    """Whether `roost run` is up (gateway.json and /healthz) and which config it loaded."""
+    from roost.cli.doctor_probes import running_checks
+
+    return [
+        Check(ok, what) for ok, what in await running_checks(settings.home, settings.config_path)
+    ]
 
 
 def _check_gateway(settings: Settings) -> list[Check]:
