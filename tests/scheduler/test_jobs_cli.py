@@ -83,3 +83,55 @@ def test_run_now_offline_records_the_run_and_leaves_deliveries_for_roost_run(
     assert run["status"] == "ok" and run["output_tokens"] > 0
     [delivery] = run["deliveries"]
     assert (delivery["target"], delivery["status"]) == ("telegram:1", "pending")
+
+
+NO_TARGET = "roost: no deliver target: the answer is only kept in the run history; see it with"
+
+
+def test_a_job_without_a_deliver_target_is_added_with_a_warning(config: Path) -> None:
+    quiet = roost("jobs", "add", "ping", "--every", "1h", "-a", "assistant", "-p", "ping?")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr.strip() == f"{NO_TARGET} roost jobs runs ping"
+    assert quiet.stdout.startswith("added job ping: every 1h")
+    delivered = roost(
+        "jobs", "add", "pong", "--every", "1h", "-a", "assistant", "-p", "p", "-d", "telegram:2"
+    )
+    assert delivered.returncode == 0 and delivered.stderr == "", delivered.stderr
+
+
+LONG_ANSWER = "First line of the standup.\n" + "Second line, " * 10 + "end."
+
+
+def test_the_answer_is_shown_by_jobs_run_and_jobs_runs(config: Path, fake_llm: FakeLLM) -> None:
+    roost("jobs", "add", "standup", "--every", "1h", "-a", "assistant", "-p", "Plan my day")
+    fake_llm.reply(LONG_ANSWER)
+    ran = roost("jobs", "run", "standup")
+    assert ran.returncode == 0, ran.stderr
+    first, *answer = ran.stdout.splitlines()
+    assert first.startswith("run 1 of job standup: ok (")
+    assert "\n".join(answer) == LONG_ANSWER
+    listed = roost("jobs", "runs", "standup")
+    assert listed.returncode == 0, listed.stderr
+    assert "run 1: First line of the standup. Second line, Second line," in listed.stdout
+    assert "end." not in listed.stdout
+    assert "whole answers: roost jobs runs standup --full" in listed.stdout
+    full = roost("jobs", "runs", "standup", "--full")
+    assert LONG_ANSWER in full.stdout
+    [run] = json.loads(roost("jobs", "runs", "standup", "--json").stdout)["runs"]
+    assert run["answer"] == LONG_ANSWER
+
+
+def test_jobs_run_through_the_gateway_prints_the_answer(
+    config: Path, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    from tests.client.test_chat_and_ask import running_roost
+
+    with open(config, "a", encoding="utf-8") as handle:
+        handle.write("gateway: {port: 0}\n")
+    with running_roost(tmp_path / "home"):
+        fake_llm.reply("Answered in roost run.")
+        ran = roost("jobs", "run", "brief")
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout.splitlines()[-1] == "Answered in roost run."
+        [run] = json.loads(roost("jobs", "runs", "brief", "--json").stdout)["runs"]
+        assert run["answer"] == "Answered in roost run."

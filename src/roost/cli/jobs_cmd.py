@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -130,6 +131,12 @@ def add(
     }
     result = _request(ctx, lambda backend: backend.call("jobs.add", params))
     job = result["job"]
+    if not deliver:
+        print(
+            "roost: no deliver target: the answer is only kept in the run history; "
+            f"see it with roost jobs runs {name}",
+            file=sys.stderr,
+        )
     if as_json:
         print(json.dumps(result, ensure_ascii=False))
         return
@@ -180,6 +187,8 @@ def run(
         print(f"job {name} is running; this run starts when it ends (overlap: queue)")
     else:
         print(f"run {run['id']} of job {name}: {run['status']}{_run_details(run)}")
+        if run.get("answer"):
+            print(run["answer"])
     if run["status"] in ("failed", "timeout"):
         raise typer.Exit(1)
 
@@ -207,9 +216,12 @@ def runs(
     ctx: typer.Context,
     name: NameArgument,
     limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 20,
+    full: Annotated[
+        bool, typer.Option("--full", help="Print each run's whole answer below the table.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """A job's run history, with each delivery's status per target."""
+    """A job's run history: status, cost, deliveries per target, and the answer."""
     from rich.table import Table
 
     params = {"name": name, "limit": limit}
@@ -235,6 +247,30 @@ def runs(
             "\n".join(notes) or "-",
         )
     out_console().print(table)
+    _print_answers(name, result["runs"], full)
+
+
+def _print_answers(name: str, runs: list[dict[str, Any]], full: bool) -> None:
+    """Below the table (a column would not fit 80 columns): each run's answer, on one
+    line cut at ``ANSWER_PREVIEW`` characters, or whole with ``--full``."""
+    answered = [run for run in runs if run.get("answer")]
+    for run in answered:
+        if full:
+            print(f"\n── run {run['id']} ({_local(run['scheduled_for'])}):\n{run['answer']}")
+        else:
+            print(f"run {run['id']}: {_preview(run['answer'])}")
+    if not full and any(len(run["answer"]) > ANSWER_PREVIEW for run in answered):
+        print(f"whole answers: roost jobs runs {name} --full")
+
+
+ANSWER_PREVIEW = 60
+"""Characters of an answer shown in the `roost jobs runs` table (``--full``: all of it)."""
+
+
+def _preview(answer: str) -> str:
+    """The answer on one line, cut at ``ANSWER_PREVIEW`` characters."""
+    line = " ".join(answer.split())
+    return line if len(line) <= ANSWER_PREVIEW else line[: ANSWER_PREVIEW - 1] + "…"
 
 
 def _took(started: str | None, finished: str | None) -> str:

@@ -189,6 +189,8 @@ class RunInfo:
     cost_usd: float = 0.0
     error: str | None = None
     deliveries: list[DeliveryInfo] = field(default_factory=list)
+    answer: str | None = None
+    """The agent's final answer (its last assistant message), once the run has one."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -205,4 +207,5 @@ class RunInfo:
             "cost_usd": round(self.cost_usd, 8),
             "error": self.error,
             "deliveries": [delivery.to_dict() for delivery in self.deliveries],
+            "answer": self.answer,
         }

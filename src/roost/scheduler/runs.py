@@ -29,7 +29,7 @@ from roost.scheduler.model import (
     to_db,
 )
 from roost.scheduler.turn_facts import TurnFacts
-from roost.store.tables import deliveries, job_runs, jobs, utcnow
+from roost.store.tables import deliveries, job_runs, jobs, messages, turns, utcnow
 
 _ADVANCE_JOB = (
     update(jobs)
@@ -229,8 +229,16 @@ class RunStore(TurnFacts):
         return await self._runs(query)
 
     async def _runs(self, query: Any) -> list[RunInfo]:
-        rows = await self._db.read(lambda connection: connection.execute(query).mappings().all())
-        return [_run_info(row) for row in rows]
+        def load(connection: Connection) -> tuple[Sequence[Any], dict[int, str]]:
+            rows = connection.execute(query).mappings().all()
+            envelope_ids = [int(row["envelope_id"]) for row in rows if row["envelope_id"]]
+            return rows, _answers(connection, envelope_ids)
+
+        rows, answers = await self._db.read(load)
+        return [
+            _run_info(row, answers.get(row["envelope_id"]) if row["envelope_id"] else None)
+            for row in rows
+        ]
 
 
 class RunEnding:
@@ -351,7 +359,25 @@ def _insert_delivery(connection: Connection, delivery: Delivery) -> Delivery:
     return delivery
 
 
-def _run_info(row: Any) -> RunInfo:
+def _answers(connection: Connection, envelope_ids: Sequence[int]) -> dict[int, str]:
+    """Each envelope's answer: the newest final assistant message of any of its turns (a
+    run recovered after a crash has several turns)."""
+    if not envelope_ids:
+        return {}
+    query = (
+        select(turns.c.envelope_id, messages.c.text)
+        .select_from(messages.join(turns, messages.c.turn_id == turns.c.id))
+        .where(
+            turns.c.envelope_id.in_(envelope_ids),
+            messages.c.role == "assistant",
+            messages.c.tool_calls.is_(None),  # a step that calls tools is not the answer
+        )
+        .order_by(messages.c.id)
+    )
+    return {int(envelope_id): str(text) for envelope_id, text in connection.execute(query)}
+
+
+def _run_info(row: Any, answer: str | None = None) -> RunInfo:
     scheduled = from_db(row["scheduled_for"])
     assert scheduled is not None
     return RunInfo(
@@ -367,4 +393,5 @@ def _run_info(row: Any) -> RunInfo:
         output_tokens=int(row["output_tokens"] or 0),
         cost_usd=float(row["cost_usd"] or 0.0),
         error=row["error"],
+        answer=answer,
     )
