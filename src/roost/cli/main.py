@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "init": "roost.cli.init_cmd:init",
     "agents": "roost.cli.info_cmds:agents",
     "cost": "roost.cli.info_cmds:cost",
+    "sessions": "roost.cli.sessions_cmd:sessions",
+    "history": "roost.cli.sessions_cmd:history",
     "jobs": "roost.cli.jobs_cmd:jobs_app",
     "pairing": "roost.cli.telegram_cmds:pairing_app",
     "doctor": "roost.cli.telegram_cmds:doctor",
