@@ -91,3 +91,31 @@ def test_ask_from_a_directory_with_another_config_names_both_files(
             f"roost: the running roost run (pid {endpoint.pid}) loaded {config.resolve()}; "
             f"this command loaded {other.resolve()}: {RESTART}"
         ) in there.stderr.splitlines()
+
+
+def test_ask_says_roost_run_started_without_the_provider_variable_this_shell_sets(
+    fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    (tmp_path / "roost.yaml").write_text(base_config(home), encoding="utf-8")
+    with running_roost(home):  # started with no provider variable
+        endpoint = read_endpoint(home)
+        assert endpoint is not None
+        plain = roost("ask", "assistant", "hi", cwd=tmp_path)
+        assert plain.returncode == 1 and plain.stderr == f"{NO_PROVIDER_REPLY}\n"
+        env = {**os.environ, "ROOST_LOCAL_BASE_URL": fake_llm.openai_url}
+        asked = subprocess.run(
+            [sys.executable, "-m", "roost", "ask", "assistant", "hi"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=60,
+        )
+        assert asked.returncode == 1
+        assert asked.stderr.splitlines() == [
+            NO_PROVIDER_REPLY,
+            f"roost: the running roost run (pid {endpoint.pid}) started without "
+            "ROOST_LOCAL_BASE_URL, which this shell sets: restart it (Ctrl+C, then "
+            "`roost run`) where it is set",
+        ]

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -75,14 +76,13 @@ def ask(
     location = find() if find is not None else None
     if message == "-":
         message = sys.stdin.read().strip()
-    if location is not None:
+    if location is not None and find is not None:
         if not message.strip():
             fail("the message is empty")
         if verbose:
             _note(f"via gateway at {location.url}")
-        if find is not None:
-            warn_if_config_differs(find)
-        if _ask_via_gateway(location, find, agent, message, session, as_json):
+        warn_if_config_differs(find)
+        if _ask_via_gateway(location, find, agent, message, session, as_json, find.home):
             return
     _ask_in_process(ctx, agent, message, session, as_json=as_json, local=local, verbose=verbose)
 
@@ -201,6 +201,7 @@ def _ask_via_gateway(
     message: str,
     session: str,
     as_json: bool,
+    home: Path,
 ) -> bool:
     """Ask through the gateway and exit like the in-process path; False: it is not there."""
     from roost.client.remote_turn import NotConnected, TurnFailed, remote_turn
@@ -225,6 +226,12 @@ def _ask_via_gateway(
         print("" if streamed else text)
     else:
         print(text, file=sys.stderr)
+    if data.get("status") == "unconfigured":
+        from roost.client.config_check import unconfigured_hint
+
+        hint = unconfigured_hint(home, os.environ)
+        if hint is not None:
+            _note(hint)
     if not ok:
         raise typer.Exit(EXIT_FAILED)
     return True

@@ -12,6 +12,7 @@ Standard library only: `roost ask` through a gateway imports this.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +74,24 @@ def running_config(home: Path, config_path: Path | None) -> RunningConfig | None
         digest = config_digest(Path(ours))
         changed = digest is not None and digest != endpoint.config_sha256
     return RunningConfig(endpoint.pid, endpoint.http_url, endpoint.config_path, ours, changed)
+
+
+PROVIDER_VARIABLES = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ROOST_LOCAL_BASE_URL")
+"""What gives the default agent a provider when the config defines no agents."""
+
+
+def unconfigured_hint(home: Path, env: Mapping[str, str]) -> str | None:
+    """When the running `roost run` answered "no provider" but this shell sets a provider
+    variable: it started without it (environment variables are read at start)."""
+    endpoint = read_endpoint(home)
+    names = [name for name in PROVIDER_VARIABLES if env.get(name)]
+    if endpoint is None or not names:
+        return None
+    return (
+        f"the running roost run (pid {endpoint.pid}) started without {' or '.join(names)}, "
+        f"which this shell sets: restart it (Ctrl+C, then `roost run`) where "
+        f"{'it is' if len(names) == 1 else 'they are'} set"
+    )
 
 
 def say_running_config(home: Path, config_path: Path | None) -> None:
