@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +44,8 @@ async def probe(host: str, port: int, timeout_s: float = PROBE_TIMEOUT_S) -> str
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
     except TimeoutError:
         return f"no answer from {host}:{port} within {timeout_s:g} s"
+    except socket.gaierror as exc:
+        return f"cannot resolve {host} ({_reason(exc)})"
     except OSError as exc:
         return f"nothing answers at {host}:{port} ({_reason(exc)})"
     writer.close()

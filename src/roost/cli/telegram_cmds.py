@@ -230,7 +230,8 @@ async def _probe_providers(settings: Settings, keyed: list[Check]) -> list[Check
     for (name, provider), check in zip(settings.providers.items(), keyed, strict=True):
         problem = probes[name]
         if problem is not None:
-            checks.append(Check(False, f"{check.what}, but {problem}"))
+            joined = f", but {problem}" if check.ok else f"; and {problem}"
+            checks.append(Check(False, f"{check.what}{joined}"))
         else:
             host, port = provider_address(provider)
             checks.append(Check(check.ok, f"{check.what}; {host}:{port} answers"))
