@@ -4,9 +4,11 @@ which config it loaded (#10.2), run as a user runs it: `python -m roost doctor`.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from roost.gateway.discovery import read_endpoint
@@ -95,3 +97,42 @@ agents:
             f"! the running roost run (pid {endpoint.pid}) loaded {config.resolve()}, which "
             "changed since it started: restart it (Ctrl+C, then `roost run`) to use the new config"
         ) in edited.stdout.splitlines(), edited.stdout
+
+
+def test_doctor_finds_a_roost_run_without_a_gateway(
+    write_config: ConfigWriter, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    config = write_config(
+        provider_yaml(fake_llm)
+        + f"home: {home}\ngateway: {{enabled: false}}\n"
+        + "agents:\n  assistant: {model: claude/claude-haiku-4-5}\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "roost", "--config", str(config), "run"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not _holds_lock(home, process.pid):
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "roost run did not take its lock"
+            time.sleep(0.05)
+        result = doctor(config)
+        assert (
+            f"! roost run (pid {process.pid}) runs without a gateway (gateway.enabled: false, "
+            "or still starting): which config it loaded cannot be checked"
+        ) in result.stdout.splitlines(), result.stdout
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def _holds_lock(home: Path, pid: int) -> bool:
+    try:
+        return (home / "roost.pid").read_text().strip() == str(pid)
+    except OSError:
+        return False

@@ -102,6 +102,15 @@ async def running_checks(home: Path, config_path: Path | None) -> list[tuple[boo
 
     endpoint = read_endpoint(home)
     if endpoint is None:
+        pid = _lock_holder(home)
+        if pid is not None:
+            return [
+                (
+                    None,
+                    f"roost run (pid {pid}) runs without a gateway (gateway.enabled: false, "
+                    "or still starting): which config it loaded cannot be checked",
+                )
+            ]
         return [(None, f"roost run: not running for {home} (start it with `roost run`)")]
     problem = await gateway_health(endpoint.http_url)
     state = problem or f"up, {endpoint.http_url}/healthz answered"
@@ -112,6 +121,18 @@ async def running_checks(home: Path, config_path: Path | None) -> list[tuple[boo
     if running is not None:
         checks.append((True if running.same else None, running.summary()))
     return checks
+
+
+def _lock_holder(home: Path) -> int | None:
+    """The pid in ``<home>/roost.pid`` if that process is alive (a `roost run` without a
+    gateway.json); read only: taking the lock, even briefly, could refuse a starting one."""
+    from roost.gateway.discovery import process_alive
+
+    try:
+        pid = int((home / "roost.pid").read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+    return pid if pid > 0 and process_alive(pid) else None
 
 
 def _reason(exc: OSError) -> str:

@@ -96,14 +96,14 @@ def read_endpoint(home: Path) -> Endpoint | None:
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    return endpoint if _alive(endpoint.pid) else None
+    return endpoint if process_alive(endpoint.pid) else None
 
 
 def _optional_text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
