@@ -10,6 +10,7 @@ from roost.gateway.discovery import TOKEN_FILE
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_RATE_LIMITED = 4429
 CLOSE_SLOW_CONSUMER = 4408
+CLOSE_FORBIDDEN = 4403
 
 
 class GatewayError(Exception):
@@ -48,6 +49,12 @@ def auth_message(url: str, code: int, token_source: str) -> str:
         if token_source != TOKEN_FILE
         else f"gateway.token in the config, else <home>/{TOKEN_FILE}"
     )
+    if code in (CLOSE_FORBIDDEN, 403):
+        return (
+            f"the gateway at {url} refused this client before looking at the token (close {code}): "
+            "it reached the gateway through a host name or web origin the gateway does not know; "
+            "list it under gateway.allowed_hosts (or gateway.allowed_origins) in the config"
+        )
     if code in (CLOSE_RATE_LIMITED, 429):
         return (
             f"the gateway at {url} refuses this address for a minute after too many failed "

@@ -31,6 +31,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from roost.client.errors import (
+    CLOSE_FORBIDDEN,
     CLOSE_RATE_LIMITED,
     CLOSE_SLOW_CONSUMER,
     CLOSE_UNAUTHORIZED,
@@ -47,6 +48,7 @@ from roost.client.location import GatewayFinder, GatewayLocation, finder, locate
 from roost.gateway.discovery import TOKEN_FILE
 
 __all__ = [
+    "CLOSE_FORBIDDEN",
     "CLOSE_RATE_LIMITED",
     "CLOSE_SLOW_CONSUMER",
     "CLOSE_UNAUTHORIZED",
@@ -306,12 +308,13 @@ async def _receive_hello(
     websocket: ClientConnection, url: str, open_timeout: float, token_source: str
 ) -> dict[str, Any]:
     """The hello's data. The gateway refuses a token by accepting the WebSocket and then
-    closing it (4401, or 4429 when rate limited), so a refusal usually surfaces here."""
+    closing it (4401; 4429 when rate limited; 4403 for an unknown Host or Origin), so a
+    refusal usually surfaces here."""
     try:
         return await asyncio.wait_for(_first_hello(websocket), open_timeout)
     except ConnectionClosed as exc:
         code = exc.rcvd.code if exc.rcvd else None
-        if code in (CLOSE_UNAUTHORIZED, CLOSE_RATE_LIMITED):
+        if code in (CLOSE_UNAUTHORIZED, CLOSE_RATE_LIMITED, CLOSE_FORBIDDEN):
             raise GatewayAuthError(auth_message(url, code, token_source)) from None
         reason = f" (close {code})" if code else ""
         raise GatewayUnavailable(f"the gateway at {url} closed the connection{reason}") from None
