@@ -7,7 +7,6 @@ WebSocket protocol (docs/protocol.md).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
@@ -24,6 +23,7 @@ from roost.bus.router import RouterStopped
 from roost.gateway import queries
 from roost.gateway.methods import Params
 from roost.gateway.protocol import (
+    BAD_JSON,
     BAD_REQUEST,
     INTERNAL,
     NOT_FOUND,
@@ -31,7 +31,9 @@ from roost.gateway.protocol import (
     TIMEOUT,
     TOO_LARGE,
     UNKNOWN_AGENT,
+    BadJson,
     MethodError,
+    loads,
     validation_message,
 )
 from roost.gateway.state import GatewayState
@@ -42,6 +44,7 @@ HTTP_SENDER = "http:api"
 DEFAULT_TIMEOUT_S = 300.0
 MAX_TIMEOUT_S = 3600.0
 STATUS = {
+    BAD_JSON: 400,
     BAD_REQUEST: 400,
     UNKNOWN_AGENT: 404,
     NOT_FOUND: 404,
@@ -196,9 +199,9 @@ def _turn_json(envelope: Envelope, result: TurnResult) -> dict[str, Any]:
 
 async def _body(request: Request, model: type[M], max_bytes: int) -> M:
     try:
-        data = json.loads(await _read_limited(request, max_bytes))
-    except ValueError:
-        raise MethodError(BAD_REQUEST, "body: not valid JSON") from None
+        data = loads(await _read_limited(request, max_bytes))
+    except BadJson as exc:
+        raise MethodError(BAD_JSON, f"body: not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise MethodError(BAD_REQUEST, "body: must be a JSON object")
     try:

@@ -9,6 +9,7 @@ and pushes events ``{"type":"event","event":..,"data":{..}}``. See docs/protocol
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,13 @@ CLOSE_SLOW_CONSUMER = 4408
 CLOSE_RATE_LIMITED = 4429
 
 RequestId = str | int | float
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects accepted in a frame or request body."""
+
+
+class BadJson(ValueError):
+    """Text that is not JSON the server accepts (``message`` says why)."""
 
 
 class MethodError(Exception):
@@ -82,7 +90,52 @@ def event_frame(name: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def encode(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str)
+    """The frame as JSON text; ``ValueError`` for NaN or an infinity (not JSON)."""
+    return json.dumps(
+        frame, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False
+    )
+
+
+def loads(text: str | bytes) -> Any:
+    """Strict JSON: ``BadJson`` for invalid JSON, NaN/Infinity, or nesting over
+    ``MAX_JSON_DEPTH`` (Python's json accepts the first and recurses on the second)."""
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise BadJson(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except BadJson:
+        raise
+    except ValueError as exc:
+        raise BadJson(str(exc)) from None
+    _check_depth(text, value)
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise BadJson(f"{name} is not a JSON number")
+
+
+def _check_depth(text: str | bytes, value: Any) -> None:
+    # Counting brackets (C speed) spares the walk for the usual small frames.
+    if isinstance(text, str):
+        opened = text.count("[") + text.count("{")
+    else:
+        opened = text.count(b"[") + text.count(b"{")
+    if opened <= MAX_JSON_DEPTH:
+        return
+    for depth in _depths(value):
+        if depth > MAX_JSON_DEPTH:
+            raise BadJson(f"nested deeper than {MAX_JSON_DEPTH} levels")
+
+
+def _depths(value: Any) -> Iterator[int]:
+    """The depth of every array and object in ``value`` (iterative: no recursion limit)."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        yield depth
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
 
 
 def parse_request(text: str, max_bytes: int) -> Request:
@@ -90,8 +143,8 @@ def parse_request(text: str, max_bytes: int) -> Request:
     if _too_large(text, max_bytes):
         raise FrameError(None, TOO_LARGE, f"frame is larger than {max_bytes} bytes")
     try:
-        frame = json.loads(text)
-    except ValueError as exc:
+        frame = loads(text)
+    except BadJson as exc:
         raise FrameError(None, BAD_JSON, f"frame is not valid JSON: {exc}") from None
     if not isinstance(frame, dict):
         raise FrameError(None, BAD_JSON, "frame must be a JSON object")
