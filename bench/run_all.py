@@ -18,6 +18,7 @@ BENCHMARKS = [
     "install_size",
     "telegram_latency",
     "scheduler_fire",
+    "slow_reader",
 ]
 
 

@@ -71,10 +71,13 @@ async def slow_client(gateway: Gateway) -> WsClient:
     return await WsClient.connect(gateway.ws_url("slow"), sock=sock, max_queue=1)
 
 
+@pytest.mark.parametrize(
+    "bound", [{"send_queue": 10}, {"send_queue_bytes": 65_536}], ids=["frames", "bytes"]
+)
 async def test_a_client_that_does_not_read_is_dropped_and_blocks_nobody(
-    start_gateway: GatewayFactory, fake_llm: FakeLLM
+    start_gateway: GatewayFactory, fake_llm: FakeLLM, bound: dict[str, int]
 ) -> None:
-    gateway = await start_gateway(send_queue=10)
+    gateway = await start_gateway(**bound)
     slow = await slow_client(gateway)
     await slow.result("subscribe", {"topics": [TRAFFIC, "session:assistant:busy"]})
     talker = await gateway.client("talker")

@@ -80,6 +80,10 @@ class GatewayConfig(_Strict):
     max_frame_bytes: int = Field(default=1_048_576, ge=1024)
     send_queue: int = Field(default=1000, ge=10)
     """Events buffered per connection before a client that cannot keep up is dropped."""
+    send_queue_bytes: int = Field(default=8 * 1024 * 1024, ge=65_536)
+    """Bytes buffered per connection (beside ``send_queue`` frames), same consequence."""
+    send_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    """How long an answer may wait for room in a connection's queue before it is dropped."""
     auth_failures_per_minute: int = Field(default=10, ge=1)
     """Per client address; more within 60 s and its failures get 429 for 60 s."""
     auth_failures_per_minute_total: int = Field(default=30, ge=1)

@@ -2,10 +2,15 @@
 
 Everything the server sends — responses, live events, outbox deliveries — goes
 through the queue, so publishers (agents, the dispatcher) never wait on a socket.
-A connection whose queue overflows cannot keep up: it is dropped (4408) instead of
-slowing anyone down. A frame queued with ``track=True`` comes with a future that
-the writer resolves ``True`` once the frame was handed to the socket (``False`` if
-it never will be): the ``ws`` channel confirms deliveries with it.
+The queue is bounded in frames (``gateway.send_queue``) and in bytes
+(``gateway.send_queue_bytes``); frames are encoded when queued, so the bytes are
+known. Responses wait for room, and the reader reads no further request
+meanwhile (backpressure: a client that does not read stops being read). An event
+that does not fit, or a response that found no room within ``gateway.send_timeout_s``,
+means the client cannot keep up: it is dropped (4408) instead of slowing anyone
+down or growing the process. A frame queued with ``track=True`` comes with a future
+that the writer resolves ``True`` once the frame was handed to the socket (``False``
+if it never will be): the ``ws`` channel confirms deliveries with it.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +30,7 @@ from roost.gateway.methods import CallContext, MethodRegistry
 from roost.gateway.protocol import (
     BAD_REQUEST,
     CLOSE_SLOW_CONSUMER,
+    INTERNAL,
     SLOW_CONSUMER,
     FrameError,
     encode,
@@ -45,7 +52,8 @@ CLOSE_TIMEOUT_S = 5.0
 
 @dataclass
 class _Outgoing:
-    frame: dict[str, Any]
+    text: str
+    size: int
     written: asyncio.Future[bool] | None = None
 
     def resolve(self, written: bool) -> None:
@@ -54,11 +62,24 @@ class _Outgoing:
 
 
 @dataclass(frozen=True)
+class SendStats:
+    """What waits to be sent on a connection, and the most that ever did."""
+
+    queued_frames: int
+    queued_bytes: int
+    peak_queued_bytes: int
+    max_queued_bytes: int
+    """The bound (``gateway.send_queue_bytes``); only a single larger frame goes past it."""
+
+
+@dataclass(frozen=True)
 class ConnectionDeps:
     app: App
     methods: MethodRegistry
     max_frame_bytes: int
     send_queue: int
+    send_queue_bytes: int = 8 * 1024 * 1024
+    send_timeout_s: float = 30.0
 
 
 class Connection:
@@ -74,7 +95,13 @@ class Connection:
         self._deps = deps
         self._hub: EventHub = deps.app.events
         self._on_closing = on_closing
-        self._queue: asyncio.Queue[_Outgoing] = asyncio.Queue(maxsize=deps.send_queue)
+        self._queue: deque[_Outgoing] = deque()
+        self._queued_bytes = 0
+        self._peak_bytes = 0
+        self._queued = asyncio.Event()  # something waits: wakes the writer
+        self._taken = asyncio.Event()  # the writer took a frame: wakes a waiting response
+        self._idle = asyncio.Event()  # nothing waits: for the flush on close
+        self._idle.set()
         self._subscriptions: dict[str, Callable[[], None]] = {}
         self._stop = asyncio.Event()
         self._closing = False
@@ -93,18 +120,80 @@ class Connection:
     def closing(self) -> bool:
         return self._closing
 
+    @property
+    def send_stats(self) -> SendStats:
+        return SendStats(
+            len(self._queue), self._queued_bytes, self._peak_bytes, self._deps.send_queue_bytes
+        )
+
     # -- sending ---------------------------------------------------------------
 
     def send(self, frame: dict[str, Any], *, track: bool = False) -> asyncio.Future[bool] | None:
         """Queue ``frame``; never waits. ``None`` if the connection is closing (or now is)."""
         if self._closing:
             return None
-        if self._queue.full():
-            self.close(CLOSE_SLOW_CONSUMER, "slow consumer")
+        item = self._encode(frame, track)
+        if item is None:
+            return None
+        if not self._fits(item.size):
+            self.close(
+                CLOSE_SLOW_CONSUMER,
+                f"more than {self._deps.send_queue} frames or {self._deps.send_queue_bytes} "
+                "bytes waited to be sent",
+            )
+            return None
+        self._put(item)
+        return item.written
+
+    async def _send_response(self, frame: dict[str, Any]) -> None:
+        """Queue a response once there is room for it (the reader waits meanwhile)."""
+        item = self._encode(frame, track=False)
+        if item is None:
+            item = self._encode(response_error(frame.get("id"), INTERNAL, "internal error"), False)
+            assert item is not None
+        timeout_s = self._deps.send_timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                while not self._fits(item.size):
+                    self._taken.clear()
+                    await self._taken.wait()
+        except TimeoutError:
+            self.close(CLOSE_SLOW_CONSUMER, f"answers waited {timeout_s:g}s to be sent")
+            return
+        if not self._closing:
+            self._put(item)
+
+    def _encode(self, frame: dict[str, Any], track: bool) -> _Outgoing | None:
+        try:
+            text = encode(frame)
+        except ValueError:  # NaN or an infinity: would be invalid JSON on the wire
+            log.exception("gateway: a frame for client %s is not valid JSON", self._client_id)
             return None
         written = asyncio.get_running_loop().create_future() if track else None
-        self._queue.put_nowait(_Outgoing(frame, written))
-        return written
+        return _Outgoing(text, _utf8_size(text), written)
+
+    def _fits(self, size: int) -> bool:
+        """Room for a frame of ``size`` bytes; one frame always fits an empty queue."""
+        if not self._queue:
+            return True
+        return (
+            len(self._queue) < self._deps.send_queue
+            and self._queued_bytes + size <= self._deps.send_queue_bytes
+        )
+
+    def _put(self, item: _Outgoing) -> None:
+        self._queue.append(item)
+        self._queued_bytes += item.size
+        self._peak_bytes = max(self._peak_bytes, self._queued_bytes)
+        self._queued.set()
+        self._idle.clear()
+
+    def _take(self) -> _Outgoing:
+        item = self._queue.popleft()
+        self._queued_bytes -= item.size
+        if not self._queue:
+            self._queued.clear()
+        return item
 
     def close(self, code: int, reason: str) -> None:
         """Start closing from the server side; returns at once (``run`` does the rest)."""
@@ -122,6 +211,7 @@ class Connection:
     def _begin_closing(self) -> None:
         self._closing = True
         self._stop.set()
+        self._taken.set()  # a response waiting for room gives up
         self._unsubscribe_all()
         self._on_closing(self)
 
@@ -168,13 +258,13 @@ class Connection:
             await self._finish(writer)
 
     async def _read_loop(self) -> None:
-        while True:
+        while not self._closing:
             message = await self.websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text")
             if text is None:
-                self.send(
+                await self._send_response(
                     response_error(
                         None, BAD_REQUEST, "binary frames are not supported: send JSON text"
                     )
@@ -186,16 +276,18 @@ class Connection:
         try:
             request = parse_request(text, self._deps.max_frame_bytes)
         except FrameError as exc:
-            self.send(response_error(exc.request_id, exc.code, exc.message))
+            await self._send_response(response_error(exc.request_id, exc.code, exc.message))
             return
         context = CallContext(self._deps.app, self)
-        self.send(await self._deps.methods.call(context, request))
+        await self._send_response(await self._deps.methods.call(context, request))
 
     async def _write_loop(self) -> None:
         while True:
-            item = await self._queue.get()
+            await self._queued.wait()
+            item = self._take()
+            self._taken.set()
             try:
-                await self.websocket.send({"type": "websocket.send", "text": encode(item.frame)})
+                await self.websocket.send({"type": "websocket.send", "text": item.text})
             except asyncio.CancelledError:
                 item.resolve(False)
                 raise
@@ -205,7 +297,8 @@ class Connection:
                 self._stop.set()  # the client is gone; the reader sees it too
                 return
             finally:
-                self._queue.task_done()
+                if not self._queue:
+                    self._idle.set()
             item.resolve(True)
 
     async def _finish(self, writer: asyncio.Task[None]) -> None:
@@ -214,18 +307,10 @@ class Connection:
         if code is not None and code != CLOSE_SLOW_CONSUMER and not writer.done():
             # A normal server-side close (shutdown): what is queued goes out first.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._queue.join(), FLUSH_TIMEOUT_S)
+                await asyncio.wait_for(self._idle.wait(), FLUSH_TIMEOUT_S)
         elif code == CLOSE_SLOW_CONSUMER:
-            final.append(
-                event_frame(
-                    "error",
-                    {
-                        "code": SLOW_CONSUMER,
-                        "message": f"more than {self._deps.send_queue} frames waited to be "
-                        "sent; the connection is closed (reconnect and read faster)",
-                    },
-                )
-            )
+            message = f"{self._close_reason}; the connection is closed (reconnect and read faster)"
+            final.append(event_frame("error", {"code": SLOW_CONSUMER, "message": message}))
         writer.cancel()
         await asyncio.gather(writer, return_exceptions=True)
         self._fail_queued()
@@ -233,9 +318,10 @@ class Connection:
             await self._send_close(final, code)
 
     def _fail_queued(self) -> None:
-        while not self._queue.empty():
-            self._queue.get_nowait().resolve(False)
-            self._queue.task_done()
+        """Drop what was not sent (and with it the memory it held)."""
+        while self._queue:
+            self._take().resolve(False)
+        self._idle.set()
 
     async def _send_close(self, final: list[dict[str, Any]], code: int) -> None:
         try:
@@ -245,3 +331,8 @@ class Connection:
                 await self.websocket.close(code, self._close_reason)
         except Exception as exc:  # the client is gone or does not read: nothing more to do
             log.debug("gateway: closing client %s: %r", self._client_id, exc)
+
+
+def _utf8_size(text: str) -> int:
+    # Most frames are ASCII: len() is the size; only others pay for the encoding.
+    return len(text) if text.isascii() else len(text.encode("utf-8", errors="surrogatepass"))

@@ -34,4 +34,6 @@ class GatewayState:
             methods=self.methods,
             max_frame_bytes=self.config.max_frame_bytes,
             send_queue=self.config.send_queue,
+            send_queue_bytes=self.config.send_queue_bytes,
+            send_timeout_s=self.config.send_timeout_s,
         )
