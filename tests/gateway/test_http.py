@@ -35,8 +35,11 @@ async def test_post_a_message_and_read_the_session_back(
         )
         deleted = await http.delete("/api/agents/assistant/sessions/rest")
         assert deleted.json() == {"reset": True}
-        history = (await http.get("/api/agents/assistant/sessions/rest/messages")).json()
-        assert history == {"messages": []}
+        gone = await http.get("/api/agents/assistant/sessions/rest/messages")
+        assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
+        assert (await http.get("/api/agents/assistant/sessions")).json() == {"sessions": []}
+        again = await http.delete("/api/agents/assistant/sessions/rest")
+        assert again.json() == {"reset": False}
 
 
 async def test_rest_errors(gateway: Gateway, fake_llm: FakeLLM) -> None:
@@ -55,18 +58,29 @@ async def test_rest_errors(gateway: Gateway, fake_llm: FakeLLM) -> None:
         for query in ("limit=0", "limit=x"):
             url = f"/api/agents/assistant/sessions/main/messages?{query}"
             assert (await http.get(url)).status_code == 400
-        assert (await http.get("/api/usage?since=soon")).status_code == 400
+        for since in ("soon", "", "2026-13-01", "2026-02-30"):
+            assert (await http.get("/api/usage", params={"since": since})).status_code == 400
+        for since in ("2026-05-01", "2026-05-01t09:30:00z", "2016-12-31T23:59:60Z"):
+            usage = await http.get("/api/usage", params={"since": since})  # RFC 3339 too
+            assert usage.status_code == 200, (since, usage.text)
+        edge = await http.get("/api/usage", params={"since": "0001-01-01T00:00:00+01:00"})
+        assert edge.json()["since"] == "0001-01-01T00:00:00"
         no_route = await http.get("/api/nothing-here")
         assert no_route.status_code == 404 and no_route.json()["error"]["code"] == "not_found"
         wrong_method = await http.get("/api/agents/assistant/messages")
         assert wrong_method.status_code == 405
         assert wrong_method.json()["error"]["code"] == "method_not_allowed"
+        assert wrong_method.headers["allow"] == "POST"
+        reset_only = await http.put("/api/agents/assistant/sessions/main")
+        assert reset_only.status_code == 405 and reset_only.headers["allow"] == "DELETE"
         huge = await http.post("/api/agents/assistant/messages", content=b"x" * 1_100_000)
         assert huge.status_code == 413 and huge.json()["error"]["code"] == "too_large"
-        bad_timeout = await http.post(
-            "/api/agents/assistant/messages?timeout_s=-1", json={"text": "hi"}
-        )
-        assert bad_timeout.status_code == 400
+        for timeout in ("-1", "0", "nan", "inf", "3601", "soon"):
+            bad_timeout = await http.post(
+                f"/api/agents/assistant/messages?timeout_s={timeout}", json={"text": "hi"}
+            )
+            assert bad_timeout.status_code == 400, timeout
+            assert "query.timeout_s" in bad_timeout.json()["error"]["message"]
 
         fake_llm.delay(2)
         slow = await http.post(

@@ -80,7 +80,9 @@ async def test_sessions_usage_and_cancel(gateway: Gateway, fake_llm: FakeLLM) ->
     idle = {"agent": "assistant", "session": "notes"}
     assert await client.result("chat.cancel", idle) == {"cancelled": False}
     assert await client.result("sessions.reset", idle) == {"reset": True}
-    assert (await client.result("sessions.history", idle))["messages"] == []
+    gone = await client.call("sessions.history", idle)  # a reset session no longer exists
+    assert gone["error"]["code"] == "not_found"
+    assert await client.result("sessions.reset", idle) == {"reset": False}
     assert await client.result("sessions.reset", {**idle, "session": "never"}) == {"reset": False}
     await client.close()
 

@@ -62,11 +62,11 @@ def valid_topic(topic: str) -> bool:
 
 
 async def _health(context: CallContext, _: NoParams) -> dict[str, Any]:
-    return queries.health(context.app)
+    return queries.health(context.app).model_dump(mode="json")
 
 
 async def _agents_list(context: CallContext, _: NoParams) -> dict[str, Any]:
-    return queries.agents_list(context.app)
+    return queries.agents_list(context.app).model_dump(mode="json")
 
 
 async def _chat_send(context: CallContext, params: ChatSendParams) -> dict[str, Any]:
@@ -93,19 +93,21 @@ async def _chat_cancel(context: CallContext, params: AgentSessionParams) -> dict
 
 
 async def _sessions_list(context: CallContext, params: AgentParams) -> dict[str, Any]:
-    return await queries.sessions_list(context.app, params.agent)
+    return (await queries.sessions_list(context.app, params.agent)).model_dump(mode="json")
 
 
 async def _sessions_history(context: CallContext, params: HistoryParams) -> dict[str, Any]:
-    return await queries.session_history(context.app, params.agent, params.session, params.limit)
+    history = await queries.session_history(context.app, params.agent, params.session, params.limit)
+    return history.model_dump(mode="json")
 
 
 async def _sessions_reset(context: CallContext, params: AgentSessionParams) -> dict[str, Any]:
-    return await queries.session_reset(context.app, params.agent, params.session)
+    reset = await queries.session_reset(context.app, params.agent, params.session)
+    return reset.model_dump(mode="json")
 
 
 async def _usage_summary(context: CallContext, params: UsageParams) -> dict[str, Any]:
-    return await queries.usage_summary(context.app, params.since)
+    return (await queries.usage_summary(context.app, params.since)).model_dump(mode="json")
 
 
 async def _subscribe(context: CallContext, params: TopicsParams) -> dict[str, Any]:

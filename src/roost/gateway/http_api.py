@@ -9,9 +9,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    WithJsonSchema,
+)
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,6 +30,17 @@ from roost.bus.envelope import Envelope, agent_address
 from roost.bus.router import RouterStopped
 from roost.gateway import queries
 from roost.gateway.methods import Params
+from roost.gateway.models import (
+    Agents,
+    ErrorBody,
+    ErrorDetail,
+    Health,
+    History,
+    Reset,
+    Sessions,
+    TurnOut,
+    Usage,
+)
 from roost.gateway.protocol import (
     BAD_JSON,
     BAD_REQUEST,
@@ -56,6 +75,7 @@ SHUTTING_DOWN_MESSAGE = "Roost is shutting down; try again in a moment"
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 M = TypeVar("M", bound=BaseModel)
+Q = TypeVar("Q", bound="Query")
 
 
 class MessageBody(Params):
@@ -63,8 +83,122 @@ class MessageBody(Params):
     session: Annotated[str, StringConstraints(min_length=1, max_length=200)] = "main"
 
 
+class Query(BaseModel):
+    """Base for query parameters; others (``token``) are not the handler's business."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
+
+
+class MessageQuery(Query):
+    timeout_s: float = Field(
+        default=DEFAULT_TIMEOUT_S,
+        gt=0,
+        le=MAX_TIMEOUT_S,
+        allow_inf_nan=False,
+        description="Seconds to wait for the answer; the turn goes on after a 504",
+    )
+
+
+class HistoryQuery(Query):
+    limit: int = Field(default=50, ge=1, le=1000, description="The last this many messages")
+
+
+Since = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date"},
+                {"type": "string", "format": "date-time"},
+            ],
+            "description": "YYYY-MM-DD or an ISO datetime (naive = UTC)",
+        }
+    ),
+]
+
+
+class UsageQuery(Query):
+    since: Since | None = None
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One route of the HTTP API, with what /openapi.json says about it."""
+
+    method: str
+    path: str
+    summary: str
+    handler: str
+    """The name of the ``HttpApi`` method that serves it."""
+    reply: type[BaseModel] | None
+    """The 200 body; ``None``: not JSON."""
+    errors: tuple[int, ...] = ()
+    query: type[Query] | None = None
+    body: type[BaseModel] | None = None
+    public: bool = False
+    """Served without the token."""
+
+
+OPERATIONS = (
+    Operation("GET", "/healthz", "Liveness and components", "healthz", Health, public=True),
+    Operation("GET", "/metrics", "Prometheus metrics", "metrics", None),
+    Operation("GET", "/openapi.json", "This document", "openapi", None, public=True),
+    Operation("GET", "/api/agents", "List the agents", "agents", Agents),
+    Operation(
+        "POST",
+        "/api/agents/{name}/messages",
+        "Send a message and wait for the answer",
+        "post_message",
+        TurnOut,
+        (400, 404, 413, 503, 504),
+        query=MessageQuery,
+        body=MessageBody,
+    ),
+    Operation(
+        "GET",
+        "/api/agents/{name}/sessions",
+        "List an agent's sessions",
+        "sessions",
+        Sessions,
+        (404,),
+    ),
+    Operation(
+        "GET",
+        "/api/agents/{name}/sessions/{key}/messages",
+        "A session's messages, oldest first",
+        "history",
+        History,
+        (400, 404),
+        query=HistoryQuery,
+    ),
+    Operation(
+        "DELETE",
+        "/api/agents/{name}/sessions/{key}",
+        "Forget a session's history (it no longer exists afterwards)",
+        "reset",
+        Reset,
+        (404,),
+    ),
+    Operation(
+        "GET",
+        "/api/usage",
+        "Spend and tokens from the ledger",
+        "usage",
+        Usage,
+        (400,),
+        query=UsageQuery,
+    ),
+)
+
+
 def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+    detail = ErrorDetail(code=code, message=message, **extra)
+    body = ErrorBody(error=detail).model_dump(mode="json", exclude_none=True)
+    return JSONResponse(body, status_code=status)
+
+
+def _reply(model: BaseModel) -> JSONResponse:
+    return JSONResponse(model.model_dump(mode="json"))
 
 
 def _api(handler: Endpoint) -> Endpoint:
@@ -87,11 +221,15 @@ def _api(handler: Endpoint) -> Endpoint:
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
-    """Starlette's own errors (no such route, wrong method, body too large) as JSON."""
+    """Starlette's own errors (no such route, wrong method, body too large) as JSON;
+    a 405 keeps its ``Allow`` header."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     code = {404: NOT_FOUND, 405: "method_not_allowed", 413: TOO_LARGE}.get(status, "http_error")
     detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
-    return error_response(status, code, str(detail))
+    response = error_response(status, code, str(detail))
+    if isinstance(exc, HTTPException) and exc.headers:
+        response.headers.update(exc.headers)
+    return response
 
 
 class HttpApi:
@@ -100,22 +238,16 @@ class HttpApi:
         self._app = state.app
 
     def routes(self) -> list[Route]:
-        return [
-            Route("/healthz", self.healthz, methods=["GET"]),
-            Route("/metrics", self.metrics, methods=["GET"]),
-            Route("/openapi.json", self.openapi, methods=["GET"]),
-            Route("/api/agents", _api(self.agents), methods=["GET"]),
-            Route("/api/agents/{name}/messages", _api(self.post_message), methods=["POST"]),
-            Route("/api/agents/{name}/sessions", _api(self.sessions), methods=["GET"]),
-            Route(
-                "/api/agents/{name}/sessions/{key}/messages", _api(self.history), methods=["GET"]
-            ),
-            Route("/api/agents/{name}/sessions/{key}", _api(self.reset), methods=["DELETE"]),
-            Route("/api/usage", _api(self.usage), methods=["GET"]),
-        ]
+        routes = []
+        for operation in OPERATIONS:
+            handler: Endpoint = getattr(self, operation.handler)
+            if operation.path.startswith("/api/"):
+                handler = _api(handler)
+            routes.append(Route(operation.path, handler, methods=[operation.method]))
+        return routes
 
     async def healthz(self, request: Request) -> Response:
-        return JSONResponse(queries.health(self._app))
+        return _reply(queries.health(self._app))
 
     async def metrics(self, request: Request) -> Response:
         body, content_type = self._state.metrics.render()
@@ -127,31 +259,30 @@ class HttpApi:
         return JSONResponse(openapi_document())
 
     async def agents(self, request: Request) -> Response:
-        return JSONResponse(queries.agents_list(self._app))
+        return _reply(queries.agents_list(self._app))
 
     async def sessions(self, request: Request) -> Response:
-        return JSONResponse(await queries.sessions_list(self._app, request.path_params["name"]))
+        return _reply(await queries.sessions_list(self._app, request.path_params["name"]))
 
     async def history(self, request: Request) -> Response:
-        limit = _int_query(request, "limit", 50, 1, 1000)
+        query = _query(request, HistoryQuery)
         name, key = request.path_params["name"], request.path_params["key"]
-        return JSONResponse(await queries.session_history(self._app, name, key, limit))
+        return _reply(await queries.session_history(self._app, name, key, query.limit))
 
     async def reset(self, request: Request) -> Response:
         name, key = request.path_params["name"], request.path_params["key"]
-        return JSONResponse(await queries.session_reset(self._app, name, key))
+        return _reply(await queries.session_reset(self._app, name, key))
 
     async def usage(self, request: Request) -> Response:
-        return JSONResponse(
-            await queries.usage_summary(self._app, request.query_params.get("since"))
-        )
+        query = _query(request, UsageQuery)
+        return _reply(await queries.usage_summary(self._app, query.since))
 
     async def post_message(self, request: Request) -> Response:
         """Send a message and wait for the turn's answer."""
         name = request.path_params["name"]
         queries.require_agent(self._app, name)
+        timeout_s = _query(request, MessageQuery).timeout_s
         body = await _body(request, MessageBody, self._state.config.max_frame_bytes)
-        timeout_s = _timeout(request)
         envelope = Envelope(
             sender=HTTP_SENDER, recipient=agent_address(name), session=body.session, body=body.text
         )
@@ -163,7 +294,7 @@ class HttpApi:
                 "the session's history"
             )
             return error_response(504, TIMEOUT, message, message_id=envelope.id)
-        return JSONResponse(_turn_json(envelope, result))
+        return _reply(_turn(envelope, result))
 
     async def _ask(self, envelope: Envelope, timeout_s: float) -> TurnResult:
         """``Router.ask``, given up (503) when the gateway stops first."""
@@ -183,18 +314,25 @@ class HttpApi:
         return ask.result()
 
 
-def _turn_json(envelope: Envelope, result: TurnResult) -> dict[str, Any]:
-    return {
-        "message_id": envelope.id,
-        "agent": result.agent,
-        "session": result.session,
-        "status": result.status,
-        "text": result.text,
-        "input_tokens": result.usage.input_tokens,
-        "output_tokens": result.usage.output_tokens,
-        "cost_usd": round(result.cost_usd, 8),
-        "duration_ms": result.duration_ms,
-    }
+def _turn(envelope: Envelope, result: TurnResult) -> TurnOut:
+    return TurnOut(
+        message_id=envelope.id,
+        agent=result.agent,
+        session=result.session,
+        status=result.status,
+        text=result.text,
+        input_tokens=result.usage.input_tokens,
+        output_tokens=result.usage.output_tokens,
+        cost_usd=round(result.cost_usd, 8),
+        duration_ms=result.duration_ms,
+    )
+
+
+def _query(request: Request, model: type[Q]) -> Q:
+    try:
+        return model.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        raise MethodError(BAD_REQUEST, validation_message(exc, "query")) from None
 
 
 async def _body(request: Request, model: type[M], max_bytes: int) -> M:
@@ -221,29 +359,3 @@ async def _read_limited(request: Request, max_bytes: int) -> bytes:
         if len(body) > max_bytes:
             raise too_large
     return bytes(body)
-
-
-def _timeout(request: Request) -> float:
-    raw = request.query_params.get("timeout_s")
-    if raw is None:
-        return DEFAULT_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= MAX_TIMEOUT_S:
-        raise MethodError(BAD_REQUEST, f"timeout_s: a number of seconds in (0, {MAX_TIMEOUT_S:g}]")
-    return value
-
-
-def _int_query(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise MethodError(BAD_REQUEST, f"{name}: an integer from {low} to {high}")
-    return value

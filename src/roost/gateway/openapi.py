@@ -1,233 +1,44 @@
-"""The OpenAPI 3.1 description of the HTTP API, served at /openapi.json."""
+"""The OpenAPI 3.1 description of the HTTP API, served at /openapi.json.
+
+Generated from what the server itself uses: the routes' table (``http_api.OPERATIONS``)
+and the pydantic models of their query parameters, bodies and replies, so the
+document cannot drift from the server. Loaded on the first request for it.
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
 from roost import __version__
+from roost.gateway.http_api import OPERATIONS, Operation
+from roost.gateway.models import ErrorBody
 
-_INT = {"type": "integer"}
-_STR = {"type": "string"}
-_NUM = {"type": "number"}
+REF = "#/components/schemas/{model}"
+PATH_SEGMENT = {"type": "string", "pattern": r"^(?!\.\.?$)[^/]+$"}
+"""A path parameter: one segment, not ``.`` or ``..`` (which clients resolve away)."""
 
-_ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {"code": _STR, "message": _STR, "message_id": _INT},
-        }
-    },
-}
-_TOTALS = {
-    "type": "object",
-    "properties": {
-        key: _NUM if key == "cost_usd" else _INT
-        for key in (
-            "calls",
-            "input_tokens",
-            "output_tokens",
-            "cache_read_tokens",
-            "cache_write_tokens",
-            "cost_usd",
-            "unpriced_calls",
-        )
-    },
-}
-_SCHEMAS: dict[str, Any] = {
-    "Error": _ERROR,
-    "Health": {
-        "type": "object",
-        "properties": {
-            "status": _STR,
-            "uptime_s": _NUM,
-            "components": {"type": "object"},
-            "agents": {"type": "object"},
-        },
-    },
-    "Agents": {
-        "type": "object",
-        "properties": {
-            "agents": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "name": _STR,
-                        "model": _STR,
-                        "tools": {"type": "array", "items": _STR},
-                        "busy_sessions": _INT,
-                        "queued": _INT,
-                    },
-                },
-            }
-        },
-    },
-    "MessageIn": {
-        "type": "object",
-        "required": ["text"],
-        "additionalProperties": False,
-        "properties": {"text": {"type": "string", "minLength": 1}, "session": _STR},
-    },
-    "TurnOut": {
-        "type": "object",
-        "properties": {
-            "message_id": _INT,
-            "agent": _STR,
-            "session": _STR,
-            "status": _STR,
-            "text": _STR,
-            "input_tokens": _INT,
-            "output_tokens": _INT,
-            "cost_usd": _NUM,
-            "duration_ms": _INT,
-        },
-    },
-    "Sessions": {
-        "type": "object",
-        "properties": {
-            "sessions": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"key": _STR, "messages": _INT, "updated_at": _STR},
-                },
-            }
-        },
-    },
-    "History": {
-        "type": "object",
-        "properties": {
-            "messages": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "role": _STR,
-                        "text": _STR,
-                        "tool_calls": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {"id": _STR, "name": _STR, "arguments": _STR},
-                            },
-                        },
-                        "tool_call_id": {"type": ["string", "null"]},
-                        "tool_name": {"type": ["string", "null"]},
-                        "is_error": {"type": "boolean"},
-                    },
-                },
-            }
-        },
-    },
-    "Reset": {"type": "object", "properties": {"reset": {"type": "boolean"}}},
-    "Usage": {
-        "type": "object",
-        "properties": {
-            "since": {"type": ["string", "null"]},
-            "total": _TOTALS,
-            "by_agent": {"type": "object", "additionalProperties": _TOTALS},
-            "by_model": {"type": "object", "additionalProperties": _TOTALS},
-        },
-    },
-}
-
-
-def _ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(description: str, schema: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
-
-
-def _op(summary: str, ok: str, *errors: int, **extra: Any) -> dict[str, Any]:
-    responses: dict[str, Any] = {"200": _json("OK", ok)}
-    for status in (401, 403, 429, *errors):
-        responses[str(status)] = _json(_REASONS[status], "Error")
-    return {"summary": summary, "responses": responses, **extra}
-
-
-_REASONS = {
+REASONS = {
     400: "Bad request (the message names the field)",
     401: "Missing or wrong token",
     403: "Host or Origin not allowed (gateway.allowed_hosts, gateway.allowed_origins)",
-    404: "Unknown agent or session",
+    404: "Unknown agent, session or route",
     413: "Body larger than gateway.max_frame_bytes",
     429: "Too many authentication failures (from this address, or from all)",
     503: "Shutting down",
     504: "No answer within timeout_s (the turn goes on)",
 }
-_NAME = {"name": "name", "in": "path", "required": True, "schema": _STR}
-_KEY = {"name": "key", "in": "path", "required": True, "schema": _STR}
 
 
-def _service_paths() -> dict[str, Any]:
-    """The routes without a token (but /metrics) and outside /api."""
-    return {
-        "/healthz": {
-            "get": {
-                "summary": "Liveness and components",
-                "security": [],
-                "responses": {"200": _json("OK", "Health")},
-            }
-        },
-        "/metrics": {
-            "get": {
-                "summary": "Prometheus metrics",
-                "responses": {"200": {"description": "OK", "content": {"text/plain": {}}}},
-            }
-        },
-        "/openapi.json": {
-            "get": {
-                "summary": "This document",
-                "security": [],
-                "responses": {"200": {"description": "OK"}},
-            }
-        },
-    }
-
-
-def _api_paths() -> dict[str, Any]:
-    since = {"name": "since", "in": "query", "schema": _STR, "description": "YYYY-MM-DD or ISO"}
-    limit = {"name": "limit", "in": "query", "schema": {**_INT, "minimum": 1, "maximum": 1000}}
-    timeout = {"name": "timeout_s", "in": "query", "schema": {**_NUM, "default": 300}}
-    body = {"required": True, "content": {"application/json": {"schema": _ref("MessageIn")}}}
-    return {
-        "/api/agents": {"get": _op("List the agents", "Agents")},
-        "/api/agents/{name}/messages": {
-            "post": _op(
-                "Send a message and wait for the answer",
-                "TurnOut",
-                *(400, 404, 413, 503, 504),
-                parameters=[_NAME, timeout],
-                requestBody=body,
-            )
-        },
-        "/api/agents/{name}/sessions": {
-            "get": _op("List an agent's sessions", "Sessions", 404, parameters=[_NAME])
-        },
-        "/api/agents/{name}/sessions/{key}/messages": {
-            "get": _op(
-                "A session's messages, oldest first",
-                "History",
-                400,
-                404,
-                parameters=[_NAME, _KEY, limit],
-            )
-        },
-        "/api/agents/{name}/sessions/{key}": {
-            "delete": _op("Forget a session's history", "Reset", 404, parameters=[_NAME, _KEY])
-        },
-        "/api/usage": {
-            "get": _op("Spend and tokens from the ledger", "Usage", 400, parameters=[since])
-        },
-    }
-
-
+@cache
 def openapi_document() -> dict[str, Any]:
+    refs, schemas = _schemas()
+    paths: dict[str, dict[str, Any]] = {}
+    for operation in OPERATIONS:
+        paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(operation, refs)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -235,9 +46,9 @@ def openapi_document() -> dict[str, Any]:
             "version": __version__,
             "description": "Roost's HTTP API. The WebSocket API (/ws) is in docs/protocol.md.",
         },
-        "paths": {**_service_paths(), **_api_paths()},
+        "paths": paths,
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": schemas,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "query": {"type": "apiKey", "in": "query", "name": "token"},
@@ -245,3 +56,85 @@ def openapi_document() -> dict[str, Any]:
         },
         "security": [{"bearer": []}, {"query": []}],
     }
+
+
+Refs = dict[tuple[Any, JsonSchemaMode], dict[str, Any]]
+
+
+def _schemas() -> tuple[Refs, dict[str, Any]]:
+    """Every body and reply model as a component (what the server reads: validation
+    mode; what it writes: serialization mode)."""
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorBody, "serialization")]
+    for operation in OPERATIONS:
+        if operation.reply is not None:
+            wanted.append((operation.reply, "serialization"))
+        if operation.body is not None:
+            wanted.append((operation.body, "validation"))
+    refs, definitions = models_json_schema(list(dict.fromkeys(wanted)), ref_template=REF)
+    return dict(refs), definitions.get("$defs", {})
+
+
+def _operation(operation: Operation, refs: Refs) -> dict[str, Any]:
+    responses: dict[str, Any] = {"200": _ok(operation, refs)}
+    errors = operation.errors if operation.public else (401, 403, 429, *operation.errors)
+    for status in sorted(set(errors)):
+        responses[str(status)] = _json(REASONS[status], refs[(ErrorBody, "serialization")])
+    spec: dict[str, Any] = {"summary": operation.summary, "responses": responses}
+    parameters = _path_parameters(operation.path) + _query_parameters(operation)
+    if parameters:
+        spec["parameters"] = parameters
+    if operation.body is not None:
+        schema = refs[(operation.body, "validation")]
+        spec["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": schema}},
+        }
+    if operation.public:
+        spec["security"] = []
+    return spec
+
+
+def _ok(operation: Operation, refs: Refs) -> dict[str, Any]:
+    if operation.reply is not None:
+        return _json("OK", refs[(operation.reply, "serialization")])
+    if operation.path == "/metrics":
+        return {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    return {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _path_parameters(path: str) -> list[dict[str, Any]]:
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    return [
+        {"name": name, "in": "path", "required": True, "schema": PATH_SEGMENT} for name in names
+    ]
+
+
+def _query_parameters(operation: Operation) -> list[dict[str, Any]]:
+    if operation.query is None:
+        return []
+    schema = operation.query.model_json_schema(mode="validation")
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, field in schema.get("properties", {}).items():
+        field = _without_null(field)
+        parameter = {"name": name, "in": "query", "required": name in required, "schema": field}
+        if "description" in field:
+            parameter["description"] = field["description"]
+        parameters.append(parameter)
+    return parameters
+
+
+def _without_null(field: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter is absent or a string, never null: ``X | None = None`` is ``X``."""
+    field = {key: value for key, value in field.items() if key != "title"}
+    options = [option for option in field.get("anyOf", ()) if option != {"type": "null"}]
+    if "anyOf" in field and len(options) < len(field["anyOf"]):
+        del field["anyOf"]
+        if field.get("default", "") is None:
+            del field["default"]
+        field = {**options[0], **field} if len(options) == 1 else {"anyOf": options, **field}
+    return field

@@ -1,17 +1,38 @@
-"""Read and admin operations shared by the WebSocket methods and the REST API."""
+"""Read and admin operations shared by the WebSocket methods and the REST API.
+
+Each returns the reply model (``models.py``); the WebSocket methods send its JSON
+form, the REST API the same, and /openapi.json is generated from the models.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from roost.app import UnknownAgent
+from roost.gateway.models import (
+    AgentInfo,
+    Agents,
+    Health,
+    History,
+    MessageOut,
+    Reset,
+    Sessions,
+    SessionSummary,
+    ToolCallOut,
+    Totals,
+    Usage,
+)
 from roost.gateway.protocol import BAD_REQUEST, NOT_FOUND, UNKNOWN_AGENT, MethodError
 
 if TYPE_CHECKING:
     from roost.agents.actor import Agent
     from roost.app import App
+    from roost.ledger.ledger import UsageTotals
     from roost.providers.base import Message
+
+_LEAP_SECOND = re.compile(r"(T\d\d:\d\d):60")
 
 
 def require_agent(app: App, name: str) -> Agent:
@@ -21,87 +42,106 @@ def require_agent(app: App, name: str) -> Agent:
     return agent
 
 
-def health(app: App) -> dict[str, Any]:
-    return {"status": "ok", **app.health()}
+def health(app: App) -> Health:
+    return Health.model_validate({"status": "ok", **app.health()})
 
 
-def agents_list(app: App) -> dict[str, Any]:
-    return {
-        "agents": [
-            {
-                "name": name,
-                "model": agent.deps.settings.model_ref,
-                "tools": list(agent.deps.settings.tools),
-                "busy_sessions": len(agent.busy_sessions),
-                "queued": agent.queue_depth,
-            }
+def agents_list(app: App) -> Agents:
+    return Agents(
+        agents=[
+            AgentInfo(
+                name=name,
+                model=agent.deps.settings.model_ref,
+                tools=list(agent.deps.settings.tools),
+                busy_sessions=len(agent.busy_sessions),
+                queued=agent.queue_depth,
+            )
             for name, agent in app.agents.items()
         ]
-    }
+    )
 
 
-async def sessions_list(app: App, agent: str) -> dict[str, Any]:
+async def sessions_list(app: App, agent: str) -> Sessions:
+    """The sessions that have messages (a reset one has none: it is gone), newest first."""
     require_agent(app, agent)
     sessions = await app.conversations.list_sessions(agent)
-    return {
-        "sessions": [
-            {"key": s.key, "messages": s.messages, "updated_at": _iso(s.updated_at)}
+    return Sessions(
+        sessions=[
+            SessionSummary(key=s.key, messages=s.messages, updated_at=_iso(s.updated_at))
             for s in sessions
+            if s.messages
         ]
-    }
+    )
 
 
-async def session_history(app: App, agent: str, key: str, limit: int) -> dict[str, Any]:
+async def session_history(app: App, agent: str, key: str, limit: int) -> History:
     require_agent(app, agent)
-    known = {s.key for s in await app.conversations.list_sessions(agent)}
-    if key not in known:
+    if key not in await _live_sessions(app, agent):
         raise MethodError(NOT_FOUND, f"agent {agent} has no session {key!r}")
     session_id = await app.conversations.session_id(agent, key)
     history = await app.conversations.history(session_id, limit=limit)
-    return {"messages": [message_json(message) for message in history]}
+    return History(messages=[message_json(message) for message in history])
 
 
-async def session_reset(app: App, agent: str, key: str) -> dict[str, Any]:
+async def session_reset(app: App, agent: str, key: str) -> Reset:
+    """``reset`` is false when there was nothing to forget (no such session, or reset)."""
     require_agent(app, agent)
-    return {"reset": await app.conversations.reset_session(agent, key)}
+    had = key in await _live_sessions(app, agent)
+    await app.conversations.reset_session(agent, key)
+    return Reset(reset=had)
 
 
-async def usage_summary(app: App, since: str | None) -> dict[str, Any]:
-    start = parse_since(since) if since else None
+async def usage_summary(app: App, since: str | None) -> Usage:
+    start = parse_since(since) if since is not None else None
     report = await app.ledger.report(start)
-    return {
-        "since": _iso(start) if start else None,
-        "total": report.total.as_dict(),
-        "by_agent": {name: totals.as_dict() for name, totals in report.by_agent.items()},
-        "by_model": {name: totals.as_dict() for name, totals in report.by_model.items()},
-    }
+    return Usage(
+        since=_iso(start) if start else None,
+        total=_totals(report.total),
+        by_agent={name: _totals(totals) for name, totals in report.by_agent.items()},
+        by_model={name: _totals(totals) for name, totals in report.by_model.items()},
+    )
 
 
 def parse_since(text: str) -> datetime:
-    """``YYYY-MM-DD`` or an ISO datetime, as naive UTC (how the ledger stores times)."""
+    """``YYYY-MM-DD`` or an ISO (RFC 3339) datetime, as naive UTC (how the ledger stores
+    times). A leap second counts as the second before; a moment past the calendar's ends
+    in UTC is that end."""
+    value = _LEAP_SECOND.sub(r"\1:59", text.strip().upper())
     try:
-        moment = datetime.fromisoformat(text.strip())
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise MethodError(
             BAD_REQUEST, f"since: {text!r} is not a date (YYYY-MM-DD) or an ISO datetime"
         ) from None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            moment = datetime.min if moment.year == 1 else datetime.max
     return moment
 
 
-def message_json(message: Message) -> dict[str, Any]:
-    return {
-        "role": message.role,
-        "text": message.text,
-        "tool_calls": [
-            {"id": call.id, "name": call.name, "arguments": call.arguments_json}
+def message_json(message: Message) -> MessageOut:
+    return MessageOut(
+        role=message.role,
+        text=message.text,
+        tool_calls=[
+            ToolCallOut(id=call.id, name=call.name, arguments=call.arguments_json)
             for call in message.tool_calls
         ],
-        "tool_call_id": message.tool_call_id,
-        "tool_name": message.tool_name,
-        "is_error": message.is_error,
-    }
+        tool_call_id=message.tool_call_id,
+        tool_name=message.tool_name,
+        is_error=message.is_error,
+    )
+
+
+async def _live_sessions(app: App, agent: str) -> set[str]:
+    """The keys of the sessions with messages (sessions are never deleted, only emptied)."""
+    return {s.key for s in await app.conversations.list_sessions(agent) if s.messages}
+
+
+def _totals(totals: UsageTotals) -> Totals:
+    return Totals.model_validate(totals.as_dict())
 
 
 def _iso(moment: datetime) -> str:
