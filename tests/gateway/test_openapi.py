@@ -1,5 +1,6 @@
 """/openapi.json against the running server: schemathesis generates requests from the
-document (valid ones and invalid ones) and checks every answer against it."""
+document (valid ones and invalid ones, and sequences along its links, e.g. a message,
+then the session's reset, then its history) and checks every answer against it."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ async def test_schemathesis_finds_no_difference_between_the_document_and_the_ser
         f"{gateway.http_url}/openapi.json",
         f"--header=Authorization: Bearer {TOKEN}",
         f"--checks={CHECKS}",
-        "--phases=examples,coverage,fuzzing",
+        "--phases=examples,coverage,fuzzing,stateful",
         "--max-examples=25",
         "--seed=1",
         "--workers=1",

@@ -137,7 +137,12 @@ class Operation:
     body: type[BaseModel] | None = None
     public: bool = False
     """Served without the token."""
+    links: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()
+    """OpenAPI links from the 200 reply: (name, operation's handler, (parameter, value))."""
 
+
+_SESSION_OF_REPLY = (("path.name", "$request.path.name"), ("path.key", "$response.body#/session"))
+_SAME_SESSION = (("path.name", "$request.path.name"), ("path.key", "$request.path.key"))
 
 OPERATIONS = (
     Operation("GET", "/healthz", "Liveness and components", "healthz", Health, public=True),
@@ -153,6 +158,10 @@ OPERATIONS = (
         (400, 404, 413, 503, 504),
         query=MessageQuery,
         body=MessageBody,
+        links=(
+            ("history", "history", _SESSION_OF_REPLY),
+            ("reset", "reset", _SESSION_OF_REPLY),
+        ),
     ),
     Operation(
         "GET",
@@ -178,6 +187,7 @@ OPERATIONS = (
         "reset",
         Reset,
         (404,),
+        links=(("history", "history", _SAME_SESSION),),
     ),
     Operation(
         "GET",

@@ -79,7 +79,16 @@ def _operation(operation: Operation, refs: Refs) -> dict[str, Any]:
     errors = operation.errors if operation.public else (401, 403, 429, *operation.errors)
     for status in sorted(set(errors)):
         responses[str(status)] = _json(REASONS[status], refs[(ErrorBody, "serialization")])
-    spec: dict[str, Any] = {"summary": operation.summary, "responses": responses}
+    if operation.links:
+        responses["200"]["links"] = {
+            name: {"operationId": target, "parameters": dict(parameters)}
+            for name, target, parameters in operation.links
+        }
+    spec: dict[str, Any] = {
+        "operationId": operation.handler,
+        "summary": operation.summary,
+        "responses": responses,
+    }
     parameters = _path_parameters(operation.path) + _query_parameters(operation)
     if parameters:
         spec["parameters"] = parameters
