@@ -154,7 +154,7 @@ class Connection:
         timeout_s = self._deps.send_timeout_s
         try:
             async with asyncio.timeout(timeout_s):
-                while not self._fits(item.size):
+                while not self._closing and not self._fits(item.size):
                     self._taken.clear()
                     await self._taken.wait()
         except TimeoutError:
