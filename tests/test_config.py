@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import pytest
 
@@ -189,3 +193,143 @@ def test_max_concurrent_turns_reaches_the_router_and_bad_values_name_the_key(
     for bad in ("0", "true", "lots"):
         message = error_for(write_config(f"max_concurrent_turns: {bad}\n"))
         assert "max_concurrent_turns" in message and "roost.yaml" in message
+
+
+ROOST = [sys.executable, "-m", "roost"]
+
+
+def roost_cli(*args: str, home: Path, env: dict[str, str] | None = None) -> CompletedProcess[str]:
+    environment = {**os.environ, "ROOST_HOME": str(home), **(env or {})}
+    return subprocess.run(
+        [*ROOST, *args], capture_output=True, text=True, env=environment, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"agents:\x00\xff\xfe binary", "not a UTF-8 text file (byte 8"),
+        (b"agents: {a: \xe9t\xe9}\n", "not a UTF-8 text file"),
+        (("a: " + "[" * 5000 + "]" * 5000).encode(), "nested more than 64 levels deep"),
+        (("agents: " + "{a: " * 5000 + "1" + "}" * 5000).encode(), "nested more than 64"),
+        (b"a: &x [*x]\n", "nested more than 64 levels deep"),
+        (
+            b"a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n"
+            b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c]\n"
+            b"e: &e [*d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e]\n",
+            "holds more than",
+        ),
+    ],
+)
+def test_unreadable_files_are_a_clear_error_not_a_crash(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    path = tmp_path / "roost.yaml"
+    path.write_bytes(content)
+    assert expected in error_for(path)
+
+
+def test_cli_refuses_binary_and_deep_files_with_exit_2(tmp_path: Path) -> None:
+    for name, content in (
+        ("binary.yaml", b"\x89PNG\r\n\x1a\n\x00\x00\xff"),
+        ("deep.yaml", ("a: " + "[" * 5000 + "]" * 5000).encode()),
+    ):
+        path = tmp_path / name
+        path.write_bytes(content)
+        result = roost_cli("-c", str(path), "agents", home=tmp_path / "h")
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        assert f"configuration error: {path}:" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("notadb://x", "store.url: unsupported database 'notadb' (supported: sqlite,"),
+        ("postgres://me:hunter2@db/roost", "unsupported database 'postgres'; did you mean"),
+        ("roost.db", "store.url: should be a database URL"),
+    ],
+)
+def test_store_url_scheme_is_checked_with_the_config(
+    write_config: ConfigWriter, url: str, expected: str
+) -> None:
+    message = error_for(write_config(f'store: {{url: "{url}"}}\n'))
+    assert expected in message and "hunter2" not in message
+
+
+def test_sync_database_schemes_get_the_async_driver(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    path = write_config(f"store: {{url: 'sqlite:///{tmp_path}/x.db'}}\n")
+    assert load_settings(path, env={}).store_url == f"sqlite+aiosqlite:///{tmp_path}/x.db"
+    path = write_config("store: {url: 'postgresql://me@db/roost'}\n")
+    assert load_settings(path, env={}).store_url == "postgresql+asyncpg://me@db/roost"
+
+
+@pytest.mark.parametrize("command", [["run"], ["agents"], ["jobs", "list"], ["cost"]])
+def test_every_command_refuses_a_bad_store_url_alike(
+    write_config: ConfigWriter, tmp_path: Path, command: list[str]
+) -> None:
+    path = write_config('store: {url: "notadb://x"}\n')
+    result = roost_cli("-c", str(path), *command, home=tmp_path / "h")
+    assert result.returncode == 2, result.stderr
+    assert "store.url: unsupported database 'notadb'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("value", ["${UNCLOSED", "http://${}/v1", "${1BAD}", "a ${X:-y"])
+def test_malformed_references_name_the_key(write_config: ConfigWriter, value: str) -> None:
+    path = write_config(f'providers: {{p: {{type: openai, base_url: "{value}"}}}}\n')
+    message = error_for(path, {"UNCLOSED": "u", "X": "x"})
+    assert "providers.p.base_url: malformed ${...} reference" in message
+
+
+def test_a_literal_dollar_brace_is_written_doubled(write_config: ConfigWriter) -> None:
+    path = write_config('agents: {a: {model: p/m, system: "say $${HOME} and ${WHO}"}}\n')
+    path.write_text(path.read_text() + "providers: {p: {type: openai}}\n")
+    settings = load_settings(path, env={"WHO": "you", "HOME": "/root"})
+    assert settings.agents["a"].system == "say ${HOME} and you"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("agents: {a: {model: '${SECRET}'}}\n", "agents.a.model"),
+        ("agents: {a: {model: '${SECRET}/m'}}\n", "agents.a.model"),
+        (
+            "agents: {a: {model: p/m}}\ntelegram: {token: t, default_agent: '${SECRET}'}\n",
+            "telegram.default_agent",
+        ),
+        ("store: {url: '${SECRET}'}\n", "store.url"),
+        ("logging: {level: '${SECRET}'}\n", "logging.level"),
+        ("agents: {a: {model: p/m, tools: ['${SECRET}']}}\n", "agents.a.tools[0]"),
+    ],
+)
+def test_values_from_the_environment_are_never_echoed(
+    write_config: ConfigWriter, text: str, key: str
+) -> None:
+    path = write_config("providers: {p: {type: openai}}\n" + text)
+    for secret in ("sk-ant-api03-very-secret", "sk-x", "sk-ant://x"):
+        message = error_for(path, {"SECRET": secret})
+        assert secret not in message and key in message
+        assert "sk-" not in message
+
+
+def test_unknown_keys_suggest_the_closest_key(write_config: ConfigWriter) -> None:
+    path = write_config(
+        """\
+        providers: {p: {type: openai, bse_url: x}}
+        agents: {a: {model: p/m, tols: []}}
+        schedules: {j: {agent: a, prompt: x, every: 1h, promt: y}}
+        telegram: {token: t, webhook: {url: u, secret: s, pth: /x}}
+        agnets: {}
+        zzz: 1
+        """
+    )
+    message = error_for(path)
+    assert "agents.a.tols: unknown key; did you mean 'tools'?" in message
+    assert "providers.p.bse_url: unknown key; did you mean 'base_url'?" in message
+    assert "schedules.j.promt: unknown key; did you mean 'prompt'?" in message
+    assert "telegram.webhook.pth: unknown key; did you mean 'path'?" in message
+    assert "agnets: unknown key; did you mean 'agents'?" in message
+    assert "zzz: unknown key (allowed here: home, providers," in message

@@ -10,13 +10,27 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# One pattern, three cases: ``$${`` (a literal ``${``), a well-formed reference, and
+# any other ``${`` — which is a mistake (``${UNCLOSED``, ``${1X}``) rather than text.
+_REFERENCE = re.compile(
+    r"(?P<escape>\$\$\{)"
+    r"|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}"
+    r"|(?P<bad>\$\{)"
+)
+SYNTAX_HELP = "write ${NAME} or ${NAME:-fallback}, or $${ for a literal ${"
+
+Sources = dict[str, list[str]]
+"""Key path → the environment variables whose values were put into it."""
 
 
-def substitute(value: Any, env: Mapping[str, str], path: str = "") -> tuple[Any, list[str]]:
+def substitute(
+    value: Any, env: Mapping[str, str], path: str = "", sources: Sources | None = None
+) -> tuple[Any, list[str]]:
     """Return ``value`` with ``${VAR}`` / ``${VAR:-default}`` replaced, plus problems found.
 
-    A problem names the key path and the variable, never a value.
+    A problem names the key path and the variable, never a value. ``sources``, when
+    given, records which key paths received a value from the environment, so errors
+    about those keys can avoid echoing it.
     """
     problems: list[str] = []
 
@@ -30,13 +44,22 @@ def substitute(value: Any, env: Mapping[str, str], path: str = "") -> tuple[Any,
         return node
 
     def _replace(text: str, where: str) -> str:
+        shown = where or "(top level)"
+
         def one(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
+            if match.group("escape"):
+                return "${"
+            if match.group("bad"):
+                problems.append(f"{shown}: malformed ${{...}} reference ({SYNTAX_HELP})")
+                return ""
+            name, default = match.group("name"), match.group("default")
             if name in env:
+                if sources is not None:
+                    sources.setdefault(where, []).append(name)
                 return env[name]
             if default is not None:
                 return default
-            problems.append(f"{where or '(top level)'}: environment variable {name} is not set")
+            problems.append(f"{shown}: environment variable {name} is not set")
             return ""
 
         return _REFERENCE.sub(one, text)

@@ -16,9 +16,11 @@ from typing import Any
 import yaml
 from pydantic import SecretStr, ValidationError
 
-from roost.config.environment import substitute
+from roost.config.environment import Sources, substitute
 from roost.config.errors import ConfigError
 from roost.config.fingerprint import config_digest
+from roost.config.keys import unknown_key_message
+from roost.config.redact import redact
 from roost.config.schema import AgentConfig, ProviderConfig, RoostConfig
 from roost.config.settings import (
     DEFAULT_AGENT,
@@ -31,6 +33,10 @@ from roost.config.settings import (
 )
 
 CONFIG_FILE_NAME = "roost.yaml"
+MAX_DEPTH = 64
+"""Deeper than any real configuration (which nests about five levels); a file nested
+deeper is refused before anything walks it recursively."""
+MAX_VALUES = 200_000
 
 
 def default_home(env: Mapping[str, str]) -> Path:
@@ -73,8 +79,13 @@ def load_settings(
     # Taken before reading: if the file changes in between, the digest is the older
     # one, and a later command warns about a change rather than missing one.
     digest = config_digest(path) if path else None
-    config = _read(path, env) if path else RoostConfig()
-    return dataclasses.replace(_resolve(config, path, env, known_tools), config_sha256=digest)
+    sources: Sources = {}
+    config = _read(path, env, sources) if path else RoostConfig()
+    try:
+        settings = _resolve(config, path, env, known_tools)
+    except ConfigError as exc:
+        raise ConfigError(redact(exc.problems, sources, env), exc.path) from None
+    return dataclasses.replace(settings, config_sha256=digest)
 
 
 def _parse_yaml(text: str) -> Any:
@@ -93,29 +104,74 @@ def _parse_yaml(text: str) -> Any:
     return yaml.safe_load(text)
 
 
-def _read(path: Path, env: Mapping[str, str]) -> RoostConfig:
-    try:
-        raw = _parse_yaml(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{where}invalid YAML: {problem}"], path) from None
-    except OSError as exc:
-        raise ConfigError([f"cannot read the file: {exc.strerror}"], path) from None
+def _read(path: Path, env: Mapping[str, str], sources: Sources) -> RoostConfig:
+    raw = _load_yaml(path)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(
             ["the top level must be a mapping of keys (home, providers, agents…)"], path
         )
-    raw, problems = substitute(raw, env)
+    raw, problems = substitute(raw, env, sources=sources)
     if problems:
         raise ConfigError(problems, path)
     try:
         return RoostConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError([_describe(error) for error in exc.errors()], path) from None
+        problems = [_describe(error) for error in exc.errors()]
+        raise ConfigError(redact(problems, sources, env), path) from None
+
+
+def _load_yaml(path: Path) -> Any:
+    """The parsed file, or a ``ConfigError`` naming it (never a traceback)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [f"not a UTF-8 text file (byte {exc.start} cannot be decoded); save it as UTF-8"],
+            path,
+        ) from None
+    except OSError as exc:
+        raise ConfigError([f"cannot read the file: {exc.strerror}"], path) from None
+    try:
+        raw = _parse_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{where}invalid YAML: {problem}"], path) from None
+    except RecursionError:
+        # The YAML parser recurses once per level of nesting.
+        raise ConfigError([_TOO_DEEP], path) from None
+    shape_problem = _shape_problem(raw)
+    if shape_problem:
+        raise ConfigError([shape_problem], path)
+    return raw
+
+
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep; this cannot be a Roost configuration"
+
+
+def _shape_problem(raw: Any) -> str | None:
+    """Why ``raw`` is too deep or too big to walk, if it is (walked without recursion).
+
+    Everything after this (``${VAR}`` substitution, validation) recurses per level, and
+    YAML aliases can make a small file expand into a huge or cyclic structure.
+    """
+    pending: list[tuple[Any, int]] = [(raw, 0)]
+    seen = 0
+    while pending:
+        node, depth = pending.pop()
+        seen += 1
+        if depth > MAX_DEPTH:
+            return _TOO_DEEP
+        if seen > MAX_VALUES:
+            return f"holds more than {MAX_VALUES} values (YAML aliases expanding?)"
+        if isinstance(node, dict):
+            pending.extend((item, depth + 1) for item in node.values())
+        elif isinstance(node, list):
+            pending.extend((item, depth + 1) for item in node)
+    return None
 
 
 def _describe(error: Any) -> str:
@@ -124,7 +180,7 @@ def _describe(error: Any) -> str:
         where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        message = "unknown key (check the spelling; see docs/configuration.md)"
+        message = unknown_key_message(RoostConfig, tuple(error["loc"]))
     elif error["type"] == "missing":
         message = "required key is missing"
     return f"{where or '(top level)'}: {message}"

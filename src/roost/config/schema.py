@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Literal
 
@@ -64,9 +65,38 @@ class AgentConfig(_Strict):
         return value
 
 
+DATABASE_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+"""URL schemes the store runs on → the async driver used for each."""
+
+
 class StoreConfig(_Strict):
     url: str | None = None
     """SQLAlchemy async URL; default ``sqlite+aiosqlite:///<home>/roost.db``."""
+
+    @field_validator("url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        # Checked here so every command refuses the file alike, before any connects.
+        # The message names the scheme only: the rest of a URL may hold a password.
+        if value is None:
+            return None
+        scheme, separator, rest = value.partition("://")
+        supported = ", ".join(DATABASE_DRIVERS)
+        if not separator:
+            raise ValueError(
+                "should be a database URL, e.g. sqlite+aiosqlite:///path/roost.db or "
+                f"postgresql+asyncpg://user@host/roost (supported: {supported})"
+            )
+        if scheme not in DATABASE_DRIVERS:
+            close = difflib.get_close_matches(scheme, list(DATABASE_DRIVERS), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ValueError(f"unsupported database '{scheme}'{hint} (supported: {supported})")
+        return f"{DATABASE_DRIVERS[scheme]}://{rest}"
 
 
 class GatewayConfig(_Strict):
