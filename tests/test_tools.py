@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 from pathlib import Path
 
 import pytest
 
+from roost.app import App
 from roost.providers.base import ToolCall
 from roost.tools.builtin import builtin_registry
 from roost.tools.registry import ToolContext, ToolOutcome
+from tests.fakes.llm_server import FakeLLM
 
 ALL = ("read_file", "write_file", "list_files")
 
@@ -129,3 +133,118 @@ async def test_an_unexpected_exception_in_a_tool_is_a_result_not_a_crash(
     )
     assert outcome.is_error and outcome.text == "explode failed: RuntimeError: disk on fire"
     assert any("tool explode failed" in record.message for record in caplog.records)
+
+
+async def test_a_dangling_symlink_does_not_hide_the_rest_of_the_directory(workspace: Path) -> None:
+    (workspace / "a.txt").write_text("hello")
+    os.symlink(workspace / "gone.txt", workspace / "dangling")
+    (workspace / "sub").mkdir()
+    os.symlink(workspace / "sub", workspace / "sublink")
+    os.symlink(workspace / "a.txt", workspace / "alias.txt")
+    outcome = await call(workspace, "list_files", {})
+    assert not outcome.is_error
+    assert outcome.text.splitlines() == [
+        "a.txt (5 B)",
+        "alias.txt (5 B)",
+        "dangling -> (broken link)",
+        "sub/",
+        "sublink/",
+    ]
+
+
+async def test_links_leading_outside_are_listed_without_following_them(workspace: Path) -> None:
+    outside = workspace.parent / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("x" * 12345)
+    os.symlink(outside / "secret.txt", workspace / "file-link")
+    os.symlink(outside, workspace / "dir-link")
+    outcome = await call(workspace, "list_files", {})
+    assert outcome.text.splitlines() == [
+        "dir-link -> (link leading outside the workspace)",
+        "file-link -> (link leading outside the workspace)",
+    ]
+    assert "12345" not in outcome.text
+
+
+@pytest.mark.parametrize("name", ["read_file", "write_file"])
+async def test_a_fifo_is_refused_without_blocking(workspace: Path, name: str) -> None:
+    os.mkfifo(workspace / "pipe")
+    arguments: dict[str, object] = {"path": "pipe"}
+    if name == "write_file":
+        arguments["content"] = "x"
+    # Without the check, opening the FIFO blocks its worker thread for good.
+    outcome = await asyncio.wait_for(call(workspace, name, arguments), timeout=5)
+    assert outcome.is_error and "'pipe' is not a regular file" in outcome.text
+    listing = await call(workspace, "list_files", {})
+    assert listing.text == "pipe (fifo, not a regular file)"
+
+
+async def test_hard_links_are_refused_for_reading_and_writing(workspace: Path) -> None:
+    outside = workspace.parent / "outside.txt"
+    outside.write_text("outside data")
+    os.link(outside, workspace / "planted.txt")
+    read = await call(workspace, "read_file", {"path": "planted.txt"})
+    assert read.is_error and "has 2 hard links" in read.text
+    assert "outside data" not in read.text
+    written = await call(workspace, "write_file", {"path": "planted.txt", "content": "pwned"})
+    assert written.is_error and "has 2 hard links" in written.text
+    assert outside.read_text() == "outside data"
+
+
+async def test_expected_tool_errors_are_logged_as_one_line(
+    workspace: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="roost.tools")
+    (workspace / "file").write_text("x")
+    await call(workspace, "read_file", {"path": "missing.txt"})
+    await call(workspace, "read_file", {"path": "../x"})
+    outcome = await call(workspace, "write_file", {"path": "file/inside.txt", "content": "x"})
+    assert (
+        outcome.is_error
+        and "cannot write 'file/inside.txt': part of the path is a file" in outcome.text
+    )
+    records = [record for record in caplog.records if record.name.startswith("roost.tools")]
+    assert len(records) == 3
+    assert all(record.exc_info is None and "\n" not in record.getMessage() for record in records)
+    assert "'missing.txt' does not exist" in records[0].getMessage()
+
+
+async def test_unencodable_content_is_refused(workspace: Path) -> None:
+    outcome = await call(workspace, "write_file", '{"path": "a.txt", "content": "x\\ud800"}')
+    assert outcome.is_error and "not valid text" in outcome.text
+    assert not (workspace / "a.txt").exists()
+
+
+async def test_listings_are_capped(workspace: Path) -> None:
+    for index in range(520):
+        (workspace / f"{index:04d}-{'n' * 200}").touch()
+    outcome = await call(workspace, "list_files", {})
+    assert len(outcome.text) < 51_000
+    assert outcome.text.endswith("more entries not shown: listing too long]")
+    for index in range(520, 600):
+        (workspace / f"{index:04d}").touch()
+    (workspace / "sub").mkdir()
+    for index in range(510):
+        (workspace / "sub" / f"{index:04d}").touch()
+    outcome = await call(workspace, "list_files", {"path": "sub"})
+    assert outcome.text.endswith("[10 more entries not shown]")
+    assert len(outcome.text.splitlines()) == 501
+
+
+async def test_a_turn_asking_for_a_fifo_or_a_hard_link_ends_and_the_model_reads_why(
+    app: App, fake_llm: FakeLLM
+) -> None:
+    workspace = app.settings.agents["assistant"].workspace
+    workspace.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(workspace / "pipe")
+    outside = workspace.parent / "outside.txt"
+    outside.write_text("outside data")
+    os.link(outside, workspace / "planted.txt")
+    fake_llm.tool_call("read_file", {"path": "pipe"})
+    fake_llm.tool_call("write_file", {"path": "planted.txt", "content": "pwned"})
+    fake_llm.reply("Could not.")
+    result = await asyncio.wait_for(app.ask("assistant", "read the pipe", "fifo"), timeout=30)
+    assert result.ok and result.text == "Could not."
+    assert "'pipe' is not a regular file" in json.dumps(fake_llm.requests[1].body)
+    assert "'planted.txt' has 2 hard links" in json.dumps(fake_llm.requests[2].body)
+    assert outside.read_text() == "outside data"

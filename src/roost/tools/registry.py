@@ -89,11 +89,23 @@ class ToolRegistry:
         try:
             return ToolOutcome(await tool.handler(context, arguments), False)
         except ToolError as exc:
+            # Expected (a refusal, a missing file): the model reads why; one line for us.
+            log.info("tool %s for agent %s: %s", call.name, context.agent, _one_line(exc))
             return ToolOutcome(str(exc), True)
+        except OSError as exc:
+            # The world said no (permission, disk full): no traceback, no host paths.
+            reason = exc.strerror or type(exc).__name__
+            log.warning("tool %s failed for agent %s: %s", call.name, context.agent, reason)
+            return ToolOutcome(f"{call.name} failed: {reason}", True)
         except Exception as exc:
             # A tool must never crash the turn; the traceback goes to the log for us.
             log.exception("tool %s failed for agent %s", call.name, context.agent)
             return ToolOutcome(f"{call.name} failed: {type(exc).__name__}: {exc}", True)
+
+
+def _one_line(exc: Exception, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _explain(exc: ValueError) -> str:
