@@ -100,18 +100,32 @@ class JobsApi:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         owner: str = "user",
     ) -> Job:
-        """Create a job; ``at`` may be relative (``in 2h``). Raises ``JobError``."""
+        """Create a job; ``at`` may be relative (``in 2h``). Raises ``JobError``.
+
+        Every problem with the input is reported at once (name, agent, schedule and
+        the other fields), so a person fixes them in one go.
+        """
+        problems: list[str] = []
         if not JOB_NAME.match(name):
-            raise InvalidJob(
+            problems.append(
                 f"job name '{name}': use 1-64 letters, digits, '_', '.' or '-' "
                 "(starting with a letter or digit)"
             )
-        self._check_agent(agent, model)
+        unknown_agent = False
+        try:
+            self._check_agent(agent, model)
+        except InvalidJob as exc:
+            unknown_agent = isinstance(exc, UnknownAgentForJob)
+            problems.append(str(exc))
         now = self._clock.now()
-        config = _validated(
+        try:
+            at = _absolute_at(at, timezone, now)
+        except InvalidJob as exc:
+            problems.append(str(exc))
+        config, config_problems = _validated(
             cron=cron,
             every=every,
-            at=_absolute_at(at, timezone, now),
+            at=at,
             timezone=timezone,
             agent=agent,
             prompt=prompt,
@@ -122,6 +136,10 @@ class JobsApi:
             model=model,
             timeout_s=timeout_s,
         )
+        problems.extend(config_problems)
+        if problems or config is None:
+            error = UnknownAgentForJob if unknown_agent else InvalidJob
+            raise error(_several(problems))
         job = job_from_config(name, config, now)
         if job.next_due is None:
             raise InvalidJob(f"{job.describe()} is in the past; pick a time to come")
@@ -258,18 +276,27 @@ def _absolute_at(at: str | None, timezone: str | None, now: datetime) -> str | N
         raise InvalidJob(str(exc)) from None
 
 
-def _validated(**fields: object) -> ScheduleConfig:
+def _validated(**fields: object) -> tuple[ScheduleConfig | None, list[str]]:
     try:
-        return ScheduleConfig.model_validate(fields)
+        return ScheduleConfig.model_validate(fields), []
     except ValidationError as exc:
-        raise InvalidJob(_explain(exc)) from None
+        return None, _explain(exc)
 
 
-def _explain(exc: ValidationError) -> str:
+def _several(problems: list[str]) -> str:
+    """One problem as it is; several as a list, each once (a bad relative ``at`` is
+    found both when it is resolved and when the schedule is checked)."""
+    unique = list(dict.fromkeys(problems))
+    if len(unique) == 1:
+        return unique[0]
+    return f"{len(unique)} problems:\n" + "\n".join(f"  - {problem}" for problem in unique)
+
+
+def _explain(exc: ValidationError) -> list[str]:
     parts = []
     for error in exc.errors(include_url=False):
         message = str(error["msg"]).removeprefix("Value error, ")
         field = ".".join(str(part) for part in error["loc"])
         schedule_field = field in ("cron", "every", "at", "timezone", "")
         parts.append(message if schedule_field else f"{field}: {message}")
-    return "; ".join(parts)
+    return parts
