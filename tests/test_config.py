@@ -333,3 +333,39 @@ def test_unknown_keys_suggest_the_closest_key(write_config: ConfigWriter) -> Non
     assert "telegram.webhook.pth: unknown key; did you mean 'path'?" in message
     assert "agnets: unknown key; did you mean 'agents'?" in message
     assert "zzz: unknown key (allowed here: home, providers," in message
+
+
+REPO = Path(__file__).parent.parent
+
+
+def test_roost_help_config_prints_the_bundled_reference(tmp_path: Path) -> None:
+    result = roost_cli("help", "config", home=tmp_path / "h")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    unknown = roost_cli("help", "nothing", home=tmp_path / "h")
+    assert unknown.returncode == 1 and "topics: config" in unknown.stderr
+
+
+def test_the_reference_is_package_data_so_a_wheel_carries_it() -> None:
+    import tomllib
+    from importlib import resources
+
+    bundled = resources.files("roost") / "docs" / "configuration.md"
+    assert bundled.is_file() and "## Top-level keys" in bundled.read_text(encoding="utf-8")
+    package_data = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "docs/*.md" in package_data["tool"]["setuptools"]["package-data"]["roost"]
+
+
+def test_init_and_errors_point_to_roost_help_config(
+    tmp_path: Path, write_config: ConfigWriter
+) -> None:
+    result = subprocess.run(
+        [*ROOST, "init", "--path", str(tmp_path / "new.yaml")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ROOST_HOME": str(tmp_path / "h")},
+        timeout=60,
+    )
+    assert result.returncode == 0 and "roost help config" in result.stdout
+    assert "docs/configuration.md" not in result.stdout
+    assert "roost help config" in error_for(write_config("agents: {a: {model: p/m, x: 1}}\n"))

@@ -36,3 +36,5 @@ def init(
         'roost ask assistant "hello"',
         highlight=False,
     )
+    # The docs/ folder of the source tree is not there for a pip user; this is.
+    console.print("every key is explained by: roost help config", highlight=False)

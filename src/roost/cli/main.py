@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "jobs": "roost.cli.jobs_cmd:jobs_app",
     "pairing": "roost.cli.telegram_cmds:pairing_app",
     "doctor": "roost.cli.telegram_cmds:doctor",
+    "help": "roost.cli.help_cmd:help_topic",
 }
 """Subcommands in the order `roost --help` lists them: ``module:function`` for a command,
 ``module:typer_app`` for a group of subcommands (e.g. ``roost pairing list``)."""

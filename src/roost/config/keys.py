@@ -19,7 +19,7 @@ def unknown_key_message(root: type[BaseModel], loc: tuple[Any, ...]) -> str:
     if close:
         return f"unknown key; did you mean '{close[0]}'? ({HELP_POINTER})"
     if allowed:
-        return f"unknown key (allowed here: {', '.join(allowed)})"
+        return f"unknown key (allowed here: {', '.join(allowed)}; see `roost help config`)"
     return f"unknown key ({HELP_POINTER})"
 
 
