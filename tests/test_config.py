@@ -229,14 +229,16 @@ def test_unreadable_files_are_a_clear_error_not_a_crash(
     assert expected in error_for(path)
 
 
-def test_cli_refuses_binary_and_deep_files_with_exit_2(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["agents"], ["ask", "assistant", "hi"]])
+def test_cli_refuses_binary_and_deep_files_with_exit_2(tmp_path: Path, command: list[str]) -> None:
     for name, content in (
         ("binary.yaml", b"\x89PNG\r\n\x1a\n\x00\x00\xff"),
         ("deep.yaml", ("a: " + "[" * 5000 + "]" * 5000).encode()),
+        ("cyclic.yaml", b"a: &x [*x]\n"),
     ):
         path = tmp_path / name
         path.write_bytes(content)
-        result = roost_cli("-c", str(path), "agents", home=tmp_path / "h")
+        result = roost_cli("-c", str(path), *command, home=tmp_path / "h")
         assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr
         assert f"configuration error: {path}:" in result.stderr

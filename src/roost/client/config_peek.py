@@ -73,11 +73,14 @@ def _read_yaml(path: Path, env: Mapping[str, str]) -> dict[str, Any] | None:
     import yaml
 
     from roost.config.environment import substitute
+    from roost.config.shape import check_shape
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+    except (OSError, yaml.YAMLError, UnicodeDecodeError, RecursionError):
+        return None
+    if check_shape(raw) is not None:  # the full loader says why
         return None
     if raw is None:
         raw = {}

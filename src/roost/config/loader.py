@@ -31,12 +31,9 @@ from roost.config.settings import (
     Settings,
     default_system_prompt,
 )
+from roost.config.shape import TOO_DEEP, check_shape
 
 CONFIG_FILE_NAME = "roost.yaml"
-MAX_DEPTH = 64
-"""Deeper than any real configuration (which nests about five levels); a file nested
-deeper is refused before anything walks it recursively."""
-MAX_VALUES = 200_000
 
 
 def default_home(env: Mapping[str, str]) -> Path:
@@ -142,36 +139,11 @@ def _load_yaml(path: Path) -> Any:
         raise ConfigError([f"{where}invalid YAML: {problem}"], path) from None
     except RecursionError:
         # The YAML parser recurses once per level of nesting.
-        raise ConfigError([_TOO_DEEP], path) from None
-    shape_problem = _shape_problem(raw)
+        raise ConfigError([TOO_DEEP], path) from None
+    shape_problem = check_shape(raw)
     if shape_problem:
         raise ConfigError([shape_problem], path)
     return raw
-
-
-_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep; this cannot be a Roost configuration"
-
-
-def _shape_problem(raw: Any) -> str | None:
-    """Why ``raw`` is too deep or too big to walk, if it is (walked without recursion).
-
-    Everything after this (``${VAR}`` substitution, validation) recurses per level, and
-    YAML aliases can make a small file expand into a huge or cyclic structure.
-    """
-    pending: list[tuple[Any, int]] = [(raw, 0)]
-    seen = 0
-    while pending:
-        node, depth = pending.pop()
-        seen += 1
-        if depth > MAX_DEPTH:
-            return _TOO_DEEP
-        if seen > MAX_VALUES:
-            return f"holds more than {MAX_VALUES} values (YAML aliases expanding?)"
-        if isinstance(node, dict):
-            pending.extend((item, depth + 1) for item in node.values())
-        elif isinstance(node, list):
-            pending.extend((item, depth + 1) for item in node)
-    return None
 
 
 def _describe(error: Any) -> str:
