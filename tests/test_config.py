@@ -371,3 +371,25 @@ def test_init_and_errors_point_to_roost_help_config(
     assert result.returncode == 0 and "roost help config" in result.stdout
     assert "docs/configuration.md" not in result.stdout
     assert "roost help config" in error_for(write_config("agents: {a: {model: p/m, x: 1}}\n"))
+
+
+def test_cli_names_malformed_references_and_hides_environment_values(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    path = write_config(
+        """\
+        providers: {p: {type: openai, base_url: "${UNCLOSED"}}
+        agents: {a: {model: "${LEAKED_KEY}", tols: []}}
+        """
+    )
+    secret = "sk-ant-api03-cli-secret"
+    result = roost_cli("-c", str(path), "agents", home=tmp_path / "h", env={"LEAKED_KEY": secret})
+    assert result.returncode == 2, result.stderr
+    assert "providers.p.base_url: malformed ${...} reference" in result.stderr
+    assert secret not in result.stderr and "Traceback" not in result.stderr
+    path.write_text(path.read_text().replace("${UNCLOSED", "http://127.0.0.1:1/v1"))
+    result = roost_cli("-c", str(path), "agents", home=tmp_path / "h", env={"LEAKED_KEY": secret})
+    assert result.returncode == 2
+    assert "agents.a.model: (value hidden)" in result.stderr and "${LEAKED_KEY}" in result.stderr
+    assert "agents.a.tols: unknown key; did you mean 'tools'?" in result.stderr
+    assert secret not in result.stderr
