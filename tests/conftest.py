@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import textwrap
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -22,6 +23,19 @@ _ROOST_ENV = (
     "ROOST_CONFIG",
     "ROOST_MODEL",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Children start with Ctrl+C working, as from a terminal, however pytest was started.
+
+    A job started in the background by a non-interactive shell (``make test &``, a
+    script, a CI runner) inherits SIGINT ignored, and so does every process it starts:
+    Python then never raises KeyboardInterrupt, and the tests that interrupt a `roost`
+    child with SIGINT wait in vain. Catching SIGINT here (Python's own handler) makes
+    children start with the default disposition, since exec resets caught signals.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
