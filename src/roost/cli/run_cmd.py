@@ -19,6 +19,15 @@ def run(
             "recorded as interrupted."
         ),
     ] = DEFAULT_GRACE_S,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Port for the gateway (overrides gateway.port; 0: any free port).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run Roost: the store and every configured agent, until Ctrl+C or SIGTERM."""
-    serve(state(ctx).config_path, grace)
+    serve(state(ctx).config_path, grace, port=port)

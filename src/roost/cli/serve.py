@@ -8,6 +8,7 @@ start-up), and `roost.cli.run_cmd` is the typer command for every other spelling
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 import os
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from roost.cli.common import fail, load_config, start_app, start_logging
+from roost.cli.common import EXIT_CONFIG, fail, load_config, start_app, start_logging
 from roost.config.settings import NO_PROVIDER_REPLY
 
 if TYPE_CHECKING:
@@ -30,11 +31,18 @@ DEFAULT_GRACE_S = 10.0
 """Seconds running turns get to finish on shutdown (`roost run --grace`)."""
 
 
-def serve(config_path: Path | None, grace: float = DEFAULT_GRACE_S) -> None:
-    """Run Roost until Ctrl+C or SIGTERM; exits (``fail``) on a configuration problem."""
+def serve(
+    config_path: Path | None, grace: float = DEFAULT_GRACE_S, *, port: int | None = None
+) -> None:
+    """Run Roost until Ctrl+C or SIGTERM; exits (``fail``) on a configuration problem.
+
+    ``port`` (`roost run --port`) overrides ``gateway.port``.
+    """
     from roost.process_lock import AlreadyRunning, ProcessLock
 
     settings = load_config(config_path)
+    if port is not None:
+        settings = _with_port(settings, port)
     start_logging(settings, settings.log_level)
     lock = ProcessLock(settings.home / "roost.pid")
     try:
@@ -46,6 +54,14 @@ def serve(config_path: Path | None, grace: float = DEFAULT_GRACE_S) -> None:
         asyncio.run(_serve(settings, grace))
     finally:
         lock.release()
+
+
+def _with_port(settings: Settings, port: int) -> Settings:
+    if not settings.gateway.enabled:
+        where = f" in {settings.config_path}" if settings.config_path else ""
+        fail(f"--port {port}: the gateway is off (gateway.enabled: false{where})", EXIT_CONFIG)
+    gateway = settings.gateway.model_copy(update={"port": port})
+    return dataclasses.replace(settings, gateway=gateway)
 
 
 async def _serve(settings: Settings, grace: float) -> None:

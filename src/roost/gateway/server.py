@@ -137,8 +137,11 @@ async def _bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
+            from roost.gateway.port_holder import port_holder
+
             raise StartupError(
-                f"gateway.port {port} is in use (another roost run?); set gateway.port"
+                f"gateway.port {port} is in use by {port_holder(port)}; set gateway.port "
+                "or start with `roost run --port N`"
             ) from None
         raise StartupError(
             f"gateway.host/gateway.port: cannot listen on {host}:{port}: {exc.strerror or exc}"
