@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import socket
 import sqlite3
 import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -222,18 +225,33 @@ def test_agents_lists_models_and_tools(config: Path) -> None:
     assert "assistant" in roost("agents").stdout
 
 
+def read_until(stream: IO[str], text: str) -> str:
+    """Lines of ``stream`` up to the one containing ``text``, or up to its end."""
+    seen = ""
+    while text not in seen:
+        line = stream.readline()
+        if not line:
+            break
+        seen += line
+    return seen
+
+
 def test_run_starts_logs_and_stops_cleanly_on_sigterm(config: Path, tmp_path: Path) -> None:
+    # Port 0: the default port may be in use (the user's own `roost run`, another program).
+    with config.open("a") as file:
+        file.write("gateway: {port: 0}\n")
     process = subprocess.Popen(
         [*ROOST, "run"], stderr=subprocess.PIPE, text=True, env=dict(os.environ)
     )
     try:
         assert process.stderr is not None
-        seen = ""
-        deadline = time.monotonic() + 30
-        while "roost is running" not in seen and time.monotonic() < deadline:
-            seen += process.stderr.readline()
+        seen = read_until(process.stderr, "roost is running")
         assert "roost is running with 2 agent(s)" in seen
         assert "agent assistant: claude/claude-haiku-4-5" in seen
+        endpoint = json.loads((tmp_path / "home" / "gateway.json").read_text())
+        port = int(endpoint["http"].rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10):
+            pass  # the gateway listens on the port the OS chose
         second = roost("run")
         assert second.returncode == 1 and "already running" in second.stderr
         process.send_signal(signal.SIGTERM)
@@ -282,47 +300,17 @@ async def test_terminal_printer_streams_text_and_shows_tools(
     ]
 
 
-@pytest.mark.parametrize("annotation", [int, float])
 @pytest.mark.parametrize(
-    "value",
-    [
-        0,
-        10,
-        -3,
-        2.5,
-        True,
-        "10",
-        "-7",
-        "+5",
-        "2.5",
-        ".5",
-        "5.",
-        "1e3",
-        "-1.5E-2",
-        " 10 ",
-        "1_000",
-        "inf",
-        "nan",
-        "0x10",
-        "ten",
-        "",
-        "10.0",
-    ],
+    "text", ["0", "10", "-3", "+5", "2.5", ".5", "5.", "1e3", "-1.5E-2", " 10 ", "1_000", "inf"]
 )
-def test_plain_number_coercion_agrees_with_typers_own(annotation: type, value: object) -> None:
-    """Numbers coerced without pydantic come out exactly as pydantic coerces them."""
-    from pydantic import TypeAdapter, ValidationError
+def test_a_plain_grace_is_read_as_typer_reads_it(text: str) -> None:
+    """`roost run --grace` read without typer means what typer (click: float()) makes of it."""
+    from roost.cli.plain_params import plain_float
 
-    from roost.cli.plain_params import _plain_number
-
-    plain = _plain_number(annotation, value)
-    if plain is None:
-        return  # handed to typer's own coercion
-    try:
-        expected = TypeAdapter(annotation).validate_python(value)
-    except ValidationError:
-        pytest.fail(f"{value!r} coerced to {plain!r}, pydantic refuses it")
-    assert (plain, type(plain)) == (expected, type(expected))
+    plain = plain_float(text)
+    if plain is not None:  # else left to typer
+        assert (plain, type(plain)) == (float(text), float)
+    assert plain_float("10") == 10.0 and plain_float("inf") is None
 
 
 @pytest.mark.parametrize(
@@ -333,6 +321,14 @@ def test_plain_number_coercion_agrees_with_typers_own(annotation: type, value: o
         (["-c", "r.yaml", "-v", "run", "--grace", "2.5"], (Path("r.yaml"), 2.5)),
         (["-v", "--config=r.yaml", "run", "--grace=0"], (Path("r.yaml"), 0.0)),
         (["--config", "run", "run"], (Path("run"), 10.0)),
+        (["run", "-v"], (None, 10.0)),
+        (["run", "--config", "r.yaml", "--grace", "2"], (Path("r.yaml"), 2.0)),
+        (["-v", "run", "--grace=1", "--config=r.yaml"], (Path("r.yaml"), 1.0)),
+        (["-v", "run", "-v"], None),
+        (["-c", "a.yaml", "run", "-c", "b.yaml"], None),
+        (["--grace", "1", "run"], None),
+        (["run", "run"], None),
+        (["run", "--config"], None),
         (["run", "--help"], None),
         (["run", "--grace", "soon"], None),
         (["run", "--grace"], None),
@@ -369,3 +365,118 @@ def test_a_plain_roost_run_does_not_load_typer(tmp_path: Path) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
     assert (result.returncode, result.stdout.split()) == (0, ["x.yaml", "3.0", "False"])
+
+
+def test_config_and_verbose_work_after_any_command(config: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.yaml"
+    config.rename(elsewhere)  # found only through --config now
+    asked = roost("ask", "assistant", "hello", "-v", "--config", str(elsewhere))
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout == "echo: hello\n"
+    assert "in-process (no gateway running)" in asked.stderr
+    listing = roost("agents", "--json", "-c", str(elsewhere))
+    assert [a["name"] for a in json.loads(listing.stdout)["agents"]] == ["assistant", "coder"]
+    jobs = roost("jobs", "list", "--json", "--config", str(elsewhere), "-v")
+    assert jobs.returncode == 0, jobs.stderr
+    assert json.loads(jobs.stdout)["jobs"] == []
+    wrong = roost("ask", "assistant", "hello", "--no-such-option")
+    assert wrong.returncode == 2 and "No such option" in wrong.stderr
+
+
+def _every_command() -> list[list[str]]:
+    """Each command's words (``["jobs", "list"]``), groups and their subcommands alike."""
+    from roost.cli.main import COMMANDS
+    from roost.cli.typer_app import _load_command
+
+    words: list[list[str]] = [[]]
+    for name in COMMANDS:
+        words.append([name])
+        words.extend([name, sub] for sub in getattr(_load_command(name), "commands", {}))
+    return words
+
+
+def test_help_shows_flags_as_flags_and_arguments_by_name() -> None:
+    from typer.testing import CliRunner
+
+    from roost.cli.typer_app import app
+
+    runner = CliRunner()
+    commands = _every_command()
+    assert ["ask"] in commands and ["jobs", "list"] in commands
+    for words in commands:
+        result = runner.invoke(app, [*words, "--help"], env={"COLUMNS": "100"})
+        assert result.exit_code == 0, (words, result.output)
+        text = result.output
+        assert "<bool>" not in text and "<str>" not in text and "<path>" not in text, text
+        usage = next(line.strip() for line in text.splitlines() if "Usage:" in line)
+        assert re.fullmatch(
+            rf"Usage: roost {re.escape(' '.join(words))} ?\[OPTIONS\]"
+            r"( [A-Z_]+(\.\.\.)?| \[[A-Z_]+\](\.\.\.)?)*( COMMAND \[ARGS\]\.\.\.)?",
+            usage.replace("roost  ", "roost "),
+        ), usage
+        if words:
+            assert "--config" in text and "--verbose" in text, words
+    ask = runner.invoke(app, ["ask", "--help"], env={"COLUMNS": "100"}).output
+    assert "Usage: roost ask [OPTIONS] AGENT MESSAGE" in ask
+    json_line = next(line for line in ask.splitlines() if "--json" in line)
+    assert json_line.split("--json")[1].split()[0] == "Print", json_line  # no value shown
+
+
+@pytest.fixture
+def long_workspace(config: Path, tmp_path: Path) -> Path:
+    workspace = tmp_path / "a-workspace" / ("deeply-nested-" * 6) / "for-the-assistant"
+    with config.open("a") as file:
+        file.write(f"  writer: {{model: claude/claude-haiku-4-5, workspace: {workspace}}}\n")
+    return workspace
+
+
+def test_agents_through_a_pipe_prints_whole_values(long_workspace: Path) -> None:
+    listing = roost("agents", env={**os.environ, "COLUMNS": "80"})
+    assert listing.returncode == 0, listing.stderr
+    lines = [line for line in listing.stdout.splitlines() if "writer" in line]
+    assert len(lines) == 1 and str(long_workspace) in lines[0]
+    assert "claude/claude-haiku-4-5" in lines[0] and "…" not in listing.stdout
+
+
+def test_agents_on_a_narrow_terminal_prints_whole_values(long_workspace: Path) -> None:
+    import pty
+
+    main, child = pty.openpty()
+    process = subprocess.Popen(
+        [*ROOST, "agents"],
+        stdout=child,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    os.close(child)
+    output = b""
+    try:
+        while chunk := _read_pty(main):
+            output += chunk
+    finally:
+        os.close(main)
+        assert process.wait(timeout=60) == 0
+    text = output.decode()
+    assert f"workspace: {long_workspace}" in [line.strip() for line in text.splitlines()], text
+    assert "…" not in text
+
+
+def _read_pty(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # EIO: the child closed its end
+        return b""
+
+
+def test_run_port_overrides_the_config_and_a_taken_port_names_its_holder(config: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = roost("run", "--port", str(port))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"gateway.port {port} is in use by " in result.stderr
+    assert f"(pid {os.getpid()})" in result.stderr  # this test holds it, not "another roost run"
+    assert "another roost run" not in result.stderr
+    out_of_range = roost("run", "--port", "70000")
+    assert out_of_range.returncode == 2 and "--port" in out_of_range.stderr

@@ -26,8 +26,11 @@ class CliState:
 
 
 def state(ctx: typer.Context) -> CliState:
-    obj = ctx.find_root().obj
-    return obj if isinstance(obj, CliState) else CliState(None, False)
+    """The global options, wherever on the command line they were given."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState(None, False)
+    return root.obj
 
 
 def load(ctx: typer.Context) -> Settings:
@@ -99,10 +102,11 @@ def err_console() -> Console:
     return Console(stderr=True, soft_wrap=True)
 
 
-def out_console() -> Console:
+def out_console(width: int | None = None) -> Console:
+    """Rich on stdout; ``width`` overrides the detected one (e.g. no limit for a pipe)."""
     from rich.console import Console
 
-    return Console(soft_wrap=True)
+    return Console(soft_wrap=True, width=width)
 
 
 def stdout_is_terminal() -> bool:

@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from roost.cli.common import fail, load, out_console
+from roost.cli.common import fail, load, out_console, stdout_is_terminal
 from roost.client.config_check import say_running_config
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from roost.config.settings import Settings
     from roost.ledger.budget import BudgetStatus
     from roost.ledger.ledger import UsageReport, UsageTotals
@@ -40,10 +42,46 @@ def agents(ctx: typer.Context, as_json: JsonOption = False) -> None:
         return
     table = Table("agent", "model", "tools", "workspace")
     for row in rows:
-        model = row["model"] if row["configured"] else "[yellow]no provider configured[/]"
-        table.add_row(str(row["name"]), str(model), ", ".join(row["tools"]), str(row["workspace"]))
-    out_console().print(table)
+        table.add_row(*_cells(row).values())
+    _print_whole(table, rows)
     say_running_config(settings.home, settings.config_path)
+
+
+def _cells(row: dict[str, Any]) -> dict[str, str]:
+    """An agent's values as rich markup (escaped: a path may hold "[")."""
+    from rich.markup import escape
+
+    return {
+        "name": escape(str(row["name"])),
+        "model": escape(str(row["model"]))
+        if row["configured"]
+        else "[yellow]no provider configured[/]",
+        "tools": escape(", ".join(row["tools"])),
+        "workspace": escape(str(row["workspace"])),
+    }
+
+
+def _print_whole(table: Table, rows: list[dict[str, Any]]) -> None:
+    """The table with every value whole: names and paths are copied from it.
+
+    Through a pipe there is no width to keep to, so the table is as wide as its values
+    (rich would otherwise cut them at $COLUMNS or 80). On a terminal too narrow for it,
+    one agent per block instead, each value on its own line.
+    """
+    from rich.measure import Measurement
+
+    console = out_console()
+    needed = Measurement.get(console, console.options.update_width(100_000), table).maximum
+    if not stdout_is_terminal():
+        out_console(width=needed).print(table)
+    elif needed <= console.width:
+        console.print(table)
+    else:
+        for row in rows:
+            cells = _cells(row)
+            console.print(f"[bold]{cells['name']}[/]", highlight=False)
+            for label in ("model", "tools", "workspace"):
+                console.print(f"  {label}: {cells[label] or 'none'}", highlight=False)
 
 
 def cost(ctx: typer.Context, as_json: JsonOption = False) -> None:

@@ -67,42 +67,55 @@ def main() -> None:
 def _plain_run(args: list[str]) -> tuple[Path | None, float] | None:
     """``(--config, --grace)`` when ``args`` is a plain `roost run`, else None (typer).
 
-    Recognised exactly: ``[--config PATH | -c PATH | --config=PATH] [--verbose | -v]
-    run [--grace SECONDS | --grace=SECONDS]``, each option at most once, SECONDS a
-    plain number, PATH not starting with "-" and readable if it exists (what typer
-    would check). Everything else, --help included, is left to typer, errors and all.
+    Recognised exactly: ``run`` with, before or after it, ``--config PATH | -c PATH |
+    --config=PATH`` and ``--verbose | -v``, and after it ``--grace SECONDS |
+    --grace=SECONDS``; each option at most once, SECONDS a plain number, PATH not
+    starting with "-" and readable if it exists (what typer would check). Everything
+    else, --help included, is left to typer, errors and all.
     """
-    config: str | None = None
-    verbose = False
+    options: dict[str, str] = {}
     index = 0
-    while index < len(args) and args[index] != "run":
+    seen_run = False
+    while index < len(args):
         arg = args[index]
-        if arg in ("--verbose", "-v") and not verbose:
-            verbose = True
-            index += 1
-        elif arg in ("--config", "-c") and config is None and index + 1 < len(args):
-            config = args[index + 1]
-            index += 2
-        elif arg.startswith("--config=") and config is None:
-            config = arg.removeprefix("--config=")
-            index += 1
-        else:
+        if arg == "run" and not seen_run:
+            seen_run, index = True, index + 1
+            continue
+        name, value, index = _plain_option(args, index, after_run=seen_run)
+        if name is None or name in options:
             return None
-    if index == len(args):
+        options[name] = value
+    if not seen_run:
         return None
+    return _plain_values(options.get("config"), options.get("grace"))
+
+
+def _plain_option(args: list[str], index: int, *, after_run: bool) -> tuple[str | None, str, int]:
+    """The option at ``args[index]``: (name, value, next index); name None if not plain."""
+    arg = args[index]
+    names = {"--verbose": "verbose", "-v": "verbose", "--config": "config", "-c": "config"}
+    if after_run:
+        names["--grace"] = "grace"
+    name = names.get(arg)
+    if name == "verbose":
+        return name, "", index + 1
+    if name is not None:
+        if index + 1 >= len(args):
+            return None, "", index
+        return name, args[index + 1], index + 2
+    for prefix in ("--config=", "--grace=") if after_run else ("--config=",):
+        if arg.startswith(prefix):
+            return prefix[2:-1], arg.removeprefix(prefix), index + 1
+    return None, "", index
+
+
+def _plain_values(config: str | None, grace_text: str | None) -> tuple[Path | None, float] | None:
     from roost.cli.plain_params import plain_float
     from roost.cli.serve import DEFAULT_GRACE_S
 
-    rest = args[index + 1 :]
     grace = DEFAULT_GRACE_S
-    if rest:
-        if rest[0] == "--grace" and len(rest) == 2:
-            value = rest[1]
-        elif rest[0].startswith("--grace=") and len(rest) == 1:
-            value = rest[0].removeprefix("--grace=")
-        else:
-            return None
-        number = plain_float(value)
+    if grace_text is not None:
+        number = plain_float(grace_text)
         if number is None:
             return None
         grace = number

@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 import typer.main
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperGroup, TyperOption
 
-from roost.cli.common import CliState
+from roost.cli.common import CliState, state
 from roost.cli.main import COMMANDS
-from roost.cli.plain_params import use_plain_coercion
 
 if TYPE_CHECKING:
     from typer._click import Command, Context
@@ -31,10 +30,6 @@ class _LazyGroup(TyperGroup):
         eager = super().list_commands(ctx)
         return [*(name for name in COMMANDS if name not in eager), *eager]
 
-    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
-        use_plain_coercion(self.get_params(ctx))
-        return super().parse_args(ctx, args)
-
     def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         command = super().get_command(ctx, cmd_name)
         if command is None and cmd_name in COMMANDS:
@@ -43,23 +38,64 @@ class _LazyGroup(TyperGroup):
         return command
 
 
-class _PlainCommand(TyperCommand):
-    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
-        use_plain_coercion(self.get_params(ctx))
-        return super().parse_args(ctx, args)
-
-
 def _load_command(name: str) -> Command:
     """The click command for ``COMMANDS[name]``: a function, or a `typer.Typer` group."""
     module, _, attribute = COMMANDS[name].partition(":")
     target = getattr(importlib.import_module(module), attribute)
     if isinstance(target, typer.Typer):
-        group = typer.main.get_command(target)
-        group.name = name
-        return group
-    single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    single.command(name, cls=_PlainCommand)(target)
-    return typer.main.get_command(single)
+        command = typer.main.get_command(target)
+        command.name = name
+    else:
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    add_shared_options(command)
+    return command
+
+
+def add_shared_options(command: Command) -> None:
+    """Accept --config and --verbose after the command too (`roost ask a hi -v`), and
+    after each subcommand of a group (`roost jobs list -v`), as before it."""
+    taken = {name for param in command.params for name in getattr(param, "opts", ())}
+    if not taken & {"--config", "-c"}:
+        command.params.append(
+            TyperOption(
+                param_decls=["--config", "-c"],
+                metavar="PATH",
+                expose_value=False,
+                callback=_set_config,
+                help=_CONFIG_HELP,
+            )
+        )
+    if not taken & {"--verbose", "-v"}:
+        command.params.append(
+            TyperOption(
+                param_decls=["--verbose", "-v"],
+                is_flag=True,
+                default=False,
+                expose_value=False,
+                callback=_set_verbose,
+                help=_VERBOSE_HELP,
+            )
+        )
+    for subcommand in getattr(command, "commands", {}).values():
+        add_shared_options(subcommand)
+
+
+def _set_config(ctx: typer.Context, _param: object, value: str | None) -> None:
+    if value is not None:
+        if not value:
+            raise typer.BadParameter("the config path is empty")
+        state(ctx).config_path = Path(value)
+
+
+def _set_verbose(ctx: typer.Context, _param: object, value: bool) -> None:
+    if value:
+        state(ctx).verbose = True
+
+
+_CONFIG_HELP = "Config file. Default: $ROOST_CONFIG, ./roost.yaml, then <home>/roost.yaml."
+_VERBOSE_HELP = "Show progress and log lines on stderr."
 
 
 app = typer.Typer(
@@ -88,13 +124,11 @@ def _global_options(
         typer.Option(
             "--config",
             "-c",
-            help="Config file. Default: $ROOST_CONFIG, ./roost.yaml, then <home>/roost.yaml.",
+            help=_CONFIG_HELP,
             show_default=False,
         ),
     ] = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show progress and log lines on stderr.")
-    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help=_VERBOSE_HELP)] = False,
     version: Annotated[
         bool,
         typer.Option(
