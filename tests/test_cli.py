@@ -130,12 +130,23 @@ def test_ask_failures_exit_non_zero_without_a_traceback(config: Path, fake_llm: 
     assert empty.returncode == 1 and "empty" in empty.stderr
 
 
+# Starts roost with SIGINT ignored, as a background job of a non-interactive shell does.
+SIGINT_IGNORED = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'roost', *sys.argv[1:]])",
+]
+
+
+@pytest.mark.parametrize("started", ["from a terminal", "with SIGINT ignored"])
 def test_ctrl_c_interrupts_the_turn_at_once_and_records_it(
-    config: Path, fake_llm: FakeLLM, tmp_path: Path
+    config: Path, fake_llm: FakeLLM, tmp_path: Path, started: str
 ) -> None:
     fake_llm.delay(30)
+    command = ROOST if started == "from a terminal" else SIGINT_IGNORED
     process = subprocess.Popen(
-        [*ROOST, "ask", "assistant", "take your time"],
+        [*command, "ask", "assistant", "take your time"],
         stderr=subprocess.PIPE,
         text=True,
         env=dict(os.environ),

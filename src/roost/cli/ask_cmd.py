@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -139,6 +140,7 @@ def _ask_in_process(
     if verbose:
         _note("in-process (--local)" if local else "in-process (no gateway running)")
     stream = stdout_is_terminal() and not as_json
+    _catch_sigint()
     try:
         result = asyncio.run(_ask(settings, agent, message, session, stream, verbose))
     except KeyboardInterrupt:
@@ -152,6 +154,18 @@ def _ask_in_process(
         print(result.text, file=sys.stderr)
     if not result.ok:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _catch_sigint() -> None:
+    """Let SIGINT interrupt the turn even if this process was started with it ignored.
+
+    A job started in the background by a non-interactive shell inherits SIGINT ignored;
+    Python then raises no KeyboardInterrupt and asyncio.run leaves SIGINT alone, so a
+    `kill -INT` (or a supervisor's) would be lost. `roost run`, `roost chat` and `roost
+    ask` through the gateway handle SIGINT themselves, so do the same here.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 async def _ask(
