@@ -13,9 +13,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Annotated
 
 import pytest
+import typer
+import typer.main
 
 from tests.conftest import ConfigWriter, provider_yaml
 from tests.fakes.llm_server import FakeLLM
@@ -421,9 +423,9 @@ def test_help_shows_flags_as_flags_and_arguments_by_name() -> None:
         assert "<bool>" not in text and "<str>" not in text and "<path>" not in text, text
         usage = next(line.strip() for line in text.splitlines() if "Usage:" in line)
         assert re.fullmatch(
-            rf"Usage: roost {re.escape(' '.join(words))} ?\[OPTIONS\]"
+            rf"Usage: {re.escape(' '.join(['roost', *words]))} \[OPTIONS\]"
             r"( [A-Z_]+(\.\.\.)?| \[[A-Z_]+\](\.\.\.)?)*( COMMAND \[ARGS\]\.\.\.)?",
-            usage.replace("roost  ", "roost "),
+            usage,
         ), usage
         if words:
             assert "--config" in text and "--verbose" in text, words
@@ -491,3 +493,19 @@ def test_run_port_overrides_the_config_and_a_taken_port_names_its_holder(config:
     assert "another roost run" not in result.stderr
     out_of_range = roost("run", "--port", "70000")
     assert out_of_range.returncode == 2 and "--port" in out_of_range.stderr
+
+
+def test_a_commands_own_short_option_wins_over_the_shared_one() -> None:
+    from roost.cli.typer_app import add_shared_options
+
+    single = typer.Typer()
+
+    @single.command()
+    def show(value: Annotated[bool, typer.Option("--values", "-v")] = False) -> None:
+        """A command with its own -v."""
+
+    command = typer.main.get_command(single)
+    add_shared_options(command)
+    options = {param.name: param.opts for param in command.params}
+    assert options["value"] == ["--values", "-v"]
+    assert options["verbose"] == ["--verbose"] and options["config"] == ["--config", "-c"]

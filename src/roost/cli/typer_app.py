@@ -55,22 +55,25 @@ def _load_command(name: str) -> Command:
 
 def add_shared_options(command: Command) -> None:
     """Accept --config and --verbose after the command too (`roost ask a hi -v`), and
-    after each subcommand of a group (`roost jobs list -v`), as before it."""
+    after each subcommand of a group (`roost jobs list -v`), as before it.
+
+    A command's own option of the same name wins (its short name alone is skipped).
+    """
     taken = {name for param in command.params for name in getattr(param, "opts", ())}
-    if not taken & {"--config", "-c"}:
+    if "--config" not in taken:
         command.params.append(
             TyperOption(
-                param_decls=["--config", "-c"],
+                param_decls=["--config", *({"-c"} - taken)],
                 metavar="PATH",
                 expose_value=False,
                 callback=_set_config,
                 help=_CONFIG_HELP,
             )
         )
-    if not taken & {"--verbose", "-v"}:
+    if "--verbose" not in taken:
         command.params.append(
             TyperOption(
-                param_decls=["--verbose", "-v"],
+                param_decls=["--verbose", *({"-v"} - taken)],
                 is_flag=True,
                 default=False,
                 expose_value=False,
