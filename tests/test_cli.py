@@ -329,14 +329,20 @@ def test_a_plain_grace_is_read_as_typer_reads_it(text: str) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["run"], (None, 10.0)),
-        (["--config", "r.yaml", "run"], (Path("r.yaml"), 10.0)),
-        (["-c", "r.yaml", "-v", "run", "--grace", "2.5"], (Path("r.yaml"), 2.5)),
-        (["-v", "--config=r.yaml", "run", "--grace=0"], (Path("r.yaml"), 0.0)),
-        (["--config", "run", "run"], (Path("run"), 10.0)),
-        (["run", "-v"], (None, 10.0)),
-        (["run", "--config", "r.yaml", "--grace", "2"], (Path("r.yaml"), 2.0)),
-        (["-v", "run", "--grace=1", "--config=r.yaml"], (Path("r.yaml"), 1.0)),
+        (["run"], (None, 10.0, None)),
+        (["--config", "r.yaml", "run"], (Path("r.yaml"), 10.0, None)),
+        (["-c", "r.yaml", "-v", "run", "--grace", "2.5"], (Path("r.yaml"), 2.5, None)),
+        (["-v", "--config=r.yaml", "run", "--grace=0"], (Path("r.yaml"), 0.0, None)),
+        (["--config", "run", "run"], (Path("run"), 10.0, None)),
+        (["run", "-v"], (None, 10.0, None)),
+        (["run", "--port", "0"], (None, 10.0, 0)),
+        (["-c", "r.yaml", "run", "--port=8080", "-v"], (Path("r.yaml"), 10.0, 8080)),
+        (["run", "--port", "70000"], None),
+        (["run", "--port", "-1"], None),
+        (["run", "--port", "x"], None),
+        (["--port", "1", "run"], None),
+        (["run", "--config", "r.yaml", "--grace", "2"], (Path("r.yaml"), 2.0, None)),
+        (["-v", "run", "--grace=1", "--config=r.yaml"], (Path("r.yaml"), 1.0, None)),
         (["-v", "run", "-v"], None),
         (["-c", "a.yaml", "run", "-c", "b.yaml"], None),
         (["--grace", "1", "run"], None),
@@ -357,7 +363,7 @@ def test_a_plain_grace_is_read_as_typer_reads_it(text: str) -> None:
     ],
 )
 def test_a_plain_roost_run_is_recognised_exactly(
-    args: list[str], expected: tuple[Path | None, float] | None
+    args: list[str], expected: tuple[Path | None, float, int | None] | None
 ) -> None:
     """Only exact spellings of `roost run` skip typer; anything else gets typer's handling."""
     from roost.cli.main import _plain_run
@@ -369,15 +375,15 @@ def test_a_plain_roost_run_does_not_load_typer(tmp_path: Path) -> None:
     script = (
         "import sys\n"
         "import roost.cli.serve as serve\n"
-        "serve.serve = lambda config, grace: print(config, grace, 'typer' in sys.modules)\n"
-        "sys.argv = ['roost', '--config', 'x.yaml', 'run', '--grace', '3']\n"
+        "serve.serve = lambda *args, port: print(*args, port, 'typer' in sys.modules)\n"
+        "sys.argv = ['roost', '--config', 'x.yaml', 'run', '--grace', '3', '--port', '0']\n"
         "from roost.cli.main import main\n"
         "main()\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
-    assert (result.returncode, result.stdout.split()) == (0, ["x.yaml", "3.0", "False"])
+    assert (result.returncode, result.stdout.split()) == (0, ["x.yaml", "3.0", "0", "False"])
 
 
 def test_config_and_verbose_work_after_any_command(config: Path, tmp_path: Path) -> None:

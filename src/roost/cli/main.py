@@ -64,14 +64,15 @@ def main() -> None:
     _exit_now(0)
 
 
-def _plain_run(args: list[str]) -> tuple[Path | None, float] | None:
-    """``(--config, --grace)`` when ``args`` is a plain `roost run`, else None (typer).
+def _plain_run(args: list[str]) -> tuple[Path | None, float, int | None] | None:
+    """``(--config, --grace, --port)`` when ``args`` is a plain `roost run`, else None (typer).
 
     Recognised exactly: ``run`` with, before or after it, ``--config PATH | -c PATH |
     --config=PATH`` and ``--verbose | -v``, and after it ``--grace SECONDS |
-    --grace=SECONDS``; each option at most once, SECONDS a plain number, PATH not
-    starting with "-" and readable if it exists (what typer would check). Everything
-    else, --help included, is left to typer, errors and all.
+    --grace=SECONDS`` and ``--port N | --port=N``; each option at most once, SECONDS a
+    plain number, N a plain port number, PATH not starting with "-" and readable if it
+    exists (what typer would check). Everything else, --help included, is left to
+    typer, errors and all.
     """
     options: dict[str, str] = {}
     index = 0
@@ -87,7 +88,7 @@ def _plain_run(args: list[str]) -> tuple[Path | None, float] | None:
         options[name] = value
     if not seen_run:
         return None
-    return _plain_values(options.get("config"), options.get("grace"))
+    return _plain_values(options.get("config"), options.get("grace"), options.get("port"))
 
 
 def _plain_option(args: list[str], index: int, *, after_run: bool) -> tuple[str | None, str, int]:
@@ -95,7 +96,7 @@ def _plain_option(args: list[str], index: int, *, after_run: bool) -> tuple[str 
     arg = args[index]
     names = {"--verbose": "verbose", "-v": "verbose", "--config": "config", "-c": "config"}
     if after_run:
-        names["--grace"] = "grace"
+        names.update({"--grace": "grace", "--port": "port"})
     name = names.get(arg)
     if name == "verbose":
         return name, "", index + 1
@@ -103,13 +104,15 @@ def _plain_option(args: list[str], index: int, *, after_run: bool) -> tuple[str 
         if index + 1 >= len(args):
             return None, "", index
         return name, args[index + 1], index + 2
-    for prefix in ("--config=", "--grace=") if after_run else ("--config=",):
+    for prefix in ("--config=", "--grace=", "--port=") if after_run else ("--config=",):
         if arg.startswith(prefix):
             return prefix[2:-1], arg.removeprefix(prefix), index + 1
     return None, "", index
 
 
-def _plain_values(config: str | None, grace_text: str | None) -> tuple[Path | None, float] | None:
+def _plain_values(
+    config: str | None, grace_text: str | None, port_text: str | None
+) -> tuple[Path | None, float, int | None] | None:
     from roost.cli.plain_params import plain_float
     from roost.cli.serve import DEFAULT_GRACE_S
 
@@ -119,21 +122,26 @@ def _plain_values(config: str | None, grace_text: str | None) -> tuple[Path | No
         if number is None:
             return None
         grace = number
+    port = None
+    if port_text is not None:
+        if not (port_text.isascii() and port_text.isdigit() and int(port_text) <= 65535):
+            return None  # typer says what is wrong with it
+        port = int(port_text)
     if config is not None and (
         not config
         or config.startswith("-")
         or (os.path.exists(config) and not os.access(config, os.R_OK))
     ):
         return None
-    return (Path(config) if config is not None else None), grace
+    return (Path(config) if config is not None else None), grace, port
 
 
-def _serve_plain(config: Path | None, grace: float) -> None:
+def _serve_plain(config: Path | None, grace: float, port: int | None) -> None:
     """`roost run` without typer; exits as the typer command would."""
     from roost.cli.serve import serve
 
     try:
-        serve(config, grace)
+        serve(config, grace, port=port)
     except KeyboardInterrupt:  # before the signal handlers are in place (click's way)
         print("\nAborted!", file=sys.stderr)
         _exit_now(1)
