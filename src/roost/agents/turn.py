@@ -142,8 +142,11 @@ class _Turn:
         session_id = await store.session_id(self.agent.name, self.session)
         envelope_id = self.origin.envelope_id
         recovered = envelope_id is not None and self.origin.recovered
-        earlier = await store.turn_for_envelope(envelope_id) if recovered and envelope_id else None
-        tail = await store.last_message_of_turn(earlier) if earlier else None
+        tail = (
+            await store.last_message_of_envelope(session_id, envelope_id)
+            if recovered and envelope_id
+            else None
+        )
         # The turn and its user message (unless stored by the interrupted turn) go in together.
         start = await store.begin_turn(
             session_id, self.agent.name, envelope_id, text if tail is None else None

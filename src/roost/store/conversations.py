@@ -350,20 +350,17 @@ class Conversations:
             lambda connection: _insert_turn(connection, session_id, agent, envelope_id, now)
         )
 
-    async def turn_for_envelope(self, envelope_id: int) -> int | None:
-        """The latest turn that worked on an envelope, if any (a crash interrupted it)."""
-        query = select(func.max(turns.c.id)).where(turns.c.envelope_id == envelope_id)
+    async def last_message_of_envelope(self, session_id: int, envelope_id: int) -> Message | None:
+        """The newest message stored by any turn that worked on an envelope, if any.
 
-        def find(connection: Connection) -> int | None:
-            value = connection.execute(query).scalar_one_or_none()
-            return int(value) if value is not None else None
-
-        return await self._db.read(find)
-
-    async def last_message_of_turn(self, turn_id: int) -> Message | None:
+        Every earlier turn counts, not only the latest: after two crashes in one turn the
+        latest (the interrupted re-run) may have stored nothing while an earlier one
+        stored the user message, or even the answer.
+        """
+        of_envelope = select(turns.c.id).where(turns.c.envelope_id == envelope_id)
         query = (
             select(*_MESSAGE_COLUMNS)
-            .where(messages.c.turn_id == turn_id)
+            .where(messages.c.session_id == session_id, messages.c.turn_id.in_(of_envelope))
             .order_by(messages.c.id.desc())
             .limit(1)
         )
