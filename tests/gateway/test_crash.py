@@ -141,3 +141,74 @@ async def test_kill_9_mid_turn_then_restart_delivers_the_reply_exactly_once(
         ).fetchall()
     assert users == 1  # the re-run continued the stored turn instead of storing it again
     assert statuses == [("delivered",)]
+
+
+def _kill(process: subprocess.Popen[str]) -> None:
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+async def test_kill_9_twice_in_the_same_turn_stores_the_question_once_and_replies_once(
+    fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    write_config(
+        provider_yaml(fake_llm)
+        + textwrap.dedent(
+            f"""\
+            home: {home}
+            gateway: {{port: 0, token: {TOKEN}}}
+            agents:
+              assistant: {{model: claude/claude-haiku-4-5, tools: []}}
+            """
+        )
+    )
+    processes: list[subprocess.Popen[str]] = []
+    try:
+        first, url = _start(home)
+        processes.append(first)
+        client = await Client.connect(url)
+        fake_llm.delay(60)  # the model call holds the turn open until the kill
+        message_id = await client.send("the question asked once")
+        await asyncio.to_thread(fake_llm.wait_for_requests, 1, 10.0)
+        _kill(first)
+        await client.ws.close()
+
+        fake_llm.reset()
+        fake_llm.delay(60)  # the re-run's model call too: killed inside the same turn again
+        second, _ = _start(home)
+        processes.append(second)
+        await asyncio.to_thread(fake_llm.wait_for_requests, 1, 10.0)
+        _kill(second)
+
+        fake_llm.reset()
+        fake_llm.reply("the answer, after two crashes")
+        third, url = _start(home)
+        processes.append(third)
+        client = await Client.connect(url)
+        [reply] = await client.replies(until_message=message_id)
+        assert reply["text"] == "the answer, after two crashes"
+        fresh = await client.send("anything else?")
+        later = await client.replies(until_message=fresh)
+        assert [r["message_id"] for r in later] == [fresh]  # the old reply never again
+        await client.ws.close()
+        recovered = fake_llm.requests[0].body["messages"]
+        assert json.dumps(recovered).count("the question asked once") == 1
+        third.send_signal(signal.SIGTERM)
+        third.wait(timeout=30)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    with sqlite3.connect(home / "roost.db") as db:
+        users = db.execute(
+            "select count(*) from messages where role = 'user' and text = ?",
+            ("the question asked once",),
+        ).fetchone()[0]
+        statuses = db.execute(
+            "select status from deliveries where envelope_id = ?", (message_id,)
+        ).fetchall()
+    assert users == 1
+    assert statuses == [("delivered",)]
