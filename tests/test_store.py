@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from roost.ledger.ledger import CallRecord, Ledger
 from roost.ledger.pricing import PriceTable
 from roost.providers.base import Message, ToolCall, Usage
 from roost.store.conversations import Conversations, TurnEnd
-from roost.store.database import MIGRATIONS_DIR, Database, StoreError
+from roost.store.database import MIGRATIONS_DIR, Database, StorageFull, StoreError
 from roost.store.tables import SCHEMA_REVISION, utcnow
 
 POSTGRES_URL = os.environ.get(
@@ -454,3 +455,24 @@ async def test_an_urgent_write_goes_before_the_writes_waiting(tmp_path: Path) ->
     assert await db.write(note("after a reopen")) is None
     assert order[-1] == "after a reopen"
     await db.close()
+
+
+async def test_postgres_disk_full_is_storage_full(tmp_path: Path) -> None:
+    # PostgreSQL cannot be filled up in a test; its error, as the asyncpg adapter raises
+    # it (SQLSTATE 53100, disk_full), goes through the same mapping as SQLite's.
+    from sqlalchemy.exc import OperationalError
+
+    class DiskFull(Exception):
+        sqlstate = "53100"
+
+    def work(connection: Any) -> None:
+        raise OperationalError("INSERT ...", {}, DiskFull("could not extend file"))
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'roost.db'}")
+    await db.open()
+    try:
+        with pytest.raises(StorageFull) as raised:
+            await db.write(work)
+        assert raised.value.code == "storage_full" and raised.value.http_status == 507
+    finally:
+        await db.close()

@@ -56,6 +56,7 @@ from roost.gateway.protocol import (
     validation_message,
 )
 from roost.gateway.state import GatewayState
+from roost.store.database import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +222,8 @@ def _api(handler: Endpoint) -> Endpoint:
             return error_response(STATUS.get(exc.code, 400), exc.code, exc.message)
         except RouterStopped as exc:
             return error_response(503, SHUTTING_DOWN, str(exc))
+        except StorageUnavailable as exc:  # logged once by the store, not per request
+            return error_response(exc.http_status, exc.code, str(exc))
         except HTTPException:
             raise  # Starlette's own, rendered by http_error
         except Exception:

@@ -27,6 +27,7 @@ from roost.gateway.protocol import (
     response_ok,
     validation_message,
 )
+from roost.store.database import StorageUnavailable
 
 if TYPE_CHECKING:
     from roost.app import App
@@ -114,6 +115,8 @@ class MethodRegistry:
             return response_error(request.id, exc.code, exc.message)
         except RouterStopped as exc:
             return response_error(request.id, SHUTTING_DOWN, str(exc))
+        except StorageUnavailable as exc:  # logged once by the store, not per request
+            return response_error(request.id, exc.code, str(exc))
         except Exception:
             log.exception("gateway method %s failed", request.method)
             return response_error(request.id, INTERNAL, "internal error (see the server log)")

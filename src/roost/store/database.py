@@ -27,6 +27,7 @@ import asyncio
 import functools
 import itertools
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -63,6 +64,40 @@ class StoreError(Exception):
     """The database cannot be opened or upgraded; the message says what to do."""
 
 
+class StorageUnavailable(Exception):
+    """A write cannot be stored for a reason only the operator can fix (the message says
+    which); nothing was written. ``code`` and ``http_status`` are what clients are told."""
+
+    code = "storage_unavailable"
+    http_status = 503
+
+
+class StorageFull(StorageUnavailable):
+    """The disk (or the database's size limit) is full."""
+
+    code = "storage_full"
+    http_status = 507
+
+
+class StorageGone(StorageUnavailable):
+    """The database file was deleted or replaced under the running process."""
+
+    code = "storage_gone"
+    http_status = 503
+
+
+_FULL_MESSAGE = (
+    "the database is full (no space left on the disk of {url}); "
+    "the message was not accepted: free some space and send it again"
+)
+_GONE_MESSAGE = (
+    "the database file {path} was deleted or replaced while Roost was running; "
+    "nothing more is accepted: restore the file or restart roost run"
+)
+_PG_DISK_FULL = "53100"
+"""PostgreSQL's SQLSTATE for disk_full."""
+
+
 class Database:
     """An async engine plus the knowledge of how to prepare it."""
 
@@ -78,8 +113,9 @@ class Database:
         self._engine_options = engine_options
         self._engine: AsyncEngine | None = None
         self._thread: _SqliteThread | None = None
+        self._full = _Alarm()
         if self._sqlite_file is not None:
-            self._thread = _SqliteThread(parsed.set(drivername="sqlite"))
+            self._thread = _SqliteThread(parsed.set(drivername="sqlite"), self._sqlite_file)
         else:
             self._engine = self._create_engine()  # an unusable URL fails here, at once
 
@@ -142,6 +178,17 @@ class Database:
         ``urgent`` work (someone waits to hear "accepted") goes before the transactions
         waiting for the database thread, not after them.
         """
+        try:
+            result = await self._write(work, urgent)
+        except (DBAPIError, sqlite3.Error) as exc:
+            if not _is_disk_full(exc):
+                raise
+            self._full.report(_FULL_MESSAGE.format(url=self.display_url))
+            raise StorageFull(_FULL_MESSAGE.format(url=self.display_url)) from exc
+        self._full.clear()
+        return result
+
+    async def _write(self, work: Work[T], urgent: bool) -> T:
         if self._thread is not None:
             call = functools.partial(self._thread.write, work)
             return await self._thread.run(call, urgent)
@@ -189,7 +236,11 @@ class _SqliteThread:
     writers queue here instead of in SQLite's busy handler) and one for reading.
     """
 
-    def __init__(self, url: URL) -> None:
+    def __init__(self, url: URL, path: Path) -> None:
+        self._path = path
+        self._identity: tuple[int, int] | None = None
+        """(device, inode) of the file opened: another one there is not our database."""
+        self._gone: str | None = None
         self._engine = create_engine(
             url, pool_size=3, max_overflow=0, connect_args={"check_same_thread": False}
         )
@@ -222,6 +273,7 @@ class _SqliteThread:
         an older revision goes through the Alembic migrations.
         """
         self._use_wal()
+        self._identity = _file_identity(self._path)
         if self.read(_current_revision) == SCHEMA_REVISION:
             return
 
@@ -264,7 +316,23 @@ class _SqliteThread:
         if connection.in_transaction():  # left over by a failed commit
             connection.rollback()
         with connection.begin():
-            return work(connection)
+            result = work(connection)
+            self._check_file()  # before the commit, which would go to a file no one sees
+            return result
+
+    def _check_file(self) -> None:
+        """Refuse (``StorageGone``) once the file opened was deleted or replaced.
+
+        Without this, writes go on into the deleted file (still open here) and are
+        acknowledged, and are lost at the next start. One ``stat`` per write transaction.
+        """
+        if self._gone is not None:
+            raise StorageGone(self._gone)
+        if self._identity is None or _file_identity(self._path) == self._identity:
+            return
+        self._gone = _GONE_MESSAGE.format(path=self._path)
+        log.critical(self._gone)
+        raise StorageGone(self._gone)
 
     def read(self, work: Work[T]) -> T:
         connection = self._reader = self._usable(self._reader, _NO_BEGIN)
@@ -341,6 +409,40 @@ class _Job:
     order: int
     call: Callable[[], Any] | None = field(compare=False)
     future: Future[Any] | None = field(compare=False)
+
+
+class _Alarm:
+    """A condition logged once when it starts (a full disk), not once per refused write."""
+
+    def __init__(self) -> None:
+        self._raised = False
+
+    def report(self, message: str) -> None:
+        if not self._raised:
+            self._raised = True
+            log.error("%s", message)
+
+    def clear(self) -> None:
+        if self._raised:
+            self._raised = False
+            log.warning("the database accepts writes again")
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _is_disk_full(exc: Exception) -> bool:
+    """SQLite's SQLITE_FULL ("database or disk is full") or PostgreSQL's disk_full."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(orig, sqlite3.Error):
+        code = getattr(orig, "sqlite_errorcode", None)
+        return code == sqlite3.SQLITE_FULL or "database or disk is full" in str(orig)
+    return _PG_DISK_FULL in (getattr(orig, "sqlstate", None), getattr(orig, "pgcode", None))
 
 
 def _report_abandoned(future: asyncio.Future[Any]) -> None:
