@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from roost.app import App
-from roost.bus.envelope import Envelope
+from roost.bus.envelope import Delivery, Envelope
 from roost.config.settings import Settings
 from roost.store.tables import deliveries, envelopes, messages, turns, utcnow
 from tests.bus.conftest import RecordingChannel
@@ -117,3 +118,33 @@ async def test_a_stored_answer_is_used_even_after_a_later_re_run_was_cut_short(
         assert [row.role for row in rows] == ["user", "assistant"]
     finally:
         await second.stop(grace_s=1)
+
+
+async def test_a_delivered_mark_goes_before_the_writes_waiting_for_the_database(
+    serving_app: App,
+) -> None:
+    # Until the mark commits, a crash sends the reply again after the restart: under load
+    # it must not wait behind the turns' transactions queued for the database.
+    stored, _ = await serving_app.bus.accept(_to_assistant("hi", "marks"))
+    reply = Delivery(target="test:alice", sender="agent:assistant", body="a", envelope_id=stored.id)
+    [queued] = await serving_app.bus.finish(stored.id, "done", [reply])
+    running, release = threading.Event(), threading.Event()
+
+    def hold(connection: Connection) -> None:  # the transaction under way
+        running.set()
+        release.wait(10)
+
+    seen: list[str] = []
+
+    def queued_turn_write(connection: Connection) -> None:
+        status = select(deliveries.c.status).where(deliveries.c.id == queued.id)
+        seen.append(connection.execute(status).scalar_one())
+
+    holder = asyncio.create_task(serving_app.db.write(hold))
+    await asyncio.to_thread(running.wait, 10)
+    waiting = asyncio.create_task(serving_app.db.write(queued_turn_write))
+    mark = asyncio.create_task(serving_app.bus.delivered_many([(queued.id, "ref")]))
+    await asyncio.sleep(0)  # one step of the loop: both tasks hand their write over, in order
+    release.set()
+    await asyncio.gather(holder, waiting, mark)
+    assert seen == ["delivered"]
