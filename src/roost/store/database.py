@@ -92,7 +92,8 @@ _FULL_MESSAGE = (
 )
 _GONE_MESSAGE = (
     "the database file {path} was deleted or replaced while Roost was running; "
-    "nothing more is accepted: restore the file or restart roost run"
+    "nothing more is accepted until roost run is restarted (restore the file from a "
+    "backup first if it was deleted by mistake)"
 )
 _PG_DISK_FULL = "53100"
 """PostgreSQL's SQLSTATE for disk_full."""
