@@ -10,6 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
+import anthropic  # noqa: F401  # imported here, not inside the first turn (seconds under load)
 import pytest
 from sqlalchemy import Connection
 
