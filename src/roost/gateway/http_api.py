@@ -156,7 +156,7 @@ OPERATIONS = (
         "Send a message and wait for the answer",
         "post_message",
         TurnOut,
-        (400, 404, 413, 503, 504),
+        (400, 404, 413, 503, 504, 507),
         query=MessageQuery,
         body=MessageBody,
         links=(
@@ -187,7 +187,7 @@ OPERATIONS = (
         "Forget a session's history (it no longer exists afterwards)",
         "reset",
         Reset,
-        (404,),
+        (404, 503, 507),
         links=(("history", "history", _SAME_SESSION),),
     ),
     Operation(

@@ -28,8 +28,9 @@ REASONS = {
     404: "Unknown agent, session or route",
     413: "Body larger than gateway.max_frame_bytes",
     429: "Too many authentication failures (from this address, or from all)",
-    503: "Shutting down",
+    503: "Shutting down (shutting_down), or the database file is gone (storage_gone)",
     504: "No answer within timeout_s (the turn goes on)",
+    507: "The disk or the database is full (storage_full); nothing was accepted",
 }
 
 
