@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from importlib.metadata import version
+
 import pytest
 
 from roost.agents.context import fit_history, repair_tool_pairs
-from roost.ledger.pricing import Price, PriceTable
+from roost.ledger.pricing import Price, PriceTable, ProviderRef
 from roost.providers.base import Message, ToolCall, Usage
+
+TABLE = PriceTable(
+    providers={
+        "claude": ProviderRef("anthropic", "http://127.0.0.1:9"),
+        "gpt": ProviderRef("openai"),
+        "local": ProviderRef("openai", "http://localhost:11434/v1"),
+    }
+)
 
 
 @pytest.mark.parametrize(
@@ -18,10 +30,11 @@ from roost.providers.base import Message, ToolCall, Usage
         ("router", "anthropic/claude-sonnet-4-5", 3.0),
         ("openai", "gpt-4o-mini-2024-07-18", 0.15),
         ("openai", "gpt-5-mini", 0.25),
+        ("gpt", "gpt-5-mini", 0.25),
     ],
 )
 def test_default_prices(provider: str, model: str, expected: float) -> None:
-    price = PriceTable().lookup(provider, model)
+    price = TABLE.lookup(provider, model)
     assert price is not None and price.input == expected
 
 
@@ -32,20 +45,72 @@ def test_cost_uses_every_token_kind() -> None:
         cache_read_tokens=200_000,
         cache_write_tokens=400_000,
     )
-    cost, priced = PriceTable().cost("claude", "claude-haiku-4-5", usage)
+    cost, priced = TABLE.cost("claude", "claude-haiku-4-5", usage)
     # 1.0 + 0.5 (output at $5) + 0.02 (reads at $0.10) + 0.5 (writes at $1.25)
     assert priced and cost == pytest.approx(2.02)
 
 
+def test_openai_cached_input_has_its_rate_and_writes_cost_input() -> None:
+    usage = Usage(input_tokens=1_000_000, cache_read_tokens=1_000_000, cache_write_tokens=1_000_000)
+    # gpt-4o: $2.50 input, $1.25 cached input, no separate write rate
+    assert TABLE.cost("gpt", "gpt-4o", usage) == (pytest.approx(2.5 + 1.25 + 2.5), True)
+
+
+def test_long_context_calls_pay_the_long_context_rate() -> None:
+    # Sonnet 4.5 charges $6 (not $3) for every input token of a call over 200k.
+    cost, priced = TABLE.cost("claude", "claude-sonnet-4-5", Usage(input_tokens=300_000))
+    assert priced and cost == pytest.approx(1.8)
+
+
 def test_unknown_models_cost_nothing_and_say_so() -> None:
-    assert PriceTable().cost("local", "llama3.2", Usage(100, 100)) == (0.0, False)
-    assert PriceTable().lookup("openai", "gpt-5-pro") is None  # no prefix guessing
+    assert TABLE.cost("local", "llama3.2", Usage(100, 100)) == (0.0, False)
+    assert TABLE.cost("nameless", "llama3.2", Usage(100, 100)) == (0.0, False)
+    assert TABLE.source("local", "llama3.2") == "none"
+    # No prefix guessing: gpt-5-pro has a price of its own, twelve times gpt-5's.
+    pro = TABLE.lookup("gpt", "gpt-5-pro")
+    assert pro is not None and pro.input == 15.0
+
+
+def test_a_provider_is_looked_up_by_its_api_address() -> None:
+    table = PriceTable(providers={"fast": ProviderRef("openai", "https://api.groq.com/openai/v1")})
+    groq = table.lookup("fast", "llama-3.3-70b-versatile")
+    assert groq is not None and groq.input > 0
+    assert table.source("fast", "llama-3.3-70b-versatile").startswith("genai-prices ")
 
 
 def test_overrides_win_by_provider_model_then_model() -> None:
     table = PriceTable({"local/llama3.2": Price(1, 2, 0, 0), "claude-haiku-4-5": Price(9, 9, 9, 9)})
     assert table.cost("local", "llama3.2", Usage(1_000_000, 0)) == (1.0, True)
     assert table.lookup("claude", "claude-haiku-4-5") == Price(9, 9, 9, 9)
+    assert table.source("claude", "claude-haiku-4-5") == "config"
+    assert table.source("claude", "claude-sonnet-4-5") == f"genai-prices {version('genai-prices')}"
+
+
+NO_NETWORK = """
+import sys, threading
+
+def refuse(event, args):
+    if event.startswith("socket.") or event == "urllib.Request":
+        raise RuntimeError(f"network used: {event}")
+
+sys.addaudithook(refuse)
+from roost.ledger.pricing import PriceTable
+from roost.providers.base import Usage
+
+table = PriceTable()
+loaded_before = "genai_prices" in sys.modules
+cost, priced = table.cost("claude", "claude-haiku-4-5", Usage(1_000_000, 0))
+print(loaded_before, "genai_prices" in sys.modules, priced, cost, threading.active_count())
+"""
+
+
+def test_prices_load_lazily_and_never_touch_the_network() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", NO_NETWORK], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    # Not loaded until a price was needed; priced with no socket opened and no updater thread.
+    assert result.stdout.split() == ["False", "True", "True", "1.0", "1"]
 
 
 def _turn(i: int, size: int = 400) -> list[Message]:

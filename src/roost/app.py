@@ -15,12 +15,11 @@ from roost.bus.envelope import Delivery
 from roost.bus.events import EventHub
 from roost.bus.router import Router
 from roost.bus.store import BusStore
-from roost.config.schema import ModelPrice
 from roost.config.settings import Settings
 from roost.home import prepare_home
 from roost.ledger.budget import BudgetGuard
 from roost.ledger.ledger import Ledger
-from roost.ledger.pricing import Price, PriceTable
+from roost.ledger.pricing import PriceTable
 from roost.providers.base import Provider
 from roost.providers.factory import create_provider
 from roost.store.conversations import Conversations
@@ -62,7 +61,7 @@ class App:
         self.started_at = time.time()
         self.db = Database(settings.store_url)
         self.conversations = Conversations(self.db)
-        self.ledger = Ledger(self.db, PriceTable(_prices(settings.prices)))
+        self.ledger = Ledger(self.db, PriceTable.for_settings(settings))
         self.budget = BudgetGuard.for_settings(self.ledger, settings)
         self.providers: dict[str, Provider] = {
             name: create_provider(name, config) for name, config in settings.providers.items()
@@ -184,19 +183,6 @@ class App:
                 **{service.name: service.health() for service in self.services},
             },
         }
-
-
-def _prices(overrides: dict[str, ModelPrice]) -> dict[str, Price]:
-    # Unset cache rates fall back to the input rate: never cheaper than reality.
-    return {
-        key: Price(
-            input=price.input,
-            output=price.output,
-            cache_read=price.input if price.cache_read is None else price.cache_read,
-            cache_write=price.input if price.cache_write is None else price.cache_write,
-        )
-        for key, price in overrides.items()
-    }
 
 
 def _log_turn(result: TurnResult) -> None:

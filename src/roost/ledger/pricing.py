@@ -1,94 +1,123 @@
 """What a model call costs, in USD, from the tokens the API reported.
 
-Defaults cover current Claude and GPT models (USD per million tokens, list prices
-as published by Anthropic and OpenAI); ``models:`` in the config overrides or adds.
-Unknown models cost 0 and are marked unpriced, so reports can say so.
+Prices come from ``models:`` in the config first (USD per million tokens, by
+``provider/model`` or bare model id), then from the ``genai-prices`` package's bundled
+database (see ``catalog.py``). Unknown models cost 0 and are marked unpriced, so
+reports can say so. Every price says where it came from (``source``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from roost.ledger.catalog import Catalog
 from roost.providers.base import Usage
+
+if TYPE_CHECKING:
+    from roost.config.settings import Settings
+
+SOURCE_CONFIG = "config"
+SOURCE_NONE = "none"
 
 
 @dataclass(frozen=True)
 class Price:
+    """USD per million tokens."""
+
     input: float
     output: float
     cache_read: float
     cache_write: float
 
 
-def _claude(input_price: float, output_price: float) -> Price:
-    # Anthropic: cache reads at 0.1x input, 5-minute cache writes at 1.25x input.
-    return Price(input_price, output_price, input_price * 0.1, input_price * 1.25)
+@dataclass(frozen=True)
+class ProviderRef:
+    """What the price database needs to know of a configured provider."""
 
-
-def _gpt(input_price: float, output_price: float, cached: float) -> Price:
-    # OpenAI bills no separate cache write; cached input has its own rate.
-    return Price(input_price, output_price, cached, input_price)
-
-
-DEFAULT_PRICES: dict[str, Price] = {
-    "claude-opus-4-5": _claude(5.0, 25.0),
-    "claude-opus-4-1": _claude(15.0, 75.0),
-    "claude-opus-4": _claude(15.0, 75.0),
-    "claude-sonnet-4-5": _claude(3.0, 15.0),
-    "claude-sonnet-4": _claude(3.0, 15.0),
-    "claude-3-7-sonnet": _claude(3.0, 15.0),
-    "claude-haiku-4-5": _claude(1.0, 5.0),
-    "claude-3-5-haiku": _claude(0.8, 4.0),
-    "gpt-5": _gpt(1.25, 10.0, 0.125),
-    "gpt-5-mini": _gpt(0.25, 2.0, 0.025),
-    "gpt-5-nano": _gpt(0.05, 0.40, 0.005),
-    "gpt-4.1": _gpt(2.0, 8.0, 0.50),
-    "gpt-4.1-mini": _gpt(0.40, 1.60, 0.10),
-    "gpt-4.1-nano": _gpt(0.10, 0.40, 0.025),
-    "gpt-4o": _gpt(2.50, 10.0, 1.25),
-    "gpt-4o-mini": _gpt(0.15, 0.60, 0.075),
-    "o4-mini": _gpt(1.10, 4.40, 0.275),
-    "o3": _gpt(2.0, 8.0, 0.50),
-}
-
-_DATE_SUFFIX = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2}|latest)$")
+    type: str
+    base_url: str | None = None
 
 
 class PriceTable:
-    def __init__(self, overrides: Mapping[str, Price] | None = None) -> None:
+    def __init__(
+        self,
+        overrides: Mapping[str, Price] | None = None,
+        providers: Mapping[str, ProviderRef] | None = None,
+        catalog: Catalog | None = None,
+    ) -> None:
         self._overrides = dict(overrides or {})
+        self._providers = dict(providers or {})
+        self._catalog = catalog or Catalog()
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> PriceTable:
+        """The table for a config: its ``models:`` overrides and its providers."""
+        # Unset cache rates fall back to the input rate: never cheaper than reality.
+        overrides = {
+            key: Price(
+                input=price.input,
+                output=price.output,
+                cache_read=price.input if price.cache_read is None else price.cache_read,
+                cache_write=price.input if price.cache_write is None else price.cache_write,
+            )
+            for key, price in settings.prices.items()
+        }
+        providers = {
+            name: ProviderRef(config.type, config.base_url)
+            for name, config in settings.providers.items()
+        }
+        return cls(overrides, providers)
 
     def lookup(self, provider: str, model: str) -> Price | None:
-        """The price of ``provider/model``, or ``None`` when it is unknown.
+        """The price of ``provider/model`` (base tier), or ``None`` when it is unknown.
 
-        Tries, in order: an override for ``provider/model``, an override for the
-        bare model id, then the defaults by exact id, by id without a date suffix
-        (``claude-haiku-4-5-20251001``) and by the last path segment (OpenRouter's
-        ``anthropic/claude-sonnet-4-5``). There is no fuzzy matching on purpose:
-        ``gpt-5-pro`` priced as ``gpt-5`` would understate its cost twelvefold.
+        Tries an override for ``provider/model``, then for the bare model id, then
+        genai-prices for the provider's API address or type, the vendor of a
+        ``vendor/model`` id, and the provider its model-name rules point to. There is no
+        prefix matching on purpose: ``gpt-5-pro`` priced as ``gpt-5`` would understate
+        its cost twelvefold.
         """
-        for key in (f"{provider}/{model}", model):
-            if key in self._overrides:
-                return self._overrides[key]
-        candidates = [model, _DATE_SUFFIX.sub("", model)]
-        last = model.rsplit("/", 1)[-1]
-        candidates += [last, _DATE_SUFFIX.sub("", last)]
-        for candidate in candidates:
-            if candidate in DEFAULT_PRICES:
-                return DEFAULT_PRICES[candidate]
-        return None
+        override = self._override(provider, model)
+        if override is not None:
+            return override
+        rates = self._catalog.rates(*self._ref(provider), model)
+        return None if rates is None else Price(*rates)
+
+    def source(self, provider: str, model: str) -> str:
+        """Where ``provider/model``'s price comes from: config, genai-prices <version>, none."""
+        if self._override(provider, model) is not None:
+            return SOURCE_CONFIG
+        if self._catalog.find(*self._ref(provider), model) is not None:
+            return self._catalog.source
+        return SOURCE_NONE
 
     def cost(self, provider: str, model: str, usage: Usage) -> tuple[float, bool]:
         """USD cost of one call and whether the model was priced at all."""
-        price = self.lookup(provider, model)
-        if price is None:
+        price = self._override(provider, model)
+        if price is not None:
+            total = (
+                usage.input_tokens * price.input
+                + usage.output_tokens * price.output
+                + usage.cache_read_tokens * price.cache_read
+                + usage.cache_write_tokens * price.cache_write
+            )
+            return total / 1_000_000, True
+        ref = self._ref(provider)
+        if self._catalog.find(*ref, model) is None:
             return 0.0, False
-        total = (
-            usage.input_tokens * price.input
-            + usage.output_tokens * price.output
-            + usage.cache_read_tokens * price.cache_read
-            + usage.cache_write_tokens * price.cache_write
-        )
-        return total / 1_000_000, True
+        return self._catalog.cost(*ref, model, usage), True
+
+    def _override(self, provider: str, model: str) -> Price | None:
+        for key in (f"{provider}/{model}", model):
+            if key in self._overrides:
+                return self._overrides[key]
+        return None
+
+    def _ref(self, provider: str) -> tuple[str | None, str | None]:
+        """(provider id, API address) to look a configured provider up by."""
+        ref = self._providers.get(provider)
+        if ref is None:
+            return None, None  # unknown name: genai-prices guesses from the model id
+        return ref.type, ref.base_url
