@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -135,3 +136,60 @@ agents:
     assert budgets[("agent assistant", "daily")]["exhausted"] is True
     assert budgets[("agent assistant", "daily")]["spent_usd"] == pytest.approx(1.0)
     assert budgets[("all agents", "monthly")]["exhausted"] is False
+
+
+LONG_LOCAL_MODEL = "qwen2.5-coder-32b-instruct-q4_K_M"
+
+
+async def _record_three_models(path: Path) -> None:
+    """One call each: priced by genai-prices, by the config, and not at all."""
+    settings = load_settings(path)
+    db = Database(settings.store_url)
+    await db.open()
+    try:
+        ledger = Ledger(db, PriceTable.for_settings(settings))
+        usage = Usage(123_456, 7_890, 1_000, 2_000)
+        for provider, model in (
+            ("claude", "claude-haiku-4-5-20251001"),
+            ("claude", "claude-sonnet-4-5"),
+            ("gpt", LONG_LOCAL_MODEL),
+        ):
+            await ledger.record(CallRecord("assistant", "s", provider, model, usage, 5))
+    finally:
+        await db.close()
+
+
+def test_cost_table_keeps_names_whole_and_says_where_prices_come_from(
+    fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    path = write_config(
+        provider_yaml(fake_llm)
+        + f"""home: {tmp_path / "home"}
+models:
+  claude/claude-sonnet-4-5: {{input: 2, output: 10}}
+agents:
+  assistant: {{model: claude/claude-haiku-4-5}}
+"""
+    )
+    asyncio.run(_record_three_models(path))
+    roost = [sys.executable, "-m", "roost", "cost"]
+    env = {**os.environ, "COLUMNS": "80"}
+    table = subprocess.run(roost, env=env, capture_output=True, text=True, check=True).stdout
+    rows = {
+        ref: [line for line in table.splitlines() if f"model {ref} " in line]
+        for ref in ("claude/claude-haiku-4-5-20251001", "claude/claude-sonnet-4-5")
+    }
+    rows["local"] = [line for line in table.splitlines() if f"gpt/{LONG_LOCAL_MODEL} " in line]
+    assert all(len(lines) == 2 for lines in rows.values()), table  # today and all time
+    haiku, sonnet, local = (lines[0] for lines in rows.values())
+    # 123,456 in at $1, 7,890 out at $5, 1,000 read at $0.10, 2,000 written at $1.25
+    assert "0.1655" in haiku and "genai-prices " in haiku
+    assert "0.3318" in sonnet and "config" in sonnet
+    assert "unpriced" in local and "none" in local and "0.0000" not in local
+    report = json.loads(
+        subprocess.run([*roost, "--json"], env=env, capture_output=True, text=True).stdout
+    )
+    sources = report["price_sources"]
+    assert sources["claude/claude-sonnet-4-5"] == "config"
+    assert sources[f"gpt/{LONG_LOCAL_MODEL}"] == "none"
+    assert sources["claude/claude-haiku-4-5-20251001"].startswith("genai-prices ")

@@ -12,11 +12,13 @@ from roost.cli.common import fail, load, out_console, stdout_is_terminal
 from roost.client.config_check import say_running_config
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.table import Table
 
     from roost.config.settings import Settings
     from roost.ledger.budget import BudgetStatus
     from roost.ledger.ledger import UsageReport, UsageTotals
+    from roost.ledger.pricing import PriceTable
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -86,8 +88,12 @@ def _print_whole(table: Table, rows: list[dict[str, Any]]) -> None:
 
 def cost(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Tokens and USD spent, by agent and by model, today and in total."""
+    from roost.ledger.pricing import PriceTable
+
     settings = load(ctx)
-    today, total, budgets = asyncio.run(_reports(settings))
+    prices = PriceTable.for_settings(settings)
+    today, total, budgets = asyncio.run(_reports(settings, prices))
+    sources = {ref: _price_source(prices, ref) for ref in total.by_model}
     if as_json:
         print(
             json.dumps(
@@ -95,13 +101,14 @@ def cost(ctx: typer.Context, as_json: JsonOption = False) -> None:
                     "today": _report_dict(today),
                     "total": _report_dict(total),
                     "budgets": [_budget_dict(status) for status in budgets],
+                    "price_sources": sources,
                 }
             )
         )
         return
     console = out_console()
     for title, report in (("Today", today), ("All time", total)):
-        console.print(_report_table(title, report))
+        _print_table(console, _report_table(title, report, sources))
     for status in budgets:
         style = "bold red" if status.exhausted else "green"
         console.print(
@@ -118,17 +125,16 @@ def cost(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 async def _reports(
-    settings: Settings,
+    settings: Settings, prices: PriceTable
 ) -> tuple[UsageReport, UsageReport, list[BudgetStatus]]:
     from roost.ledger.budget import BudgetGuard, period_start
     from roost.ledger.ledger import Ledger
-    from roost.ledger.pricing import PriceTable
     from roost.store.database import Database, StoreError
 
     db = Database(settings.store_url)
     try:
         await db.open()
-        ledger = Ledger(db, PriceTable())
+        ledger = Ledger(db, prices)
         budgets = await BudgetGuard.for_settings(ledger, settings).statuses()
         today = await ledger.report(since=period_start("daily"))
         return today, await ledger.report(), budgets
@@ -157,14 +163,40 @@ def _report_dict(report: UsageReport) -> dict[str, object]:
     }
 
 
-def _report_table(title: str, report: UsageReport) -> object:
+def _price_source(prices: PriceTable, model_ref: str) -> str:
+    provider, _, model = model_ref.partition("/")
+    return prices.source(provider, model)
+
+
+def _usd(totals: UsageTotals) -> str:
+    if totals.calls and totals.unpriced_calls == totals.calls:
+        return "unpriced"
+    if totals.unpriced_calls:
+        return f"{totals.cost_usd:.4f} + {totals.unpriced_calls:,} unpriced"
+    return f"{totals.cost_usd:.4f}"
+
+
+def _print_table(console: Console, table: Table) -> None:
+    if not stdout_is_terminal():
+        # Piped output is read by scripts and pasted into issues: never fold or cut a
+        # model name to fit COLUMNS; a terminal gets the table fitted (and folded) instead.
+        from rich.measure import Measurement
+
+        natural = Measurement.get(console, console.options.update_width(10_000), table).maximum
+        console.width = max(console.width, natural)
+    console.print(table)
+
+
+def _report_table(title: str, report: UsageReport, sources: dict[str, str]) -> Table:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    for column in ("", "calls", "input", "output", "cache read", "cache write", "USD"):
-        table.add_column(column, justify="left" if not column else "right")
+    table.add_column("", overflow="fold")
+    for column in ("calls", "input", "output", "cache read", "cache write", "USD"):
+        table.add_column(column, justify="right")
+    table.add_column("price from")
 
-    def add(label: str, totals: UsageTotals, style: str | None = None) -> None:
+    def add(label: str, totals: UsageTotals, source: str = "", style: str | None = None) -> None:
         table.add_row(
             label,
             f"{totals.calls:,}",
@@ -172,13 +204,14 @@ def _report_table(title: str, report: UsageReport) -> object:
             f"{totals.output_tokens:,}",
             f"{totals.cache_read_tokens:,}",
             f"{totals.cache_write_tokens:,}",
-            f"{totals.cost_usd:.4f}",
+            _usd(totals),
+            source,
             style=style,
         )
 
     for name, totals in report.by_agent.items():
         add(f"agent {name}", totals)
     for name, totals in report.by_model.items():
-        add(f"model {name}", totals, "dim")
-    add("total", report.total, "bold")
+        add(f"model {name}", totals, sources.get(name, ""), "dim")
+    add("total", report.total, style="bold")
     return table
