@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from roost.app import App
+from roost.gateway.metrics import GatewayMetrics
 from tests.fakes.llm_server import FakeLLM, FakeUsage
 from tests.gateway.conftest import Gateway
 
@@ -130,6 +132,24 @@ async def test_metrics_move_after_a_turn(gateway: Gateway, fake_llm: FakeLLM) ->
     assert metric(after, 'roost_agent_queue_depth{agent="coder"}') == 0
     assert metric(after, 'roost_agent_busy_sessions{agent="assistant"}') == 0
     assert metric(after, "roost_router_in_flight") == 0
+
+
+async def test_each_gateway_counts_in_a_registry_of_its_own(app: App) -> None:
+    first, second = GatewayMetrics(app, lambda: 0), GatewayMetrics(app, lambda: 3)
+    first.record_turn({"agent": "assistant", "status": "ok", "duration_ms": 1500, "cost_usd": 0.5})
+    first.record_turn({"agent": "made-up", "status": "error", "duration_ms": 250})
+    one, two = first.render()[0].decode(), second.render()[0].decode()
+    ok = 'roost_turns_total{agent="assistant",status="ok"}'
+    assert metric(one, ok) == 1 and metric(two, ok) == 0
+    assert metric(one, 'roost_cost_usd_total{agent="assistant"}') == 0.5
+    # Agents that are not configured share one label: a client cannot create series.
+    assert metric(one, 'roost_turn_errors_total{agent="_unknown"}') == 1
+    assert "made-up" not in one
+    bucket = 'roost_turn_duration_seconds_bucket{{agent="assistant",le="{}"}}'
+    assert metric(one, bucket.format("1.0")) == 0 and metric(one, bucket.format("2.5")) == 1
+    assert metric(one, bucket.format("+Inf")) == 1
+    assert metric(one, 'roost_turn_duration_seconds_bucket{agent="_unknown",le="0.25"}') == 1
+    assert metric(two, "roost_gateway_connections") == 3
 
 
 async def test_openapi_describes_every_route(gateway: Gateway) -> None:
