@@ -66,6 +66,8 @@ def test_unknown_models_cost_nothing_and_say_so() -> None:
     assert TABLE.cost("local", "llama3.2", Usage(100, 100)) == (0.0, False)
     assert TABLE.cost("nameless", "llama3.2", Usage(100, 100)) == (0.0, False)
     assert TABLE.source("local", "llama3.2") == "none"
+    # A model run locally is not billed at the rates of an API that sells it.
+    assert TABLE.cost("local", "deepseek-r1:14b", Usage(100, 100)) == (0.0, False)
     # No prefix guessing: gpt-5-pro has a price of its own, twelve times gpt-5's.
     pro = TABLE.lookup("gpt", "gpt-5-pro")
     assert pro is not None and pro.input == 15.0
@@ -76,6 +78,9 @@ def test_a_provider_is_looked_up_by_its_api_address() -> None:
     groq = table.lookup("fast", "llama-3.3-70b-versatile")
     assert groq is not None and groq.input > 0
     assert table.source("fast", "llama-3.3-70b-versatile").startswith("genai-prices ")
+    router = PriceTable(providers={"or": ProviderRef("openai", "https://openrouter.ai/api/v1")})
+    sonnet = router.lookup("or", "anthropic/claude-sonnet-4-5")
+    assert sonnet is not None and sonnet.input == 3.0
 
 
 def test_overrides_win_by_provider_model_then_model() -> None:

@@ -57,9 +57,10 @@ class Catalog:
     ) -> tuple[Provider, ModelInfo] | None:
         """The catalog's provider and model for a call, or ``None`` when it has no price.
 
-        Tries the provider named by ``api_url`` (its API address) or ``provider_id``;
-        then, for ``vendor/model`` ids (OpenRouter style), the vendor and the bare id;
-        then the provider its model-name rules point to (``claude-*`` is Anthropic's).
+        Tries the provider at ``api_url`` when that is a known API, else ``provider_id``
+        (Roost's provider type; only that for an unknown address: a local server); then,
+        for ``vendor/model`` ids (OpenRouter style), the vendor and the bare id. With
+        neither given, the provider is guessed from the model id (``claude-*``).
         Misses are cached too, so an unpriced local model costs one search per process.
         """
         key = (provider_id, api_url, model)
@@ -108,15 +109,9 @@ class Catalog:
         self, provider_id: str | None, api_url: str | None, model: str
     ) -> tuple[Provider, ModelInfo] | None:
         snapshot = self._load()
-        attempts: list[tuple[str | None, str | None, str]] = []
-        if api_url is not None:
-            attempts.append((None, api_url, model))
-        attempts.append((provider_id, None, model))
-        vendor, _, bare = model.rpartition("/")
-        if vendor:
-            attempts.append((vendor.rsplit("/", 1)[-1], None, bare))
-        attempts.append((None, None, bare or model))
-        for attempt_provider, attempt_url, attempt_model in attempts:
+        for attempt_provider, attempt_url, attempt_model in self._attempts(
+            snapshot, provider_id, api_url, model
+        ):
             try:
                 found = snapshot.find_provider_model(
                     attempt_model, None, attempt_provider, attempt_url
@@ -126,6 +121,26 @@ class Catalog:
             if _rates(found[1]) is not None:
                 return found
         return None
+
+    @staticmethod
+    def _attempts(
+        snapshot: DataSnapshot, provider_id: str | None, api_url: str | None, model: str
+    ) -> list[_Key]:
+        """The (provider, API address, model) lookups to try, most specific first."""
+        vendor, _, bare = model.rpartition("/")
+        by_vendor: list[_Key] = [(vendor.rsplit("/", 1)[-1], None, bare)] if vendor else []
+        if api_url is not None:
+            try:
+                snapshot.find_provider(None, None, api_url)
+            except LookupError:
+                # A local server or a proxy: its type's prices at most, never a guess
+                # (a local deepseek-r1:14b is not billed at DeepSeek's API rates).
+                return [(provider_id, None, model)]
+            return [(None, api_url, model), *by_vendor]
+        if provider_id is not None:
+            return [(provider_id, None, model), *by_vendor]
+        # A provider no longer configured: guess from the model id (claude-* is Anthropic's).
+        return [*by_vendor, (None, None, bare or model)]
 
 
 def _rates(info: ModelInfo) -> Rates | None:
