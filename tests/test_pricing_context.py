@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 
@@ -116,6 +117,72 @@ def test_prices_load_lazily_and_never_touch_the_network() -> None:
     assert result.returncode == 0, result.stderr
     # Not loaded until a price was needed; priced with no socket opened and no updater thread.
     assert result.stdout.split() == ["False", "True", "True", "1.0", "1"]
+
+
+@pytest.mark.parametrize(
+    ("provider", "model"),
+    [
+        ("anthropic", "claude-haiku-4-5"),
+        ("anthropic", "claude-sonnet-4-5"),
+        ("anthropic", "claude-opus-4-1"),
+        ("openai", "gpt-4o"),
+        ("openai", "gpt-5-mini"),
+        ("google", "gemini-2.5-pro"),
+    ],
+)
+@pytest.mark.parametrize("uncached", [1_000, 150_000, 250_000])
+def test_costs_agree_with_genai_prices_own_calculation(
+    provider: str, model: str, uncached: int
+) -> None:
+    import genai_prices
+
+    usage = Usage(uncached, 2_000, cache_read_tokens=30_000, cache_write_tokens=25_000)
+    reference = genai_prices.calc_price(
+        genai_prices.Usage(
+            input_tokens=uncached + 55_000,
+            output_tokens=2_000,
+            cache_read_tokens=30_000,
+            cache_write_tokens=25_000,
+        ),
+        model,
+        provider_id=provider,
+    )
+    table = PriceTable(providers={"p": ProviderRef(provider)})
+    assert table.cost("p", model, usage) == (pytest.approx(float(reference.total_price)), True)
+
+
+RATES_FILE_RUN = """
+import sys
+from pathlib import Path
+from roost.ledger.catalog import Catalog
+from roost.ledger.pricing import PriceTable, ProviderRef
+from roost.providers.base import Usage
+
+table = PriceTable(
+    providers={"claude": ProviderRef("anthropic")}, catalog=Catalog(Path(sys.argv[1]))
+)
+cost, priced = table.cost("claude", "claude-sonnet-4-5", Usage(300_000, 1_000))
+print(cost, priced, table.source("claude", "claude-sonnet-4-5") != "none",
+      table.cost("claude", "my-own-model", Usage(1, 1))[1], "genai_prices" in sys.modules)
+"""
+
+
+def test_a_cold_process_prices_from_the_home_rates_file(tmp_path: Path) -> None:
+    path = tmp_path / "prices-today.json"
+
+    def run() -> list[str]:
+        command = [sys.executable, "-c", RATES_FILE_RUN, str(path)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+
+    # 300k input tokens of Sonnet 4.5 at the long-context $6, 1k output at $22.50
+    priced = ["1.8225", "True", "True", "False"]
+    assert run() == [*priced, "True"]  # looked up in genai-prices, written down
+    assert run() == [*priced, "False"]  # read back: the package is never imported
+    path.write_text("{not json", encoding="utf-8")
+    assert run() == [*priced, "True"]  # a damaged file is ignored and rewritten
+    assert run() == [*priced, "False"]
 
 
 def _turn(i: int, size: int = 400) -> list[Message]:

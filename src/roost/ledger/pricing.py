@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 SOURCE_CONFIG = "config"
 SOURCE_NONE = "none"
+RATES_FILE = "prices-today.json"
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,11 @@ class PriceTable:
             name: ProviderRef(config.type, config.base_url)
             for name, config in settings.providers.items()
         }
-        return cls(overrides, providers)
+        # The home's rates file spares a cold `roost ask` loading the price database.
+        return cls(overrides, providers, Catalog(settings.home / RATES_FILE))
 
     def lookup(self, provider: str, model: str) -> Price | None:
-        """The price of ``provider/model`` (base tier), or ``None`` when it is unknown.
+        """The price of ``provider/model`` (below any long-context tier), or ``None``.
 
         Tries an override for ``provider/model``, then for the bare model id, then
         genai-prices for the provider's API address or type, the vendor of a
@@ -83,13 +85,15 @@ class PriceTable:
         if override is not None:
             return override
         rates = self._catalog.rates(*self._ref(provider), model)
-        return None if rates is None else Price(*rates)
+        if rates is None:
+            return None
+        return Price(*(rate.base for rate in rates))
 
     def source(self, provider: str, model: str) -> str:
         """Where ``provider/model``'s price comes from: config, genai-prices <version>, none."""
         if self._override(provider, model) is not None:
             return SOURCE_CONFIG
-        if self._catalog.find(*self._ref(provider), model) is not None:
+        if self._catalog.rates(*self._ref(provider), model) is not None:
             return self._catalog.source
         return SOURCE_NONE
 
@@ -104,10 +108,10 @@ class PriceTable:
                 + usage.cache_write_tokens * price.cache_write
             )
             return total / 1_000_000, True
-        ref = self._ref(provider)
-        if self._catalog.find(*ref, model) is None:
+        rates = self._catalog.rates(*self._ref(provider), model)
+        if rates is None:
             return 0.0, False
-        return self._catalog.cost(*ref, model, usage), True
+        return rates.cost(usage), True
 
     def _override(self, provider: str, model: str) -> Price | None:
         for key in (f"{provider}/{model}", model):
