@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -22,6 +22,7 @@ UNKNOWN_AGENT_LABEL = "_unknown"
 DURATION_BUCKETS = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_write")
 NOT_ERRORS = frozenset({"ok", "interrupted"})
+_M = TypeVar("_M", Counter, Histogram)
 
 
 class TurnMetrics:
@@ -29,6 +30,7 @@ class TurnMetrics:
 
     def __init__(self, app: App, connections: Callable[[], int]) -> None:
         self._app = app
+        self._children: dict[tuple[object, ...], Counter | Histogram] = {}
         self.registry = CollectorRegistry()
         registry = self.registry
         self.turns = Counter(
@@ -57,29 +59,38 @@ class TurnMetrics:
 
     def _touch(self, agent: str) -> None:
         """Create an agent's series at zero, so dashboards see them before the first turn."""
-        self.turns.labels(agent, "ok")
+        self._child(self.turns, agent, "ok")
         for kind in TOKEN_KINDS:
-            self.tokens.labels(agent, kind)
-        self.cost.labels(agent)
-        self.errors.labels(agent)
-        self.duration.labels(agent)
+            self._child(self.tokens, agent, kind)
+        self._child(self.cost, agent)
+        self._child(self.errors, agent)
+        self._child(self.duration, agent)
 
     def record(self, data: dict[str, Any]) -> None:
         agent = str(data.get("agent"))
         if agent not in self._app.agents:
             agent = UNKNOWN_AGENT_LABEL  # a client cannot create series at will
         status = str(data.get("status", "unknown"))
-        self.turns.labels(agent, status).inc()
+        self._child(self.turns, agent, status).inc()
         for kind in TOKEN_KINDS:
             count = int(data.get(f"{kind}_tokens") or 0)
             if count > 0:
-                self.tokens.labels(agent, kind).inc(count)
+                self._child(self.tokens, agent, kind).inc(count)
         cost = float(data.get("cost_usd") or 0.0)
         if cost > 0:
-            self.cost.labels(agent).inc(cost)
+            self._child(self.cost, agent).inc(cost)
         if status not in NOT_ERRORS:
-            self.errors.labels(agent).inc()
-        self.duration.labels(agent).observe(max(0.0, float(data.get("duration_ms") or 0) / 1000))
+            self._child(self.errors, agent).inc()
+        seconds = max(0.0, float(data.get("duration_ms") or 0) / 1000)
+        self._child(self.duration, agent).observe(seconds)
+
+    def _child(self, metric: _M, *labels: str) -> _M:
+        # labels() validates and locks on every call; a turn touches up to 8 series.
+        key = (id(metric), *labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return cast(_M, found)
 
 
 class _LiveGauges(Collector):
