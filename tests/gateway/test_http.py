@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 from roost.app import App
+from roost.config.settings import Settings
 from roost.gateway.metrics import GatewayMetrics
 from tests.fakes.llm_server import FakeLLM, FakeUsage
 from tests.gateway.conftest import Gateway
@@ -150,6 +154,27 @@ async def test_each_gateway_counts_in_a_registry_of_its_own(app: App) -> None:
     assert metric(one, bucket.format("+Inf")) == 1
     assert metric(one, 'roost_turn_duration_seconds_bucket{agent="_unknown",le="0.25"}') == 1
     assert metric(two, "roost_gateway_connections") == 3
+
+
+STARTUP = """
+import sys
+from roost.app import App
+from roost.config.loader import load_settings
+from roost.gateway.metrics import GatewayMetrics
+
+app = App(load_settings())
+metrics = GatewayMetrics(app, lambda: 0)
+print(sorted(name for name in ("prometheus_client", "genai_prices") if name in sys.modules))
+metrics.render()
+print("prometheus_client" in sys.modules)
+"""
+
+
+def test_start_up_loads_neither_metrics_nor_prices(settings: Settings, tmp_path: Path) -> None:
+    command = [sys.executable, "-c", STARTUP]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["[]", "True"]
 
 
 async def test_openapi_describes_every_route(gateway: Gateway) -> None:
