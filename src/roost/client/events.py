@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,3 +19,29 @@ class GatewayEvent:
     def message_id(self) -> int | None:
         value = self.data.get("message_id")
         return value if isinstance(value, int) else None
+
+
+class SeenDeliveries:
+    """The delivery ids a client has already handed out, so a repeat is dropped.
+
+    The gateway marks a reply delivered only after writing it; a crash in between sends it
+    again after the restart, with the same ``delivery_id`` (docs/architecture.md). Kept
+    across reconnects of one client; bounded, because ids only repeat soon after a restart.
+    """
+
+    def __init__(self, limit: int = 2048) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._limit = limit
+
+    def first_time(self, event: GatewayEvent) -> bool:
+        """True unless ``event`` carries a delivery id seen before (then it is a repeat)."""
+        delivery_id = event.data.get("delivery_id")
+        if delivery_id is None:
+            return True
+        key = str(delivery_id)
+        if key in self._ids:
+            return False
+        self._ids[key] = None
+        if len(self._ids) > self._limit:
+            self._ids.popitem(last=False)
+        return True

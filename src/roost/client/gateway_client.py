@@ -43,7 +43,7 @@ from roost.client.errors import (
     auth_message,
     closed_error,
 )
-from roost.client.events import GatewayEvent
+from roost.client.events import GatewayEvent, SeenDeliveries
 from roost.client.location import GatewayFinder, GatewayLocation, finder, locate, locate_in
 from roost.gateway.discovery import TOKEN_FILE
 
@@ -101,6 +101,7 @@ class GatewayClient:
         url: str,
         token: str | None,
         token_source: str,
+        seen: SeenDeliveries | None = None,
     ) -> None:
         self._ws = websocket
         self.hello = hello
@@ -114,6 +115,7 @@ class GatewayClient:
         self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._events: asyncio.Queue[GatewayEvent] = asyncio.Queue()
+        self._seen = seen or SeenDeliveries()
         self._closed: GatewayClosed | None = None
         self._reader = asyncio.create_task(self._read(), name="gateway-client-reader")
 
@@ -128,18 +130,20 @@ class GatewayClient:
         *,
         open_timeout: float = 5.0,
         token_source: str = TOKEN_FILE,
+        seen: SeenDeliveries | None = None,
     ) -> GatewayClient:
         """Connect and wait for the gateway's hello.
 
         Raises `GatewayUnavailable` when nothing listens at ``url`` and
-        `GatewayAuthError` when the token is refused.
+        `GatewayAuthError` when the token is refused. ``seen``: the delivery ids an
+        earlier connection of this client handed out (a repeat of one is dropped).
         """
         if client_id is not None and not _CLIENT_ID.fullmatch(client_id):
             raise ValueError(f"client id {client_id!r}: use 1-64 of A-Z a-z 0-9 _ . : -")
         target = with_query(url, client=client_id) if client_id else url
         websocket = await _open(target, url, token, open_timeout, token_source)
         hello = await _receive_hello(websocket, url, open_timeout, token_source)
-        return cls(websocket, hello, url=url, token=token, token_source=token_source)
+        return cls(websocket, hello, url=url, token=token, token_source=token_source, seen=seen)
 
     async def reconnect(
         self,
@@ -162,7 +166,11 @@ class GatewayClient:
             url, token = (found.url, found.token) if found else (self.url, self._token)
             try:
                 return await GatewayClient.connect(
-                    url, token, self.client_id or None, token_source=self._token_source
+                    url,
+                    token,
+                    self.client_id or None,
+                    token_source=self._token_source,
+                    seen=self._seen,  # a reply resent after a restart is still a repeat
                 )
             except GatewayAuthError:
                 raise
@@ -271,7 +279,8 @@ class GatewayClient:
         elif kind == "event":
             data = frame.get("data")
             event = GatewayEvent(str(frame.get("event")), data if isinstance(data, dict) else {})
-            self._events.put_nowait(event)
+            if self._seen.first_time(event):
+                self._events.put_nowait(event)
 
 
 async def _open(
