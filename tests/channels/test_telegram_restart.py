@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from roost.app import StartupError
-from roost.channels.telegram.polling import OFFSET_KEY
+from roost.channels.telegram.updates import KEY_PREFIX, bot_id_of
 from roost.config.schema import TelegramWebhookConfig
 from roost.store.state import StateStore
 from tests.channels.conftest import OWNER, RoostFactory, settle, texts, wait_sent
@@ -32,7 +32,8 @@ async def test_the_offset_is_saved_so_a_restart_handles_nothing_twice(
     store = StateStore(first.app.db)
 
     async def saved(offset: int) -> bool:
-        return bool(await store.get(OFFSET_KEY) == offset)
+        found = await store.get(KEY_PREFIX + bot_id_of(fake.token))
+        return bool(found["offset"] == offset)
 
     assert await saved(last + 1)
     command = fake.send_text(OWNER, "/help")
@@ -78,7 +79,7 @@ async def test_stopping_while_a_command_is_handled_answers_it_once(
     original_set = StateStore.set
 
     async def slow_set(self: StateStore, key: str, value: object) -> None:
-        if key == OFFSET_KEY:
+        if key.startswith(KEY_PREFIX):
             await asyncio.sleep(0.3)
         await original_set(self, key, value)
 
@@ -211,3 +212,25 @@ async def test_webhook_mode_checks_the_secret_and_handles_each_update_once(
     assert (await wait_sent(fake, 1))[0].visible_text == "echo: via webhook"
     await settle()
     assert len(fake_llm.requests) == 1 and not fake.calls_to("getUpdates")
+
+
+async def test_a_token_changed_to_another_bot_gets_that_bots_messages(
+    start_roost: RoostFactory, fake: FakeTelegram, fake_llm: FakeLLM
+) -> None:
+    # The first bot's saved offset is above the new bot's update ids; sent to the new
+    # bot's getUpdates it would confirm (drop) them all.
+    first = await start_roost()
+    for word in ("one", "two", "three"):
+        fake.send_text(OWNER, word)
+    await wait_sent(fake, 3)
+    await first.stop()
+    with running_fake_telegram("987654:AnotherBotsToken0000000000") as other:
+        second = await start_roost(token=SecretStr(other.token), api_base_url=other.url)
+        try:
+            for word in ("four", "five", "six"):
+                other.send_text(OWNER, word)
+            sent = await other.wait_for_sent_async(3, timeout=10)
+            assert [m.visible_text for m in sent] == ["echo: four", "echo: five", "echo: six"]
+            assert other.calls_to("getUpdates")[0].params.get("offset") is None
+        finally:
+            await second.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -145,12 +146,36 @@ class TelegramGroupsConfig(_Strict):
     require_mention: bool = True
 
 
+_SECRET_CHARS = re.compile(r"[A-Za-z0-9_-]+")
+_SECRET_MAX = 256
+
+
 class TelegramWebhookConfig(_Strict):
     """Receive updates by webhook (served by the gateway) instead of long polling."""
 
     url: str
     secret: SecretStr
+    """Telegram's ``secret_token``: 1 to 256 characters of ``A-Z a-z 0-9 _ -``."""
     path: str = "/telegram/webhook"
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_is_usable(cls, value: SecretStr) -> SecretStr:
+        # An empty secret would let anyone post updates as the owner (an empty expected
+        # header compares equal to a missing one). The message never echoes the value.
+        secret = value.get_secret_value()
+        if not secret:
+            raise ValueError(
+                "is empty (is TELEGRAM_WEBHOOK_SECRET set to nothing?); use 1 to 256 "
+                "characters of A-Z a-z 0-9 _ -, e.g. from `openssl rand -hex 32`"
+            )
+        if len(secret) > _SECRET_MAX or not _SECRET_CHARS.fullmatch(secret):
+            raise ValueError(
+                "must be 1 to 256 characters of A-Z a-z 0-9 _ - (Telegram's rule); this one "
+                f"has {len(secret)} characters"
+                + ("" if _SECRET_CHARS.fullmatch(secret) else " and others than those")
+            )
+        return value
 
 
 class TelegramConfig(_Strict):

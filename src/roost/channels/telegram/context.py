@@ -44,10 +44,6 @@ class Incoming:
             "thread_id": self.chat.thread_id,
         }
 
-    @property
-    def dedup_key(self) -> str:
-        return f"telegram:{self.chat.chat_id}:{self.message_id}"
-
 
 @dataclass
 class ChannelContext:
@@ -91,6 +87,7 @@ class ChannelContext:
             body=body,
             reply_to=message.chat.address,
             meta=message.meta,
-            dedup_key=message.dedup_key,
+            # Message ids count per chat *and bot*: another bot's message 1 is not this one.
+            dedup_key=f"telegram:{self.bot_id}:{message.chat.chat_id}:{message.message_id}",
         )
         return await self.app.router.submit(envelope)

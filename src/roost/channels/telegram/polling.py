@@ -1,14 +1,16 @@
 """Long polling, with the offset kept in the state store.
 
 For each update: handle it (a command is answered, a message is accepted into an
-agent's inbox), *then* save ``offset = update_id + 1`` under ``telegram:offset``.
-After a restart polling resumes at the saved offset, so no update is skipped and
-none handled twice: stopping lets the update being handled finish, offset saved,
-before polling is cancelled. A crash between accepting a message and saving the
-offset re-delivers that update, and the envelope's dedup key makes the second
-accept a no-op (a command answered just before a crash is answered again). When
-the router refuses (``RouterStopped``, Roost is stopping) polling ends without
-saving, and the update comes again at the next start.
+agent's inbox), *then* save ``offset = update_id + 1`` and the id in the bot's
+``UpdateLog`` (``telegram:offset:<bot id>``). After a restart polling resumes at
+the saved offset, so no update is skipped and none handled twice (an update seen
+again is recognised by its id, logged and dropped): stopping lets the update being
+handled finish, offset saved, before polling is cancelled. A crash between
+accepting a message and saving the offset re-delivers that update, and the
+envelope's dedup key makes the second accept a no-op (a command answered just
+before a crash is answered again). When the router refuses (``RouterStopped``,
+Roost is stopping) polling ends without saving, and the update comes again at the
+next start.
 
 Supervision: network errors, timeouts, 5xx and 409 are retried with exponential
 backoff, 429 after ``retry_after``; a poll that does not return within
@@ -31,11 +33,10 @@ from telegram.error import RetryAfter, TelegramError
 
 from roost.bus.router import RouterStopped
 from roost.channels.telegram.bot import BotHandle, describe, retry_after_s
-from roost.store.state import StateStore
+from roost.channels.telegram.updates import UpdateLog
 
 log = logging.getLogger(__name__)
 
-OFFSET_KEY = "telegram:offset"
 ALLOWED_UPDATES = ["message"]
 """Edited messages, reactions, button presses and the rest are not asked for."""
 STALL_MARGIN_S = 10.0
@@ -100,7 +101,7 @@ class Poller:
         self,
         connect: Callable[[], BotHandle],
         handle: Callable[[Update], Awaitable[None]],
-        store: StateStore,
+        updates: UpdateLog,
         status: Status,
         poll_timeout_s: int,
         token: str,
@@ -108,7 +109,7 @@ class Poller:
     ) -> None:
         self._connect = connect
         self._handle = handle
-        self._store = store
+        self._updates = updates
         self._status = status
         self._timeout = poll_timeout_s
         self._token = token
@@ -130,7 +131,8 @@ class Poller:
 
     async def run(self) -> None:
         """Poll and handle until cancelled, or until the router stops taking messages."""
-        offset = await self._store.get(OFFSET_KEY)
+        await self._updates.load()
+        offset = self._updates.offset
         handle = self._connect()
         try:
             while True:
@@ -183,8 +185,10 @@ class Poller:
         for update in updates:
             if self._stopping:
                 return None  # the rest comes again at the next start
-            if offset is not None and update.update_id < offset:
-                continue  # confirmed already (cannot happen with a well-behaved server)
+            if self._updates.seen(update.update_id):
+                self._updates.drop(update.update_id, "polling")
+                offset = update.update_id + 1
+                continue
             self._idle.clear()
             try:
                 outcome = await self._handle_one(update)
@@ -213,7 +217,7 @@ class Poller:
         except Exception as exc:
             if not self._may_skip(update.update_id, exc):
                 return exc
-        await self._store.set(OFFSET_KEY, update.update_id + 1)
+        await self._updates.handled(update.update_id)
         return None
 
     def _may_skip(self, update_id: int, exc: Exception) -> bool:

@@ -38,6 +38,7 @@ from roost.channels.telegram.inbound import UpdateHandler
 from roost.channels.telegram.polling import ALLOWED_UPDATES, Poller, Status
 from roost.channels.telegram.progress import ProgressReporter
 from roost.channels.telegram.typing_indicator import TypingIndicator
+from roost.channels.telegram.updates import UpdateLog, bot_id_of
 from roost.channels.telegram.webhook import WebhookReceiver
 from roost.store.state import StateStore
 from roost.supervise import supervise
@@ -81,10 +82,11 @@ class TelegramService:
             if config.progress
             else None
         )
+        self.updates = UpdateLog(self.store, bot_id_of(self.token))
         self.poller = Poller(
             lambda: polling_bot(config),
             self.handler.handle,
-            self.store,
+            self.updates,
             self.status,
             config.poll_timeout_s,
             self.token,
@@ -95,7 +97,7 @@ class TelegramService:
                 webhook.secret.get_secret_value(),
                 lambda: self._sender.bot,
                 self.handler.handle,
-                self.store,
+                self.updates,
             )
             if webhook is not None
             else None
