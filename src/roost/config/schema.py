@@ -178,6 +178,16 @@ class TelegramWebhookConfig(_Strict):
         return value
 
 
+class TelegramRateLimitConfig(_Strict):
+    """Outgoing messages kept within Telegram's documented limits before it answers 429."""
+
+    per_chat_per_s: float = Field(default=1.0, gt=0)
+    per_group_per_min: float = Field(default=20.0, gt=0)
+    global_per_s: float = Field(default=30.0, gt=0)
+    burst: int = Field(default=3, ge=1, le=100)
+    """Messages a chat (or group) may get at once before its rate applies."""
+
+
 class TelegramConfig(_Strict):
     token: SecretStr
     api_base_url: str = "https://api.telegram.org"
@@ -189,6 +199,7 @@ class TelegramConfig(_Strict):
     progress: bool = False
     """Edit one status message with tool names while a long turn runs."""
     poll_timeout_s: int = Field(default=30, ge=1, le=50)
+    rate_limit: TelegramRateLimitConfig = Field(default_factory=TelegramRateLimitConfig)
 
 
 class SchedulerConfig(_Strict):

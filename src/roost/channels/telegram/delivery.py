@@ -8,6 +8,9 @@ saved on the delivery, so a retry resumes after the last part sent instead of
 repeating parts; the last one is settled by the dispatcher marking it delivered
 with the message ids as the channel's reference.
 
+Each message waits for the ``SendLimiter`` (Telegram's per-chat, per-group and
+global limits; a single reply never waits) before it is sent.
+
 Failures map onto the dispatcher's retry rules: 429 waits ``retry_after``; network
 errors, timeouts and 5xx are retried with backoff; a blocked bot, an unknown chat,
 or a chat that is neither an allowed user's nor an allowed group is permanent.
@@ -40,6 +43,7 @@ from roost.channels.telegram.bot import describe, retry_after_s
 from roost.channels.telegram.chats import parse_target
 from roost.channels.telegram.chunking import split_message
 from roost.channels.telegram.formatting import markdown_to_html
+from roost.channels.telegram.ratelimit import SendLimiter
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +55,15 @@ class TelegramChannel:
     scheme = "telegram"
 
     def __init__(
-        self, bot: Callable[[], Bot], access: Access, bus: BusStore, token: Callable[[], str]
+        self,
+        bot: Callable[[], Bot],
+        access: Access,
+        bus: BusStore,
+        token: Callable[[], str],
+        limiter: SendLimiter,
     ) -> None:
         self._bot = bot
+        self._limiter = limiter
         self._access = access
         self._bus = bus
         self._token = token
@@ -94,11 +104,13 @@ class TelegramChannel:
         bot = self._bot()
         try:
             try:
+                await self._limiter.acquire(chat_id)
                 message = await _send(bot, chat_id, thread, markdown_to_html(text), ParseMode.HTML)
             except BadRequest as exc:
                 if "can't parse entities" not in exc.message.lower():
                     raise
                 log.warning("Telegram refused the formatting (%s); sending plain text", exc.message)
+                await self._limiter.acquire(chat_id)
                 message = await _send(bot, chat_id, thread, text, None)
         except TelegramError as exc:
             raise self._error(exc, chat_id) from None

@@ -37,6 +37,7 @@ from roost.channels.telegram.delivery import TelegramChannel
 from roost.channels.telegram.inbound import UpdateHandler
 from roost.channels.telegram.polling import ALLOWED_UPDATES, Poller, Status
 from roost.channels.telegram.progress import ProgressReporter
+from roost.channels.telegram.ratelimit import SendLimiter
 from roost.channels.telegram.typing_indicator import TypingIndicator
 from roost.channels.telegram.updates import UpdateLog, bot_id_of
 from roost.channels.telegram.webhook import WebhookReceiver
@@ -73,7 +74,11 @@ class TelegramService:
         self.ctx = ChannelContext(app, config, self._sender.bot, access, chats)
         self.handler = UpdateHandler(self.ctx)
         self.channel = TelegramChannel(
-            lambda: self._sender.bot, access, app.bus, lambda: self.token
+            lambda: self._sender.bot,
+            access,
+            app.bus,
+            lambda: self.token,
+            SendLimiter(config.rate_limit),
         )
         app.dispatcher.register(self.channel)
         self.typing = TypingIndicator(app.events, self._send_typing, self._may_show)
