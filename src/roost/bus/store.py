@@ -227,9 +227,15 @@ class BusStore:
             condition = deliveries.c.job_run_id.in_(list(job_run_ids))
         return await self._deliveries(select(deliveries).where(condition).order_by(deliveries.c.id))
 
-    async def record_progress(self, delivery_id: int, meta: dict[str, Any]) -> None:
-        """Save how far a multi-part delivery got, so a retry does not resend parts."""
-        await self._update(delivery_id, meta=_dump(meta))
+    async def record_progress(
+        self, delivery_id: int, meta: dict[str, Any], *, urgent: bool = False
+    ) -> None:
+        """Save how far a multi-part delivery got, so a retry does not resend parts.
+
+        ``urgent``: ahead of the transactions waiting (a part just went out, and until
+        this is stored a crash would send it again).
+        """
+        await self._update(delivery_id, urgent=urgent, meta=_dump(meta))
 
     async def delivered(self, delivery_id: int, channel_ref: str | None) -> None:
         await self.delivered_many([(delivery_id, channel_ref)])
@@ -265,9 +271,9 @@ class BusStore:
             next_attempt_at=None,
         )
 
-    async def _update(self, delivery_id: int, **values: Any) -> None:
+    async def _update(self, delivery_id: int, *, urgent: bool = False, **values: Any) -> None:
         statement = update(deliveries).where(deliveries.c.id == delivery_id).values(**values)
-        await self._db.write(lambda connection: connection.execute(statement))
+        await self._db.write(lambda connection: connection.execute(statement), urgent=urgent)
 
     async def _deliveries(self, query: Any) -> list[Delivery]:
         return [_delivery(row) for row in await self._rows(query)]

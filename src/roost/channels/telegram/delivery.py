@@ -3,10 +3,14 @@
 A delivery is split (``split_message``) into parts that each fit one message,
 sent in order as HTML (``markdown_to_html``); a part whose HTML Telegram still
 refuses ("can't parse entities") is sent again as plain text, never dropped.
-After each part but the last, how far it got (``sent_parts``, ``message_ids``) is
-saved on the delivery, so a retry resumes after the last part sent instead of
-repeating parts; the last one is settled by the dispatcher marking it delivered
-with the message ids as the channel's reference.
+As soon as Telegram confirms a part (the last one too), how far the delivery got
+(``sent_parts``, ``message_ids``) is saved on it, ahead of other writes waiting,
+so a retry or a restart resumes after the last part sent instead of repeating
+parts; the dispatcher then marks the delivery delivered (in its batch) with the
+message ids as the channel's reference. A part whose send was under way when the
+process died (sent, Telegram's answer not yet stored) is sent again after the
+restart: at least once, since the Bot API has no idempotency key and a lost reply
+is worse than a repeated one (docs/telegram.md, "Delivery guarantees").
 
 Each message waits for the ``SendLimiter`` (Telegram's per-chat, per-group and
 global limits; a single reply never waits) before it is sent.
@@ -87,12 +91,21 @@ class TelegramChannel:
         parts = split_message(labelled(delivery)) or [EMPTY_REPLY]
         sent = int(delivery.meta.get("sent_parts", 0))
         ids = [int(i) for i in delivery.meta.get("message_ids", [])][:sent]
+        if sent >= len(parts):
+            log.info("delivery %d: every part was sent before a restart", delivery.id)
         for index in range(sent, len(parts)):
             ids.append(await self._send_part(chat_id, thread, parts[index]))
-            if index + 1 < len(parts):
-                delivery.meta = {**delivery.meta, "sent_parts": index + 1, "message_ids": ids}
-                await self._bus.record_progress(delivery.id, delivery.meta)
+            delivery.meta = {**delivery.meta, "sent_parts": index + 1, "message_ids": ids}
+            await self._record(delivery)
         return ",".join(str(i) for i in ids)
+
+    async def _record(self, delivery: Delivery) -> None:
+        """Store at once that a part went out, the last one too (the dispatcher's mark
+        comes in a batch a little later): a crash after this sends nothing again."""
+        try:
+            await self._bus.record_progress(delivery.id, delivery.meta, urgent=True)
+        except Exception:  # the part is out: failing the delivery would send it again
+            log.exception("delivery %d: could not record the parts sent", delivery.id)
 
     async def _wait_until_ready(self) -> None:
         try:
