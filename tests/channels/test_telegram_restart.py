@@ -13,10 +13,10 @@ from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from roost.app import StartupError
-from roost.channels.telegram.updates import KEY_PREFIX, bot_id_of
+from roost.channels.telegram.updates import KEY_PREFIX, LEGACY_KEY, UpdateLog, bot_id_of
 from roost.config.schema import TelegramWebhookConfig
 from roost.store.state import StateStore
-from tests.channels.conftest import OWNER, RoostFactory, settle, texts, wait_sent
+from tests.channels.conftest import OWNER, Roost, RoostFactory, settle, texts, wait_sent
 from tests.fakes.llm_server import FakeLLM
 from tests.fakes.telegram import FakeTelegram, running_fake_telegram
 
@@ -234,3 +234,47 @@ async def test_a_token_changed_to_another_bot_gets_that_bots_messages(
             assert other.calls_to("getUpdates")[0].params.get("offset") is None
         finally:
             await second.stop()
+
+
+async def test_an_update_polled_again_with_the_same_id_is_dropped_and_logged(
+    start_roost: RoostFactory, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A command has no message key to deduplicate it: only the update's id can.
+    caplog.set_level(logging.INFO)
+    await start_roost()
+    update_id = fake.send_text(OWNER, "/help")
+    [update] = fake.pending_updates
+    await wait_sent(fake, 1)
+    await fake.wait_until_async(lambda: fake.updates_confirmed > update_id)
+    with fake.lock:  # what a server that re-sends an update looks like
+        fake.pending.append(update)
+    fake.changed()
+    fake.send_text(OWNER, "next")
+    await wait_sent(fake, 2)
+    await settle()
+    assert len(texts(fake)) == 2 and texts(fake)[1] == "echo: next"
+    assert f"dropped update {update_id} (polling)" in caplog.text
+
+
+def test_the_saved_offset_is_keyed_by_the_bot_id_never_the_token() -> None:
+    assert bot_id_of("123456:AAsecret") == "123456"
+    assert bot_id_of("no-colon-at-all") == "unknown"
+    assert bot_id_of("abc:def") == "unknown"
+
+
+async def test_an_offset_saved_before_offsets_were_per_bot_only_seeds_the_memory(
+    roost: Roost, fake: FakeTelegram
+) -> None:
+    # Its bot is unknown: sent to getUpdates it could drop another bot's updates, so it
+    # only marks the update it points past as seen.
+    await fake.wait_until_async(lambda: bool(fake.calls_to("getUpdates")))  # loaded its own
+    store = StateStore(roost.app.db)
+    await store.set(LEGACY_KEY, 500)
+    updates = UpdateLog(store, "42")
+    await updates.load()
+    assert updates.offset is None and updates.seen(499) and not updates.seen(500)
+    assert await store.get(LEGACY_KEY) is None
+    await updates.handled(7)
+    again = UpdateLog(store, "42")
+    await again.load()
+    assert again.offset == 8 and again.seen(7) and again.seen(499)
