@@ -49,11 +49,12 @@ class UpdateHandler:
     async def handle(self, update: Update) -> None:
         message = update.message
         if message is None:
-            if update.edited_message is not None:
-                log.debug("telegram: ignoring an edited message (update %d)", update.update_id)
+            kind = "an edited message" if update.edited_message is not None else "not a message"
+            log.info("telegram: ignored update %d: %s", update.update_id, kind)
             return
         user = message.from_user
         if user is None or user.is_bot:
+            log.info("telegram: ignored update %d: not from a person", update.update_id)
             return
         chat = _chat_ref(message)
         incoming = Incoming(
