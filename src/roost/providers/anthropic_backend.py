@@ -1,9 +1,9 @@
 """Anthropic Messages API backend, through the official ``anthropic`` SDK.
 
-The SDK is imported lazily, on the first call, so importing this module stays
-cheap. The SDK's own retry loop handles 429/5xx/timeouts and honours
-``retry-after``; this module only translates requests, the streamed answer and
-errors.
+The streamed call itself (lazy SDK import, client, posting the encoded body,
+errors, retries by the SDK) is ``streaming.StreamingSdkProvider``; this module
+only knows the Messages API's wire format: the request body, the client's
+credentials and the stream's events.
 
 Note: the SDK (2.x) sends API version 2026-10-21, which rejects sampling
 parameters; ``ModelRequest.temperature`` is therefore not sent to Anthropic.
@@ -16,17 +16,16 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from roost.config.schema import ProviderConfig
 from roost.providers.base import (
     Message,
     ModelRequest,
-    ModelResponse,
     ProviderError,
     TextSink,
     ToolCall,
     Usage,
 )
-from roost.providers.sdk_support import SdkProvider, SdkTypes, settle_sdk_import
+from roost.providers.sdk_support import SdkTypes
+from roost.providers.streaming import StreamAccumulator, StreamingSdkProvider, encode_json
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
@@ -117,10 +116,7 @@ def encode_body(params: dict[str, Any]) -> bytes:
     whole request (a walk over every message of the history, the biggest single cost
     of a call with a long history) only to encode it the same way.
     """
-    return _ENCODER.encode({**params, "stream": True}).encode()
-
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return encode_json({**params, "stream": True})
 
 
 def build_request_params(request: ModelRequest) -> dict[str, Any]:
@@ -156,19 +152,12 @@ class _Block:
         return ToolCall(id=self.tool_id, name=self.tool_name, arguments_json=raw)
 
 
-class _StreamAccumulator:
-    """Folds Messages API stream events into one ``ModelResponse``.
-
-    Streamed text is forwarded to ``on_text`` as it arrives; everything else is
-    only known once the stream has ended.
-    """
+class _AnthropicAccumulator(StreamAccumulator["RawMessageStreamEvent"]):
+    """Reads Messages API stream events: content blocks by index, usage at start and end."""
 
     def __init__(self, model: str, on_text: TextSink | None) -> None:
-        self._on_text = on_text
+        super().__init__(model, on_text)
         self._blocks: dict[int, _Block] = {}
-        self._model = model
-        self._stop_reason: str | None = None
-        self._usage = Usage()
 
     async def consume(self, event: RawMessageStreamEvent) -> None:
         if event.type == "message_start":
@@ -182,9 +171,9 @@ class _StreamAccumulator:
 
     def _start_message(self, event: RawMessageStartEvent) -> None:
         message = event.message
-        self._model = message.model or self._model
+        self.model = message.model or self.model
         usage = message.usage
-        self._usage = Usage(
+        self.usage = Usage(
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             cache_read_tokens=usage.cache_read_input_tokens or 0,
@@ -214,110 +203,69 @@ class _StreamAccumulator:
 
     async def _add_text(self, block: _Block, text: str) -> None:
         block.text.append(text)
-        if self._on_text is not None and text:
-            await self._on_text(text)
+        await self.emit_text(text)
 
     def _finish_message(self, event: RawMessageDeltaEvent) -> None:
-        self._stop_reason = event.delta.stop_reason or self._stop_reason
+        self.stop_reason = event.delta.stop_reason or self.stop_reason
         final = event.usage
         # The final counts are cumulative; a field left out keeps its message_start value.
-        self._usage = Usage(
-            input_tokens=_value_or(final.input_tokens, self._usage.input_tokens),
+        self.usage = Usage(
+            input_tokens=_value_or(final.input_tokens, self.usage.input_tokens),
             output_tokens=final.output_tokens,
             cache_read_tokens=_value_or(
-                final.cache_read_input_tokens, self._usage.cache_read_tokens
+                final.cache_read_input_tokens, self.usage.cache_read_tokens
             ),
             cache_write_tokens=_value_or(
-                final.cache_creation_input_tokens, self._usage.cache_write_tokens
+                final.cache_creation_input_tokens, self.usage.cache_write_tokens
             ),
         )
 
-    def response(self) -> ModelResponse:
+    def content(self) -> tuple[str, tuple[ToolCall, ...]]:
         blocks = [self._blocks[index] for index in sorted(self._blocks)]
-        return ModelResponse(
-            text="".join("".join(b.text) for b in blocks if b.kind == "text"),
-            tool_calls=tuple(b.tool_call() for b in blocks if b.kind != "text"),
-            stop_reason=self._stop_reason,
-            usage=self._usage,
-            model=self._model,
-        )
+        text = "".join("".join(b.text) for b in blocks if b.kind == "text")
+        return text, tuple(b.tool_call() for b in blocks if b.kind != "text")
 
 
 def _value_or(value: int | None, fallback: int) -> int:
     return value if value is not None else fallback
 
 
-class AnthropicProvider(SdkProvider):
+class AnthropicProvider(StreamingSdkProvider):
     """A ``Provider`` for the Anthropic Messages API (always streamed)."""
 
     kind_name = "anthropic"
+    sdk_name = "anthropic"
+    path = MESSAGES_PATH
 
-    def __init__(self, name: str, config: ProviderConfig) -> None:
-        super().__init__(name, config)
-        self._client: AsyncAnthropic | None = None
+    def _make_client(self) -> AsyncAnthropic:
+        import anthropic
 
-    def _get_client(self) -> AsyncAnthropic:
-        if self._client is None:
-            from anthropic import AsyncAnthropic
-
-            key = self._config.api_key
-            client = AsyncAnthropic(
+        key = self._config.api_key
+        try:
+            client = anthropic.AsyncAnthropic(
                 # None lets the SDK read ANTHROPIC_API_KEY (or its other credentials).
                 api_key=key.get_secret_value() if key is not None else None,
                 base_url=self._config.base_url,
                 max_retries=self._config.max_retries,
                 timeout=self._config.timeout_s,
             )
-            if client.api_key is None and client.auth_token is None and client.credentials is None:
-                raise ProviderError(
-                    f"{self._name}: no API key: set api_key for this provider "
-                    "or the ANTHROPIC_API_KEY environment variable"
-                )
-            self._client = client
-        return self._client
-
-    async def complete(
-        self, request: ModelRequest, on_text: TextSink | None = None
-    ) -> ModelResponse:
-        import anthropic
-
-        try:
-            client = self._get_client()
+            missing = (
+                client.api_key is None and client.auth_token is None and client.credentials is None
+            )
         except anthropic.AnthropicError as exc:  # e.g. CredentialsError from a bad profile
             raise self._error(f"cannot load credentials: {exc}") from exc
-        params = build_request_params(request)
-        try:
-            response = await self._stream(client, params, on_text)
-        except anthropic.APIError as exc:
-            raise self._sdk_error(anthropic, exc, client.base_url) from exc
-        settle_sdk_import("anthropic")
-        return response
+        if missing:
+            raise ProviderError(
+                f"{self._name}: no API key: set api_key for this provider "
+                "or the ANTHROPIC_API_KEY environment variable"
+            )
+        return client
 
-    async def _stream(
-        self, client: AsyncAnthropic, params: dict[str, Any], on_text: TextSink | None
-    ) -> ModelResponse:
-        # The SDKs raise their HTTP client's transport errors unwrapped while a stream
-        # is being read; httpx2 is the client both SDKs are built on.
-        import httpx2
+    def _encode_request(self, request: ModelRequest) -> bytes:
+        return encode_body(build_request_params(request))
 
-        accumulator = _StreamAccumulator(str(params["model"]), on_text)
-        stream = await client.post(
-            MESSAGES_PATH,
-            cast_to=_sdk_types().answer,
-            content=encode_body(params),
-            stream=True,
-            stream_cls=_sdk_types().stream,
-        )
-        try:
-            async for event in stream:
-                await accumulator.consume(event)
-        except httpx2.TransportError as exc:
-            raise self._error(f"connection lost while streaming ({exc})") from exc
-        finally:
-            await stream.close()
-        return accumulator.response()
+    def _sdk_types(self) -> SdkTypes:
+        return _sdk_types()
 
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.close()
+    def _new_accumulator(self, model: str, on_text: TextSink | None) -> _AnthropicAccumulator:
+        return _AnthropicAccumulator(model, on_text)

@@ -1,30 +1,28 @@
 """OpenAI Chat Completions backend (also any OpenAI-compatible server), via ``openai``.
 
-The SDK is imported lazily, on the first call, so importing this module stays
-cheap. The SDK's own retry loop handles 429/5xx/timeouts and honours
-``retry-after``; this module only translates requests, the streamed answer and
-errors.
+The streamed call itself (lazy SDK import, client, posting the encoded body,
+errors, retries by the SDK) is ``streaming.StreamingSdkProvider``; this module
+only knows the Chat Completions wire format: the request body, which key to
+send and the stream's chunks.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from roost.config.schema import ProviderConfig
 from roost.providers.base import (
     Message,
     ModelRequest,
-    ModelResponse,
     TextSink,
     ToolCall,
     Usage,
 )
-from roost.providers.sdk_support import SdkProvider, SdkTypes, settle_sdk_import
+from roost.providers.sdk_support import SdkTypes
+from roost.providers.streaming import StreamAccumulator, StreamingSdkProvider, encode_json
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -37,7 +35,6 @@ __all__ = ["OpenAIProvider", "build_request_params", "encode_body"]
 _NO_KEY = "not-needed"
 """Sent when no key is configured: local servers (Ollama, llama.cpp, vLLM) need none."""
 COMPLETIONS_PATH = "/chat/completions"
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def encode_body(params: dict[str, Any]) -> bytes:
@@ -48,7 +45,7 @@ def encode_body(params: dict[str, Any]) -> bytes:
     only to encode it the same way.
     """
     body = {**params, "stream": True, "stream_options": {"include_usage": True}}
-    return _ENCODER.encode(body).encode()
+    return encode_json(body)
 
 
 @functools.cache
@@ -143,48 +140,35 @@ class _CallParts:
         )
 
 
-class _StreamAccumulator:
-    """Folds Chat Completions stream chunks into one ``ModelResponse``.
-
-    Streamed text is forwarded to ``on_text`` as it arrives; everything else is
-    only known once the stream has ended.
-    """
+class _OpenAIAccumulator(StreamAccumulator["ChatCompletionChunk"]):
+    """Reads Chat Completions chunks: choice 0's text and tool calls (by index), usage last."""
 
     def __init__(self, model: str, on_text: TextSink | None) -> None:
-        self._on_text = on_text
+        super().__init__(model, on_text)
         self._texts: list[str] = []
         self._calls: dict[int, _CallParts] = {}
-        self._model = model
-        self._finish_reason: str | None = None
-        self._usage = Usage()
 
     async def consume(self, chunk: ChatCompletionChunk) -> None:
         if chunk.model:
-            self._model = chunk.model
+            self.model = chunk.model
         if chunk.usage is not None:
-            self._usage = _usage(chunk.usage)
+            self.usage = _usage(chunk.usage)
         for choice in chunk.choices:
             if choice.index == 0:
                 await self._add_delta(choice.delta)
                 if choice.finish_reason:
-                    self._finish_reason = choice.finish_reason
+                    self.stop_reason = choice.finish_reason
 
     async def _add_delta(self, delta: ChoiceDelta) -> None:
         if delta.content:
             self._texts.append(delta.content)
-            if self._on_text is not None:
-                await self._on_text(delta.content)
+            await self.emit_text(delta.content)
         for part in delta.tool_calls or ():
             self._calls.setdefault(part.index, _CallParts()).add(part)
 
-    def response(self) -> ModelResponse:
-        return ModelResponse(
-            text="".join(self._texts),
-            tool_calls=tuple(self._calls[i].tool_call(i) for i in sorted(self._calls)),
-            stop_reason=self._finish_reason,
-            usage=self._usage,
-            model=self._model,
-        )
+    def content(self) -> tuple[str, tuple[ToolCall, ...]]:
+        calls = tuple(self._calls[i].tool_call(i) for i in sorted(self._calls))
+        return "".join(self._texts), calls
 
 
 def _usage(reported: CompletionUsage) -> Usage:
@@ -199,73 +183,35 @@ def _usage(reported: CompletionUsage) -> Usage:
     )
 
 
-class OpenAIProvider(SdkProvider):
+class OpenAIProvider(StreamingSdkProvider):
     """A ``Provider`` for the Chat Completions API (always streamed)."""
 
     kind_name = "openai"
+    sdk_name = "openai"
+    path = COMPLETIONS_PATH
+    post_options = {"security": {"bearer_auth": True}}  # as chat.completions.create
 
-    def __init__(self, name: str, config: ProviderConfig) -> None:
-        super().__init__(name, config)
-        self._client: AsyncOpenAI | None = None
+    def _make_client(self) -> AsyncOpenAI:
+        from openai import AsyncOpenAI
 
-    def _get_client(self) -> AsyncOpenAI:
-        if self._client is None:
-            from openai import AsyncOpenAI
-
-            key = self._config.api_key
-            api_key = key.get_secret_value() if key is not None else None
-            if not api_key and not self._config.base_url:
-                # Talking to OpenAI itself: the usual environment variable applies. Never
-                # send it to a custom base_url (that server is not OpenAI).
-                api_key = os.environ.get("OPENAI_API_KEY")
-            self._client = AsyncOpenAI(
-                api_key=api_key or _NO_KEY,
-                base_url=self._config.base_url,
-                max_retries=self._config.max_retries,
-                timeout=self._config.timeout_s,
-            )
-        return self._client
-
-    async def complete(
-        self, request: ModelRequest, on_text: TextSink | None = None
-    ) -> ModelResponse:
-        import openai
-
-        client = self._get_client()
-        params = build_request_params(request, base_url=self._config.base_url)
-        try:
-            response = await self._stream(client, params, on_text)
-        except openai.APIError as exc:
-            raise self._sdk_error(openai, exc, client.base_url) from exc
-        settle_sdk_import("openai")
-        return response
-
-    async def _stream(
-        self, client: AsyncOpenAI, params: dict[str, Any], on_text: TextSink | None
-    ) -> ModelResponse:
-        # The SDKs raise their HTTP client's transport errors unwrapped while a stream
-        # is being read; httpx2 is the client both SDKs are built on.
-        import httpx2
-
-        accumulator = _StreamAccumulator(str(params["model"]), on_text)
-        stream = await client.post(
-            COMPLETIONS_PATH,
-            cast_to=_sdk_types().answer,
-            content=encode_body(params),
-            options={"security": {"bearer_auth": True}},
-            stream=True,
-            stream_cls=_sdk_types().stream,
+        key = self._config.api_key
+        api_key = key.get_secret_value() if key is not None else None
+        if not api_key and not self._config.base_url:
+            # Talking to OpenAI itself: the usual environment variable applies. Never
+            # send it to a custom base_url (that server is not OpenAI).
+            api_key = os.environ.get("OPENAI_API_KEY")
+        return AsyncOpenAI(
+            api_key=api_key or _NO_KEY,
+            base_url=self._config.base_url,
+            max_retries=self._config.max_retries,
+            timeout=self._config.timeout_s,
         )
-        try:
-            async for chunk in stream:
-                await accumulator.consume(chunk)
-        except httpx2.TransportError as exc:
-            raise self._error(f"connection lost while streaming ({exc})") from exc
-        finally:
-            await stream.close()
-        return accumulator.response()
 
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.close()
+    def _encode_request(self, request: ModelRequest) -> bytes:
+        return encode_body(build_request_params(request, base_url=self._config.base_url))
+
+    def _sdk_types(self) -> SdkTypes:
+        return _sdk_types()
+
+    def _new_accumulator(self, model: str, on_text: TextSink | None) -> _OpenAIAccumulator:
+        return _OpenAIAccumulator(model, on_text)
