@@ -112,7 +112,7 @@ class StreamingSdkProvider(SdkProvider, ABC):
 
     @abstractmethod
     def _encode_request(self, request: ModelRequest) -> bytes:
-        """The streamed request's JSON body, exactly as the SDK's own method would send it."""
+        """The streamed request's JSON body: the JSON the SDK's own method would send."""
 
     @abstractmethod
     def _sdk_types(self) -> SdkTypes:
