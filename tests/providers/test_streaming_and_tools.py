@@ -14,7 +14,7 @@ from roost.providers.base import Message, Provider, ToolCall
 from roost.providers.factory import create_provider
 from roost.providers.openai_backend import OpenAIProvider
 from tests.fakes.llm_server import FakeLLM
-from tests.providers.support import TOOLS, Collector, make_request, provider_config
+from tests.providers.support import API_KEY, TOOLS, Collector, make_request, provider_config
 
 # --------------------------------------------------------------------- import cost
 
@@ -344,3 +344,52 @@ async def test_openai_invalid_tool_json_passed_through_raw(fake_llm: FakeLLM) ->
     assert call.arguments_json == '{"path": "a.txt", "content": "unterminated'
     with pytest.raises(ValueError, match="not valid JSON"):
         call.arguments()
+
+
+_IMPORTED_OFF_THE_LOOP = """
+import asyncio, sys, threading
+from roost.config.schema import ProviderConfig
+from roost.providers.base import Message, ModelRequest
+from roost.providers.factory import create_provider
+
+importers = {}
+
+class Watch:
+    # Records which thread imports the SDK (then lets the normal finders do it).
+    def find_spec(self, name, path=None, target=None):
+        if name == KIND:
+            importers.setdefault(name, threading.current_thread().name)
+        return None
+
+sys.meta_path.insert(0, Watch())
+KIND, BASE_URL, KEY = sys.argv[1], sys.argv[2], sys.argv[3]
+
+async def main():
+    config = ProviderConfig(type=KIND, base_url=BASE_URL, api_key=KEY, max_retries=0)
+    provider = create_provider("p", config)
+    request = ModelRequest(model="m", system="s", messages=(Message("user", "hi"),))
+    answers = await asyncio.gather(provider.complete(request), provider.complete(request))
+    await provider.aclose()
+    assert sorted(a.text for a in answers) == ["one", "two"], answers
+    main_thread = threading.main_thread().name
+    assert importers.get(KIND) not in (None, main_thread), importers
+    print("ok", importers[KIND])
+
+asyncio.run(main())
+"""
+
+
+def test_the_sdk_is_imported_off_the_event_loop(kind: str, fake_llm: FakeLLM) -> None:
+    """The first call imports its SDK in a worker thread: on the event loop the import
+    (about a second of CPU) would stall every other agent and the gateway."""
+    fake_llm.reply("one")
+    fake_llm.reply("two")
+    base_url = fake_llm.url if kind == "anthropic" else fake_llm.openai_url
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORTED_OFF_THE_LOOP, kind, base_url, API_KEY],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok ")

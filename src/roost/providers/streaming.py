@@ -11,6 +11,7 @@ Importing this module imports no SDK.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 from abc import ABC, abstractmethod
@@ -102,6 +103,7 @@ class StreamingSdkProvider(SdkProvider, ABC):
     def __init__(self, name: str, config: ProviderConfig) -> None:
         super().__init__(name, config)
         self._client: SdkClient | None = None
+        self._client_lock = asyncio.Lock()
 
     @abstractmethod
     def _make_client(self) -> SdkClient:
@@ -125,8 +127,8 @@ class StreamingSdkProvider(SdkProvider, ABC):
     async def complete(
         self, request: ModelRequest, on_text: TextSink | None = None
     ) -> ModelResponse:
-        sdk = importlib.import_module(self.sdk_name)
-        client = self._get_client()
+        client = self._client or await self._first_client()
+        sdk = importlib.import_module(self.sdk_name)  # loaded by now: a dictionary look-up
         body = self._encode_request(request)
         try:
             response = await self._stream(client, request.model, body, on_text)
@@ -135,10 +137,25 @@ class StreamingSdkProvider(SdkProvider, ABC):
         settle_sdk_import(self.sdk_name)
         return response
 
-    def _get_client(self) -> SdkClient:
-        if self._client is None:
-            self._client = self._make_client()
-        return self._client
+    async def _first_client(self) -> SdkClient:
+        """Import the SDK and build its client in a worker thread, once.
+
+        Importing an SDK costs about a second of CPU (many seconds on a busy machine);
+        on the event loop that would stall every other agent, the gateway and the
+        scheduler meanwhile: messages not acknowledged, replies not sent. Building the
+        client reads credentials and certificates, also blocking. Neither touches the
+        loop, so both run in a thread; the lock makes concurrent first calls share it.
+        """
+        async with self._client_lock:
+            if self._client is None:
+                self._client = await asyncio.to_thread(self._load_sdk_and_make_client)
+            return self._client
+
+    def _load_sdk_and_make_client(self) -> SdkClient:
+        importlib.import_module(self.sdk_name)
+        importlib.import_module("httpx2")  # what _stream catches a lost connection with
+        self._sdk_types()  # the SDK's stream and answer types (cached)
+        return self._make_client()
 
     async def _stream(
         self, client: SdkClient, model: str, body: bytes, on_text: TextSink | None
