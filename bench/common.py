@@ -22,12 +22,17 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def fake_llm_process() -> Iterator[str]:
-    """The fake LLM server in its own process (so it does not share our CPU time slices)."""
+def fake_llm_process(command: Sequence[str] | None = None) -> Iterator[str]:
+    """The fake LLM server in its own process (so it does not share our CPU time slices).
+
+    ``command``: another server to start instead (its first line of output is its URL);
+    its log goes nowhere, as requests cut short by a benchmark's kills are logged.
+    """
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.llm_server", "--port", "0"],
+        list(command or [sys.executable, "-m", "tests.fakes.llm_server", "--port", "0"]),
         cwd=REPO,
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL if command else None,
         text=True,
     )
     try:

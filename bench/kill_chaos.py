@@ -37,15 +37,14 @@ import textwrap
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import websockets
 
-from bench.common import REPO, emit, roost_home, summary
+from bench.common import REPO, emit, fake_llm_process, roost_home, summary
 
 TOKEN = "chaos-token"
 AGENT = "assistant"
@@ -350,32 +349,9 @@ class _SlowFake:
         return 0
 
 
-@contextmanager
-def _slow_fake_process(latency: float, seed: int) -> Iterator[str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench.kill_chaos",
-            "--serve-fake",
-            str(latency),
-            "--seed",
-            str(seed),
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,  # requests cut short by a kill, logged by uvicorn
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        if not url.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"fake LLM did not start (said {url!r})")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+def _slow_fake_process(latency: float, seed: int) -> AbstractContextManager[str]:
+    command = [sys.executable, "-m", "bench.kill_chaos", "--serve-fake", str(latency)]
+    return fake_llm_process([*command, "--seed", str(seed)])
 
 
 def _config(directory: Path, url: str) -> None:
