@@ -6,8 +6,8 @@ import dataclasses
 import json
 
 from roost.channels.telegram.commands import MENU
+from roost.config.schedules import ScheduleConfig
 from roost.config.settings import Settings
-from roost.scheduler.config import ScheduleConfig
 from tests.channels.conftest import OWNER, Roost, RoostFactory, settle, texts, wait_sent
 from tests.fakes.llm_server import FakeLLM
 from tests.fakes.telegram import FakeTelegram

@@ -8,8 +8,9 @@ import pytest
 
 from roost.config.errors import ConfigError
 from roost.config.loader import load_settings
+from roost.config.origins import normalize_origin
 from roost.gateway.auth import FailureLimiter, Verdict
-from roost.gateway.origin import BrowserGuard, host_name, normalize_origin
+from roost.gateway.origin import BrowserGuard, host_name
 from tests.conftest import ConfigWriter
 
 

@@ -16,9 +16,9 @@ import pytest
 from roost.app import App
 from roost.config.loader import load_settings
 from roost.config.settings import Settings
-from roost.scheduler.clock import Clock, ManualClock
 from roost.scheduler.model import RUN_RUNNING, RunInfo
 from roost.scheduler.service import SchedulerService
+from roost.timing.clock import Clock, ManualClock
 from tests.bus.conftest import RecordingChannel
 from tests.conftest import ConfigWriter, provider_yaml
 from tests.fakes.llm_server import FakeLLM

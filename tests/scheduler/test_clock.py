@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from roost.scheduler.clock import Clock, ManualClock, SystemClock
+from roost.timing.clock import Clock, ManualClock, SystemClock
 
 START = datetime(2026, 5, 8, 10, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from roost.scheduler.due_index import DueIndex
 from roost.scheduler.planning import LATE_GRACE, plan_due
-from roost.scheduler.schedules import EverySchedule
+from roost.timing.schedules import EverySchedule
 
 T0 = datetime(2026, 5, 8, 10, tzinfo=UTC)
 

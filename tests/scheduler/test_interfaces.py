@@ -13,10 +13,10 @@ from roost.app import App
 from roost.gateway.methods import CallContext, MethodRegistry
 from roost.gateway.protocol import Request
 from roost.providers.base import ToolCall
-from roost.scheduler.clock import ManualClock
 from roost.scheduler.errors import InvalidJob, JobExists, UnknownAgentForJob, UnknownJob
 from roost.scheduler.gateway_methods import register_job_methods
 from roost.scheduler.service import SchedulerService
+from roost.timing.clock import ManualClock
 from roost.tools.registry import ToolContext
 from roost.tools.scheduling import split_when
 from tests.fakes.llm_server import FakeLLM

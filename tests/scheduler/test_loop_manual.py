@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from roost.scheduler.clock import ManualClock
 from roost.scheduler.runner import STOPPING_ERROR
 from roost.scheduler.runs import RunStore
+from roost.timing.clock import ManualClock
 from tests.fakes.llm_server import FakeLLM
 from tests.scheduler.conftest import START, SettingsMaker, serving
 

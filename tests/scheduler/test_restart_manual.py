@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from roost.scheduler.clock import ManualClock
+from roost.timing.clock import ManualClock
 from tests.scheduler.conftest import START, SettingsMaker, serving
 
 HOURLY = "hourly: {{every: 1h, agent: assistant, prompt: beat, catch_up: {policy}}}"

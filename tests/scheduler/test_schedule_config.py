@@ -9,8 +9,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from roost.scheduler.config import ScheduleConfig
-from roost.scheduler.timing import AtSchedule, CronSchedule, EverySchedule
+from roost.config.schedules import ScheduleConfig
+from roost.timing import AtSchedule, CronSchedule, EverySchedule
 
 EXAMPLE = """
 cron: "0 8 * * 1-5"

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from roost.scheduler.timing import (
+from roost.timing import (
     AtSchedule,
     CronSchedule,
     EverySchedule,

@@ -9,7 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from roost.scheduler.config import ScheduleConfig
+from roost.config.origins import normalize_origin
+from roost.config.schedules import ScheduleConfig
 
 
 class _Strict(BaseModel):
@@ -127,8 +128,6 @@ class GatewayConfig(_Strict):
     @field_validator("allowed_origins")
     @classmethod
     def _origins(cls, values: list[str]) -> list[str]:
-        from roost.gateway.origin import normalize_origin  # no third-party imports
-
         return [normalize_origin(value) for value in values]
 
     @field_validator("allowed_hosts")

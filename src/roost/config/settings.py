@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from roost.config.schedules import ScheduleConfig
 from roost.config.schema import (
     BudgetConfig,
     GatewayConfig,
@@ -17,7 +18,6 @@ from roost.config.schema import (
     SchedulerConfig,
     TelegramConfig,
 )
-from roost.scheduler.config import ScheduleConfig
 
 DEFAULT_AGENT = "assistant"
 DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"

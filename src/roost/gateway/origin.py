@@ -20,7 +20,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
-from urllib.parse import urlsplit
+
+from roost.config.origins import normalize_origin
 
 # Sec-Fetch-Site values a browser sends for a request the user or the page itself made.
 _OWN_FETCH_SITES = frozenset({"same-origin", "none"})
@@ -33,23 +34,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def normalize_origin(origin: str) -> str:
-    """``scheme://host[:port]`` in lower case; ``ValueError`` for anything else."""
-    try:
-        parts = urlsplit(origin.strip())
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"{origin!r} is not an origin like http://localhost:5173") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{origin!r} is not an origin like http://localhost:5173")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-        raise ValueError(f"{origin!r}: an origin is scheme://host[:port], with no path")
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
 
 
 def host_name(host_header: str) -> str:

@@ -16,16 +16,14 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from roost.bus.store import BusStore
+from roost.config.schedules import ScheduleConfig
 from roost.config.settings import Settings
-from roost.scheduler.clock import Clock
-from roost.scheduler.config import ScheduleConfig
 from roost.scheduler.config_sync import job_from_config
 from roost.scheduler.errors import (
     InvalidJob,
     JobBusy,
     JobError,
     JobForbidden,
-    ScheduleError,
     UnknownAgentForJob,
     UnknownJob,
 )
@@ -43,11 +41,13 @@ from roost.scheduler.model import (
     RunInfo,
     from_db,
 )
-from roost.scheduler.parsing import is_relative_at, parse_at
 from roost.scheduler.runner import Runner
 from roost.scheduler.runs import RunStore
 from roost.scheduler.store import JobStore
-from roost.scheduler.zones import resolve_zone
+from roost.timing.clock import Clock
+from roost.timing.errors import ScheduleError
+from roost.timing.parsing import is_relative_at, parse_at
+from roost.timing.zones import resolve_zone
 
 JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 Reschedule = Callable[[int, "datetime | None"], None]

@@ -109,11 +109,11 @@ class LocalBackend:
     async def open(cls, settings: Settings) -> LocalBackend:
         from roost.bus.store import BusStore
         from roost.scheduler.api import JobsApi
-        from roost.scheduler.clock import SystemClock
         from roost.scheduler.config_sync import sync_config
         from roost.scheduler.runs import RunStore
         from roost.scheduler.store import JobStore
         from roost.store.database import Database, StoreError
+        from roost.timing.clock import SystemClock
 
         db = Database(settings.store_url)
         try:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from roost.scheduler.config import ScheduleConfig
+from roost.config.schedules import ScheduleConfig
 from roost.scheduler.model import (
     JOB_ACTIVE,
     JOB_DISABLED,
@@ -24,8 +24,8 @@ from roost.scheduler.model import (
     OWNER_CONFIG,
     Job,
 )
-from roost.scheduler.schedules import ScheduleKind
 from roost.scheduler.store import JobStore
+from roost.timing.schedules import ScheduleKind
 
 log = logging.getLogger(__name__)
 

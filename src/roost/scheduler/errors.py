@@ -1,10 +1,9 @@
-"""What can go wrong with a schedule or a job, each with a message that says how to fix it."""
+"""What can go wrong with a job, each with a message that says how to fix it.
+
+A schedule's own errors (``ScheduleError``) live with the timing, in ``roost.timing.errors``.
+"""
 
 from __future__ import annotations
-
-
-class ScheduleError(ValueError):
-    """A schedule a person wrote that cannot work; the message says how to fix it."""
 
 
 class JobError(Exception):

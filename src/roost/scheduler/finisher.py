@@ -20,7 +20,6 @@ from roost.agents.turn import TurnResult
 from roost.bus.envelope import Delivery, Envelope, agent_address, agent_name
 from roost.bus.events import EventHub
 from roost.bus.router import reply_meta
-from roost.scheduler.clock import Clock
 from roost.scheduler.job_events import publish_finished
 from roost.scheduler.model import (
     RUN_FAILED,
@@ -31,6 +30,7 @@ from roost.scheduler.model import (
 )
 from roost.scheduler.runs import AlertPlan, EndRecorded, RunEnd, RunEnding, RunStore
 from roost.store.conversations import TURN_INTERRUPTED, Write
+from roost.timing.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from roost.bus.events import EventHub
-from roost.scheduler.clock import Clock
 from roost.scheduler.due_index import DueIndex
 from roost.scheduler.firing import Batch, Firing
 from roost.scheduler.model import JOB_ACTIVE, Job
@@ -26,6 +25,7 @@ from roost.scheduler.runner import Runner
 from roost.scheduler.runs import RunStore
 from roost.scheduler.store import JobStore
 from roost.store.tables import utcnow
+from roost.timing.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from roost.scheduler.catch_up import CatchUpPolicy
-from roost.scheduler.parsing import build_schedule
-from roost.scheduler.schedules import Schedule, ScheduleKind
-from roost.scheduler.zones import resolve_zone
+from roost.timing.catch_up import CatchUpPolicy
+from roost.timing.parsing import build_schedule
+from roost.timing.schedules import Schedule, ScheduleKind
+from roost.timing.zones import resolve_zone
 
 Overlap = Literal["skip", "queue"]
 

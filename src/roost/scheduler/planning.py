@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from roost.scheduler.catch_up import CatchUpPolicy, apply_catch_up, missed_fires
-from roost.scheduler.schedules import Schedule
+from roost.timing.catch_up import CatchUpPolicy, apply_catch_up, missed_fires
+from roost.timing.schedules import Schedule
 
 LATE_GRACE = timedelta(minutes=2)
 """A fire noticed later than this (the machine slept) counts as missed."""

@@ -22,7 +22,6 @@ from roost.agents.actor import Agent
 from roost.bus.envelope import Envelope, agent_address
 from roost.bus.events import EventHub
 from roost.bus.router import Router
-from roost.scheduler.clock import Clock
 from roost.scheduler.job_events import publish_finished, publish_started
 from roost.scheduler.model import (
     ISOLATED,
@@ -37,6 +36,7 @@ from roost.scheduler.runs import AlertPlan, Committed, NewRun, RunStore
 from roost.scheduler.store import JobStore
 from roost.scheduler.turn_facts import run_dedup_key
 from roost.store.conversations import TURN_RUNNING
+from roost.timing.clock import Clock
 
 log = logging.getLogger(__name__)
 

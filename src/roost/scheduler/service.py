@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from roost.bus.envelope import Delivery
 from roost.scheduler.alerts import alert_builder, alert_targets
 from roost.scheduler.api import JobsApi
-from roost.scheduler.clock import Clock, SystemClock
 from roost.scheduler.config_sync import sync_config
 from roost.scheduler.finisher import JobFinisher
 from roost.scheduler.loop import SchedulerLoop, stop_task
@@ -28,6 +27,8 @@ from roost.scheduler.runner import Runner
 from roost.scheduler.runs import AlertPlan, RunStore
 from roost.scheduler.store import JobStore
 from roost.supervise import supervise
+from roost.timing.clock import Clock, SystemClock
+from roost.tools.scheduling import SchedulingTools
 
 if TYPE_CHECKING:
     from roost.app import App
@@ -48,8 +49,6 @@ class SchedulerService(JobsApi):
         """``deliver=False`` (a CLI process without channels) leaves what runs queue in
         the outbox for `roost run` to send, instead of trying to send it here. How many
         runs' turns go on at once is the router's ``max_turns`` (for all messages)."""
-        from roost.tools.scheduling import SchedulingTools
-
         self.app = app
         self.clock: Clock = clock or SystemClock()
         jobs, runs = JobStore(app.db), RunStore(app.db)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from roost.bus.store import BusStore
-from roost.scheduler.config import is_delivery_address
+from roost.config.schedules import is_delivery_address
 from roost.scheduler.errors import JobError
 from roost.scheduler.model import Job, agent_owner
 from roost.tools.registry import Tool, ToolContext, ToolError

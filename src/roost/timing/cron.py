@@ -33,9 +33,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
 from zoneinfo import ZoneInfo
 
-from roost.scheduler.errors import ScheduleError
-from roost.scheduler.schedules import Schedule, ScheduleKind
-from roost.scheduler.zones import as_utc, local_to_utc, wall_exists, zone_name
+from roost.timing.errors import ScheduleError
+from roost.timing.schedules import Schedule, ScheduleKind
+from roost.timing.zones import as_utc, local_to_utc, wall_exists, zone_name
 
 if TYPE_CHECKING:
     from croniter import croniter

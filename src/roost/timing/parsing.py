@@ -6,10 +6,10 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from roost.scheduler.cron import parse_cron
-from roost.scheduler.errors import ScheduleError
-from roost.scheduler.schedules import UNIT_SECONDS, AtSchedule, EverySchedule, Schedule
-from roost.scheduler.zones import as_utc, local_to_utc
+from roost.timing.cron import parse_cron
+from roost.timing.errors import ScheduleError
+from roost.timing.schedules import UNIT_SECONDS, AtSchedule, EverySchedule, Schedule
+from roost.timing.zones import as_utc, local_to_utc
 
 _DURATION = re.compile(r"^(?:\s*\d{1,9}\s*[dhms])+\s*$", re.IGNORECASE)
 _DURATION_PART = re.compile(r"(\d+)\s*([dhms])", re.IGNORECASE)

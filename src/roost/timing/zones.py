@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from roost.scheduler.errors import ScheduleError
+from roost.timing.errors import ScheduleError
 
 
 def resolve_zone(name: str | None) -> ZoneInfo:

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo
 
-from roost.scheduler.errors import ScheduleError
-from roost.scheduler.zones import as_utc, zone_name
+from roost.timing.errors import ScheduleError
+from roost.timing.zones import as_utc, zone_name
 
 ScheduleKind = Literal["cron", "every", "at"]
 UNIT_SECONDS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}

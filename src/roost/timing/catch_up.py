@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from roost.scheduler.schedules import Schedule
-from roost.scheduler.zones import as_utc
+from roost.timing.schedules import Schedule
+from roost.timing.zones import as_utc
 
 CatchUpPolicy = Literal["skip", "once", "all"]
 

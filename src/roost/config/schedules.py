@@ -1,7 +1,9 @@
 """The ``schedules:`` entries of the configuration file. Key names are a public contract.
 
 Expressions and zones are checked here, at load time, with the same parser the
-scheduler uses, so a typo is reported against its key before anything runs.
+scheduler uses (`roost.timing`), so a typo is reported against its key before anything
+runs. The model lives in the configuration, not the scheduler, so that the configuration
+does not depend on a feature above it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from roost.scheduler.timing import (
+from roost.timing import (
     CatchUpPolicy,
     Schedule,
     build_schedule,
