@@ -1,7 +1,14 @@
-"""The layers: the timing leaf and the configuration load nothing above them."""
+"""The layers: what each package imports, and what each package says it offers.
+
+The timing leaf and the configuration load nothing above them, and each package's
+``__init__`` documents its public modules without importing them.
+"""
 
 from __future__ import annotations
 
+import ast
+import importlib
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +18,18 @@ import pytest
 import roost
 
 SRC = Path(roost.__file__).parent
+
+
+def _packages() -> list[Path]:
+    return sorted(
+        path.parent
+        for path in SRC.rglob("__init__.py")
+        if path.parent != SRC and "__pycache__" not in path.parts
+    )
+
+
+def _package_name(directory: Path) -> str:
+    return ".".join(("roost", *directory.relative_to(SRC).parts))
 
 
 def _roost_modules_after(*imports: str) -> set[str]:
@@ -51,3 +70,37 @@ def test_the_configuration_loads_no_feature() -> None:
     above = {name for name in loaded if name.startswith(features)}
     assert above == set()
     assert "roost.config.schedules" in loaded
+
+
+def _assignments(module: ast.Module) -> list[tuple[str, ast.expr]]:
+    found: list[tuple[str, ast.expr]] = []
+    for node in module.body:
+        if isinstance(node, ast.Assign):
+            found += [(t.id, node.value) for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
+            found.append((node.target.id, node.value))
+    return found
+
+
+@pytest.mark.parametrize("directory", _packages(), ids=_package_name)
+def test_each_package_says_what_it_offers(directory: Path) -> None:
+    init = ast.parse((directory / "__init__.py").read_text())
+    docstring = ast.get_docstring(init)
+    assert docstring, f"{_package_name(directory)}: no docstring"
+    assert len(docstring.splitlines()[0]) <= 100
+    exported = next(value for target, value in _assignments(init) if target == "__all__")
+    names = ast.literal_eval(exported)
+    if directory.name == "migrations":
+        return  # Alembic's environment: run by Alembic, never imported.
+    package = importlib.import_module(_package_name(directory))
+    for name in names:
+        assert getattr(package, name, None) is not None or importlib.util.find_spec(
+            f"{package.__name__}.{name}"
+        ), f"{package.__name__}.__all__ names {name!r}, which is not there"
+
+
+@pytest.mark.parametrize(
+    "package", ["roost.agents", "roost.bus", "roost.config", "roost.gateway", "roost.scheduler"]
+)
+def test_importing_a_package_loads_none_of_its_modules(package: str) -> None:
+    assert _roost_modules_after(package) == {"roost", package}

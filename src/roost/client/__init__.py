@@ -10,3 +10,14 @@ time an in-process turn needs. Import the submodules directly:
 - ``remote_turn``: one turn through the gateway, as `roost ask` runs it;
 - ``config_peek``, ``render``: the config read without pydantic; a turn on a terminal.
 """
+
+__all__ = [
+    "config_check",
+    "config_peek",
+    "errors",
+    "events",
+    "gateway_client",
+    "location",
+    "remote_turn",
+    "render",
+]

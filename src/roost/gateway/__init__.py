@@ -1,1 +1,32 @@
-"""The gateway: WebSocket and HTTP API inside `roost run`."""
+"""The gateway: WebSocket and HTTP API inside `roost run`.
+
+A feature over the core. ``service`` is the Service; ``server`` runs Starlette on
+uvicorn in the same loop; ``protocol``, ``methods`` and ``handlers`` are the WebSocket
+RPC, ``connection`` and ``ws_endpoint`` its connections, ``ws_channel`` the outbox to
+``ws:`` clients; ``http_api``, ``models`` and ``openapi`` the REST API; ``auth``,
+``origin``, ``exposure`` and ``clients`` who may connect; ``discovery`` the
+``gateway.json`` and ``gateway.token`` files clients read; ``metrics``, ``queries``
+and ``state`` what it reports and shares.
+"""
+
+__all__ = [
+    "auth",
+    "clients",
+    "connection",
+    "discovery",
+    "exposure",
+    "handlers",
+    "http_api",
+    "methods",
+    "metrics",
+    "models",
+    "openapi",
+    "origin",
+    "protocol",
+    "queries",
+    "server",
+    "service",
+    "state",
+    "ws_channel",
+    "ws_endpoint",
+]

@@ -8,3 +8,11 @@
 Nothing is imported here, so loading one part does not load the others (the prompt
 needs prompt_toolkit, which a piped chat never loads).
 """
+
+__all__ = [
+    "commands",
+    "conversation",
+    "piped",
+    "terminal",
+    "ui",
+]
