@@ -1,6 +1,8 @@
 """The layers: what each package imports, and what each package says it offers.
 
-The timing leaf and the configuration load nothing above them, and each package's
+`make layers` (import-linter, contracts in pyproject.toml) checks every import arrow;
+these tests check what it cannot: that the contract names every package, that the
+timing leaf and the configuration load nothing above them, and that each package's
 ``__init__`` documents its public modules without importing them.
 """
 
@@ -11,6 +13,7 @@ import importlib
 import importlib.util
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,7 @@ import pytest
 import roost
 
 SRC = Path(roost.__file__).parent
+PYPROJECT = SRC.parent.parent / "pyproject.toml"
 
 
 def _packages() -> list[Path]:
@@ -40,6 +44,26 @@ def _roost_modules_after(*imports: str) -> set[str]:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     return set(done.stdout.split())
+
+
+def test_the_layer_contract_names_every_package_and_module() -> None:
+    """A new package or top-level module must take its place in a layer, or fail here."""
+    config = tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]
+    layers = next(c for c in config["contracts"] if c["type"] == "layers")
+    assert layers["containers"] == ["roost"]
+    named = {
+        part.strip()
+        for layer in layers["layers"]
+        for part in layer.replace(":", "|").split("|")
+        if part.strip()
+    }
+    present = {
+        path.stem if path.is_file() else path.name
+        for path in SRC.iterdir()
+        if (path.suffix == ".py" and path.stem not in ("__init__", "__main__"))
+        or (path / "__init__.py").exists()
+    }
+    assert named == present
 
 
 def test_timing_is_a_leaf_that_loads_nothing_else_of_roost() -> None:
