@@ -5,8 +5,9 @@ uvicorn in the same loop; ``protocol``, ``methods`` and ``handlers`` are the Web
 RPC, ``connection`` and ``ws_endpoint`` its connections, ``ws_channel`` the outbox to
 ``ws:`` clients; ``http_api``, ``models`` and ``openapi`` the REST API; ``auth``,
 ``origin``, ``exposure`` and ``clients`` who may connect; ``discovery`` the
-``gateway.json`` and ``gateway.token`` files clients read; ``metrics``, ``queries``
-and ``state`` what it reports and shares.
+``gateway.json`` and ``gateway.token`` files clients read; ``port_holder`` who holds
+a port already in use; ``metrics`` (``prometheus`` loaded at the first scrape),
+``queries`` and ``state`` what it reports and shares.
 """
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "models",
     "openapi",
     "origin",
+    "port_holder",
+    "prometheus",
     "protocol",
     "queries",
     "server",
