@@ -31,7 +31,7 @@ typecheck: $(VENV)/.installed-test
 
 # The layers declared in pyproject.toml ([tool.importlinter]); an import pointing up fails.
 layers: $(VENV)/.installed-test
-	$(BIN)/lint-imports
+	$(BIN)/lint-imports --no-logo
 
 test: lint typecheck layers
 	$(BIN)/pytest -q

@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -64,6 +66,37 @@ def test_the_layer_contract_names_every_package_and_module() -> None:
         or (path / "__init__.py").exists()
     }
     assert named == present
+
+
+def _lint_imports(source_root: Path, workdir: Path) -> subprocess.CompletedProcess[str]:
+    """import-linter with the project's contracts, on the ``roost`` found in ``source_root``."""
+    command = [str(Path(sys.executable).with_name("lint-imports")), "--no-logo", "--no-cache"]
+    return subprocess.run(
+        [*command, str(PYPROJECT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=workdir,
+        env={**os.environ, "PYTHONPATH": str(source_root)},
+    )
+
+
+def test_the_layer_contracts_hold(tmp_path: Path) -> None:
+    done = _lint_imports(SRC.parent, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
+
+
+def test_an_import_pointing_up_breaks_the_layers(tmp_path: Path) -> None:
+    """What `make layers` does when the configuration imports the scheduler again."""
+    copy = tmp_path / "src" / "roost"
+    shutil.copytree(SRC, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    settings = copy / "config" / "settings.py"
+    settings.write_text(settings.read_text() + "\nfrom roost.scheduler.model import Job\n")
+    done = _lint_imports(copy.parent, tmp_path)
+    assert done.returncode == 1
+    assert "roost.config is not allowed to import roost.scheduler" in done.stdout
+    assert "roost.config.settings -> roost.scheduler.model" in done.stdout
 
 
 def test_timing_is_a_leaf_that_loads_nothing_else_of_roost() -> None:
