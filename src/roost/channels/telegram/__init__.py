@@ -1,12 +1,14 @@
 """Telegram channel: Bot API polling or webhook in, formatted and chunked replies out.
 
 - ``service``: the Service; ``bot``: the python-telegram-bot `Bot` it builds;
-- ``polling``, ``webhook``: updates in (the offset kept in the state table);
+- ``polling``, ``webhook``: updates in; ``updates``: which were handled already (per
+  bot, the offset and the recent ids);
   ``inbound``: an update becomes an envelope; ``documents``: files sent in a chat,
   saved into the workspace; ``context``: what the parts share;
 - ``access``, ``chats``: who may talk (allowlist, pairing) and each chat's agent;
 - ``commands``, ``reports``: the slash commands and what they report;
-- ``delivery``: the outbox to Telegram; ``formatting``, ``chunking``: HTML and chunks;
+- ``delivery``: the outbox to Telegram; ``ratelimit``: Telegram's send limits kept
+  before a 429; ``formatting``, ``chunking``: HTML and chunks;
   ``progress``, ``typing_indicator``: what a running turn shows;
 - ``doctor``: the checks `roost doctor` runs.
 """
@@ -25,8 +27,10 @@ __all__ = [
     "inbound",
     "polling",
     "progress",
+    "ratelimit",
     "reports",
     "service",
     "typing_indicator",
+    "updates",
     "webhook",
 ]
