@@ -204,9 +204,8 @@ async def _measure(
     from roost.config.loader import load_settings
     from roost.scheduler.service import SchedulerService
 
-    app = App(load_settings(config))
-    scheduler = SchedulerService(app)
-    app.services.append(scheduler)
+    app = App(load_settings(config), [SchedulerService])
+    scheduler = app.feature(SchedulerService)
     if max_turns is not None:
         app.router.set_max_turns(max_turns)
     await app.start(recover=True)

@@ -1,62 +1,61 @@
-"""The process wiring: the one place that starts and stops Roost's parts in order."""
+"""The composition root: the one place that builds the core, wires in the features,
+and starts and stops the whole in order.
+
+The core is the store, the bus (inbox, router, outbox), the agents, the ledger and
+the providers. Features (``roost.features``: the gateway, Telegram, the scheduler,
+delegation) get the core's narrow ports (``roost.ports.CorePorts``), never the App,
+and declare what they contribute; the App wires that in here, once.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 from roost.agents.actor import Agent
 from roost.agents.observer import TurnObserver
 from roost.agents.turn import TurnDeps, TurnResult
+from roost.builtin_features import core_features
 from roost.bus.agent_channel import AgentChannel
 from roost.bus.dispatcher import Dispatcher
-from roost.bus.envelope import Delivery
 from roost.bus.events import EventHub
 from roost.bus.router import Router
 from roost.bus.store import BusStore
 from roost.config.settings import Settings
+from roost.errors import StartupError, UnknownAgent
+from roost.features.contract import Feature, FeatureFactory
 from roost.home import prepare_home
 from roost.ledger.budget import BudgetGuard
 from roost.ledger.ledger import Ledger
 from roost.ledger.pricing import PriceTable
+from roost.ports import CorePorts, Outbox
 from roost.providers.base import Provider
 from roost.providers.factory import create_provider
 from roost.store.conversations import Conversations
 from roost.store.database import Database
-from roost.tools.builtin import builtin_registry
-from roost.tools.delegation import Delegation
+from roost.tools.files import FILE_TOOLS
+from roost.tools.registry import Tool, ToolRegistry
 
 log = logging.getLogger(__name__)
 
+F = TypeVar("F", bound=Feature)
 
-class StartupError(Exception):
-    """Something the configuration asks for cannot be set up; the message names the key."""
-
-
-class UnknownAgent(LookupError):
-    def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"unknown agent '{name}' (known: {', '.join(known) or 'none'})")
-
-
-class Service(Protocol):
-    """A long-lived part of `roost run` (gateway, Telegram, scheduler), started in order."""
-
-    name: str
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    def health(self) -> dict[str, Any]:
-        """The part's state for /healthz: at least ``{"state": "..."}``."""
-        ...
+__all__ = ["App", "StartupError", "UnknownAgent"]
 
 
 class App:
-    """Owns the store, the bus, the providers, the agents and the services of one process."""
+    """Owns the core of one process and the features built on it.
 
-    def __init__(self, settings: Settings) -> None:
+    ``features`` are built in order from the core's ports, after the features every
+    process that runs turns has (delegation, ``core_features``); `roost run` passes
+    the served ones (``served_features``: gateway, Telegram, scheduler).
+    """
+
+    def __init__(self, settings: Settings, features: Sequence[FeatureFactory] = ()) -> None:
         self.settings = settings
         self.started_at = time.time()
         self.db = Database(settings.store_url)
@@ -78,17 +77,49 @@ class App:
             max_turns=settings.max_concurrent_turns,
         )
         self.dispatcher.register(AgentChannel(self.router))
-        self.tools = builtin_registry()
-        delegation = Delegation(
-            self.router,
-            self.bus,
-            lambda: list(self.agents),
-            self.dispatcher.push,
-            settings.max_delegation_depth,
+        self.ports = CorePorts(
+            settings=settings,
+            store=self.db,
+            inbox=self.router,
+            outbox=Outbox(self.bus, self.dispatcher),
+            events=self.events,
+            agents=MappingProxyType(self.agents),
+            sessions=self.conversations,
+            usage=self.ledger,
+            started_at=self.started_at,
+            health=self.health,
+            refresh_tools=self._refresh_tools,
+            _features=lambda: self.features,
         )
-        for tool in delegation.tools():
-            self.tools.register(tool)
-        self.services: list[Service] = []
+        factories = [*core_features(settings), *features]
+        self.features: tuple[Feature, ...] = tuple(build(self.ports) for build in factories)
+        self._wire(self.features)
+        # The agents' tools: the built-in ones and every feature's. Only the core
+        # changes it (``refresh_tools``), so no feature registers into another's.
+        self.tools = ToolRegistry(self._all_tools())
+        self._serving = AsyncExitStack()
+
+    def _wire(self, features: Sequence[Feature]) -> None:
+        """Plug in what the features declare for the bus: channels and finishers."""
+        for feature in features:
+            for channel in feature.channels():
+                self.dispatcher.register(channel)
+            for scheme, finisher in feature.finishers().items():
+                self.router.set_finisher(scheme, finisher)
+
+    def _all_tools(self) -> list[Tool]:
+        return [*FILE_TOOLS, *(tool for feature in self.features for tool in feature.tools())]
+
+    def _refresh_tools(self) -> None:
+        """Read the features' tools again (one added or dropped some while running)."""
+        self.tools.replace(self._all_tools())
+
+    def feature(self, kind: type[F]) -> F:
+        """The feature of type ``kind`` (for the process's owner and tests)."""
+        for feature in self.features:
+            if isinstance(feature, kind):
+                return feature
+        raise LookupError(f"no {kind.__name__} in this App")
 
     async def start(self, *, recover: bool = False) -> None:
         """Open the store and start every agent.
@@ -96,7 +127,7 @@ class App:
         ``recover`` is for the long-running process only, never a CLI command running
         beside it: it marks turns left running by a dead process as interrupted, runs
         again the messages it had accepted, delivers what it had not sent, and starts
-        the services (``self.services``, in order).
+        the features' lifespans (in order; they stop in the reverse order).
         """
         prepare_home(self.settings.home)
         await self.db.open()
@@ -109,9 +140,9 @@ class App:
         self._start_agents()
         if recover:
             await self.router.recover()
-            for service in self.services:
-                await service.start()
-            self.dispatcher.start()  # after the services registered their channels
+            for feature in self.features:
+                await self._serving.enter_async_context(_serving(feature))
+            self.dispatcher.start()  # once the channels are up (the gateway, Telegram)
 
     def _start_agents(self) -> None:
         for name, agent_settings in self.settings.agents.items():
@@ -135,19 +166,16 @@ class App:
 
         New messages are refused first (they stay with their sender: an unconfirmed
         Telegram update, an error frame). Running turns get ``grace_s``; their replies
-        still go out while the channels are up. What is left stays in the inbox and
-        outbox for the next start.
+        still go out while the channels are up; then the features stop, in the reverse
+        order of their start. What is left stays in the inbox and outbox for the next
+        start.
         """
         self.router.close()
         for agent in self.agents.values():
             await agent.stop(grace_s)
         await self.router.stop()
         await self.dispatcher.stop(grace_s=min(grace_s, 2.0))
-        for service in reversed(self.services):
-            try:
-                await service.stop()
-            except Exception:
-                log.exception("stopping %s failed", service.name)
+        await self._serving.aclose()
         for provider in self.providers.values():
             await provider.aclose()
         await self.db.close()
@@ -164,10 +192,12 @@ class App:
         """Run a turn directly, without the inbox (for `roost ask` when no gateway runs)."""
         return await self.agent(agent).ask(session, text, observer)
 
-    def push_deliveries(self, deliveries: list[Delivery]) -> None:
-        self.dispatcher.push(deliveries)
-
     def health(self) -> dict[str, Any]:
+        components: dict[str, dict[str, Any]] = {"store": {"state": "ok"}}
+        for feature in self.features:
+            component = feature.health()
+            if component is not None:
+                components[feature.name] = component
         return {
             "uptime_s": round(time.time() - self.started_at, 3),
             "agents": {
@@ -178,11 +208,23 @@ class App:
                 }
                 for name, agent in self.agents.items()
             },
-            "components": {
-                "store": {"state": "ok"},
-                **{service.name: service.health() for service in self.services},
-            },
+            "components": components,
         }
+
+
+@asynccontextmanager
+async def _serving(feature: Feature) -> AsyncIterator[None]:
+    """A feature's lifespan, whose failure to stop is logged, not raised: the others
+    still stop, and the process still closes its store."""
+    lifespan = feature.lifespan()
+    await lifespan.__aenter__()
+    try:
+        yield
+    finally:
+        try:
+            await lifespan.__aexit__(None, None, None)
+        except Exception:
+            log.exception("stopping %s failed", feature.name)
 
 
 def _log_turn(result: TurnResult) -> None:

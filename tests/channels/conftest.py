@@ -17,6 +17,7 @@ from roost.app import App
 from roost.channels.telegram.service import TelegramService
 from roost.config.schema import TelegramConfig
 from roost.config.settings import Settings
+from roost.features import FeatureFactory
 from tests.fakes.telegram import FakeTelegram, SentMessage, running_fake_telegram
 
 OWNER = 111
@@ -86,13 +87,13 @@ async def start_roost(tg_settings: Settings, fake: FakeTelegram) -> AsyncIterato
         configured = settings or tg_settings
         if telegram:
             configured = dataclasses.replace(configured, telegram=telegram_config(fake, **telegram))
-        app = App(configured)
-        service = TelegramService(app)
-        app.services.append(service)
+        features: list[FeatureFactory] = [TelegramService]
         if scheduler:
             from roost.scheduler.service import SchedulerService
 
-            app.services.append(SchedulerService(app))
+            features.append(SchedulerService)
+        app = App(configured, features)
+        service = app.feature(TelegramService)
         running = Roost(app, service)
         started.append(running)
         await app.start(recover=True)

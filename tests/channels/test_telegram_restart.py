@@ -11,6 +11,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from starlette.applications import Starlette
+from starlette.routing import Route
 
 from roost.app import StartupError
 from roost.channels.telegram.updates import KEY_PREFIX, LEGACY_KEY, UpdateLog, bot_id_of
@@ -195,8 +196,9 @@ async def test_webhook_mode_checks_the_secret_and_handles_each_update_once(
     running = await start_roost(webhook=hook)
     [call] = fake.calls_to("setWebhook")
     assert call.params["secret_token"] == "s3cret" and fake.webhook_url == hook.url
-    route = running.service.webhook_route()
-    assert route is not None and route.path == "/telegram/webhook"
+    [served] = running.service.http_routes()
+    route = served.route
+    assert served.public and isinstance(route, Route) and route.path == "/telegram/webhook"
     fake.send_text(OWNER, "via webhook")
     [update] = fake.pending_updates
     transport = httpx.ASGITransport(app=Starlette(routes=[route]))

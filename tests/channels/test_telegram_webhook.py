@@ -63,8 +63,9 @@ def test_a_good_webhook_secret_loads(write_config: ConfigWriter) -> None:
 
 
 def _client(running: Roost) -> httpx.AsyncClient:
-    route = running.service.webhook_route()
-    assert route is not None
+    [served] = running.service.http_routes()
+    route = served.route
+    assert served.public
     transport = httpx.ASGITransport(app=Starlette(routes=[route]))
     return httpx.AsyncClient(transport=transport, base_url="http://gateway")
 

@@ -52,8 +52,7 @@ FINAL = ("chat.reply", "chat.error")
 @pytest.fixture
 async def gateway(settings: Settings) -> AsyncIterator[tuple[App, GatewayLocation]]:
     configured = dataclasses.replace(settings, gateway=GatewayConfig(port=0, token=SecretStr("t")))
-    app = App(configured)
-    app.services.append(GatewayService(app))
+    app = App(configured, [GatewayService])
     await app.start(recover=True)
     try:
         location = locate(configured)
@@ -174,8 +173,7 @@ async def test_cancel_ends_the_turn_with_an_interrupted_error(
 
 async def test_locate_uses_the_token_file_when_the_config_has_none(settings: Settings) -> None:
     assert locate(settings) is None  # nothing running
-    app = App(dataclasses.replace(settings, gateway=GatewayConfig(port=0)))
-    app.services.append(GatewayService(app))
+    app = App(dataclasses.replace(settings, gateway=GatewayConfig(port=0)), [GatewayService])
     await app.start(recover=True)
     try:
         location = locate(app.settings)

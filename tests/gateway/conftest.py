@@ -69,9 +69,8 @@ async def start_gateway(settings: Settings) -> AsyncIterator[GatewayFactory]:
         configured = dataclasses.replace(settings, gateway=gateway_config)
         if change is not None:
             configured = change(configured)
-        app = App(configured)
-        service = GatewayService(app)
-        app.services.append(service)
+        app = App(configured, [GatewayService])
+        service = app.feature(GatewayService)
         running = Gateway(app, service)
         started.append(running)
         await app.start(recover=True)

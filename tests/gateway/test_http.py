@@ -139,7 +139,7 @@ async def test_metrics_move_after_a_turn(gateway: Gateway, fake_llm: FakeLLM) ->
 
 
 async def test_each_gateway_counts_in_a_registry_of_its_own(app: App) -> None:
-    first, second = GatewayMetrics(app, lambda: 0), GatewayMetrics(app, lambda: 3)
+    first, second = GatewayMetrics(app.ports, lambda: 0), GatewayMetrics(app.ports, lambda: 3)
     first.record_turn({"agent": "assistant", "status": "ok", "duration_ms": 1500, "cost_usd": 0.5})
     first.record_turn({"agent": "made-up", "status": "error", "duration_ms": 250})
     one, two = first.render()[0].decode(), second.render()[0].decode()
@@ -163,7 +163,7 @@ from roost.config.loader import load_settings
 from roost.gateway.metrics import GatewayMetrics
 
 app = App(load_settings())
-metrics = GatewayMetrics(app, lambda: 0)
+metrics = GatewayMetrics(app.ports, lambda: 0)
 print(sorted(name for name in ("prometheus_client", "genai_prices") if name in sys.modules))
 metrics.render()
 print("prometheus_client" in sys.modules)

@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import stat
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -20,8 +21,10 @@ from websockets.exceptions import ConnectionClosed
 from roost.app import App, StartupError
 from roost.config.schema import GatewayConfig
 from roost.config.settings import Settings
+from roost.features import Feature, HttpRoute
 from roost.gateway.discovery import ENDPOINT_FILE, read_endpoint, read_token_file
 from roost.gateway.service import GatewayService
+from roost.ports import CorePorts
 from tests.gateway.conftest import TOKEN, GatewayFactory, WsClient
 
 
@@ -96,41 +99,49 @@ async def test_discovery_files_and_a_clean_stop(start_gateway: GatewayFactory) -
     assert gateway.service.health() == {"state": "stopped"}
 
 
-class _HookService:
-    """A service that serves a route through the gateway with its own check (like Telegram's
-    webhook)."""
+class _HookFeature(Feature):
+    """A feature that serves a route through the gateway with its own check (like
+    Telegram's webhook), and one behind the gateway token."""
 
     name = "hook"
 
-    def webhook_route(self) -> Route:
+    def __init__(self, core: CorePorts) -> None:
+        self.core = core
+
+    def http_routes(self) -> Sequence[HttpRoute]:
         async def hook(request: Request) -> Response:
             return PlainTextResponse("hooked")
 
-        return Route("/hooks/test", hook, methods=["POST"])
+        async def private(request: Request) -> Response:
+            return PlainTextResponse("private")
 
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
+        return [
+            HttpRoute(Route("/hooks/test", hook, methods=["POST"]), public=True),
+            HttpRoute(Route("/hooks/private", private)),
+        ]
 
     def health(self) -> dict[str, Any]:
         return {"state": "ok"}
 
 
-async def test_another_service_can_serve_a_public_route_through_the_gateway(
+async def test_another_feature_serves_public_and_protected_routes_through_the_gateway(
     settings: Settings,
 ) -> None:
     configured = dataclasses.replace(
         settings, gateway=GatewayConfig(port=0, token=SecretStr("the-token"))
     )
-    app = App(configured)
-    gateway = GatewayService(app)
-    app.services.extend([_HookService(), gateway])
+    app = App(configured, [_HookFeature, GatewayService])
+    gateway = app.feature(GatewayService)
     await app.start(recover=True)
     try:
         async with httpx.AsyncClient(base_url=gateway.http_url) as client:
             hooked = await client.post("/hooks/test")  # no gateway token: its own check
             assert hooked.status_code == 200 and hooked.text == "hooked"
             assert (await client.get("/api/agents")).status_code == 401  # the rest still needs it
+            assert (await client.get("/hooks/private")).status_code == 401
+            authorized = {"Authorization": "Bearer the-token"}
+            private = await client.get("/hooks/private", headers=authorized)
+            assert private.status_code == 200 and private.text == "private"
             health = (await client.get("/healthz")).json()
             assert health["components"]["hook"] == {"state": "ok"}
     finally:

@@ -119,12 +119,11 @@ async def serving(
     **options: Any,
 ) -> AsyncIterator[Harness]:
     """An App serving with recover=True and a scheduler; telegram: goes to ``channel``."""
-    app = App(settings)
     channel = channel or RecordingChannel()
     channel.scheme = "telegram"
+    app = App(settings, [lambda core: SchedulerService(core, clock=clock, **options)])
     app.dispatcher.register(channel)
-    scheduler = SchedulerService(app, clock=clock, **options)
-    app.services.append(scheduler)
+    scheduler = app.feature(SchedulerService)
     await app.start(recover=True)
     try:
         yield Harness(app, scheduler, channel)

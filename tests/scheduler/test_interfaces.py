@@ -28,7 +28,7 @@ TOOLS = ["schedule_job", "list_jobs", "cancel_job"]
 async def _call(h: Harness, method: str, **params: Any) -> dict[str, Any]:
     registry = MethodRegistry()
     register_job_methods(registry, h.scheduler)
-    return await registry.call(CallContext(h.app), Request("1", method, params))
+    return await registry.call(CallContext(h.app.ports), Request("1", method, params))
 
 
 async def test_websocket_methods_manage_jobs_and_name_what_is_wrong(
@@ -141,11 +141,7 @@ async def test_the_cli_backend_goes_through_a_running_gateway(
     from roost.scheduler.cli_backend import GatewayBackend, JobsCliError, open_backend
 
     settings = make_settings(extra="gateway: {port: 0, token: test-token}\n")
-    app = App(settings)
-    gateway = GatewayService(app)
-    scheduler = SchedulerService(app)
-    register_job_methods(gateway.methods, scheduler)  # what `roost run` wires
-    app.services += [gateway, scheduler]
+    app = App(settings, [GatewayService, SchedulerService])  # as `roost run` lists them
     await app.start(recover=True)
     try:
         backend = await open_backend(settings)

@@ -12,11 +12,14 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from roost.agents.observer import TurnObserver
 from roost.agents.turn import STATUS_ERROR, TurnDeps, TurnOrigin, TurnResult, run_turn
 from roost.supervise import supervise
+
+if TYPE_CHECKING:
+    from roost.config.settings import AgentSettings
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,11 @@ class Agent:
             return False
         task.cancel()
         return True
+
+    @property
+    def settings(self) -> AgentSettings:
+        """The agent's configuration (model, tools, limits)."""
+        return self.deps.settings
 
     @property
     def busy_sessions(self) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     import typer
     from rich.console import Console
 
-    from roost.app import App, Service
+    from roost.app import App
     from roost.config.settings import Settings
+    from roost.features.contract import FeatureFactory
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -63,19 +64,17 @@ async def start_app(
     settings: Settings,
     *,
     recover: bool = False,
-    services: Callable[[App], Sequence[Service]] | None = None,
+    features: Sequence[FeatureFactory] = (),
 ) -> App:
     """A started ``App``, or exit with a clear message (2 for configuration problems).
 
-    ``services`` builds the long-lived services (gateway, ...) for the new App; they
-    start with it when ``recover`` is set.
+    ``features`` (the gateway, ...) are built with the new App; they start with it
+    when ``recover`` is set.
     """
     from roost.app import App, StartupError
     from roost.store.database import StoreError
 
-    app = App(settings)
-    if services is not None:
-        app.services.extend(services(app))
+    app = App(settings, features)
     try:
         await app.start(recover=recover)
     except StartupError as exc:

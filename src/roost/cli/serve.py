@@ -22,7 +22,6 @@ from roost.cli.common import EXIT_CONFIG, fail, load_config, start_app, start_lo
 from roost.config.settings import NO_PROVIDER_REPLY
 
 if TYPE_CHECKING:
-    from roost.app import App, Service
     from roost.config.settings import Settings
 
 log = logging.getLogger("roost.run")
@@ -69,7 +68,9 @@ async def _serve(settings: Settings, grace: float) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    app = await start_app(settings, recover=True, services=_services)
+    from roost.builtin_features import served_features
+
+    app = await start_app(settings, recover=True, features=served_features(settings))
     _enable_gc()
     log.info("roost is running with %d agent(s); press Ctrl+C to stop", len(app.agents))
     await stop.wait()
@@ -90,29 +91,6 @@ def _enable_gc() -> None:
     """
     gc.freeze()
     gc.enable()
-
-
-def _services(app: App) -> list[Service]:
-    """The parts `roost run` serves besides the agents, in start order (each imported only
-    when configured)."""
-    from roost.scheduler.service import SchedulerService
-
-    settings = app.settings
-    services: list[Service] = []
-    scheduler = SchedulerService(app)
-    if settings.gateway.enabled:
-        from roost.gateway.service import GatewayService
-        from roost.scheduler.gateway_methods import register_job_methods
-
-        gateway = GatewayService(app)
-        register_job_methods(gateway.methods, scheduler)
-        services.append(gateway)
-    if settings.telegram is not None:
-        from roost.channels.telegram.service import TelegramService
-
-        services.append(TelegramService(app))
-    services.append(scheduler)
-    return services
 
 
 def _banner(settings: Settings) -> None:

@@ -69,9 +69,9 @@ def load_settings(
     """Load and resolve the configuration; raise ``ConfigError`` on any problem."""
     env = os.environ if env is None else env
     if known_tools is None:
-        from roost.tools.builtin import builtin_tool_names
+        from roost.builtin_features import known_tool_names
 
-        known_tools = builtin_tool_names()
+        known_tools = known_tool_names()
     path = find_config(explicit, env)
     # Taken before reading: if the file changes in between, the digest is the older
     # one, and a later command warns about a change rather than missing one.

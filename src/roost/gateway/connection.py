@@ -40,7 +40,7 @@ from roost.gateway.protocol import (
 )
 
 if TYPE_CHECKING:
-    from roost.app import App
+    from roost.ports import CorePorts
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class SendStats:
 
 @dataclass(frozen=True)
 class ConnectionDeps:
-    app: App
+    core: CorePorts
     methods: MethodRegistry
     max_frame_bytes: int
     send_queue: int
@@ -93,7 +93,7 @@ class Connection:
         self.websocket = websocket
         self._client_id = client_id
         self._deps = deps
-        self._hub: EventHub = deps.app.events
+        self._hub: EventHub = deps.core.events
         self._on_closing = on_closing
         self._queue: deque[_Outgoing] = deque()
         self._queued_bytes = 0
@@ -278,7 +278,7 @@ class Connection:
         except FrameError as exc:
             await self._send_response(response_error(exc.request_id, exc.code, exc.message))
             return
-        context = CallContext(self._deps.app, self)
+        context = CallContext(self._deps.core, self)
         await self._send_response(await self._deps.methods.call(context, request))
 
     async def _write_loop(self) -> None:

@@ -62,20 +62,20 @@ def valid_topic(topic: str) -> bool:
 
 
 async def _health(context: CallContext, _: NoParams) -> dict[str, Any]:
-    return queries.health(context.app).model_dump(mode="json")
+    return queries.health(context.core).model_dump(mode="json")
 
 
 async def _agents_list(context: CallContext, _: NoParams) -> dict[str, Any]:
-    return queries.agents_list(context.app).model_dump(mode="json")
+    return queries.agents_list(context.core).model_dump(mode="json")
 
 
 async def _chat_send(context: CallContext, params: ChatSendParams) -> dict[str, Any]:
     """Store the message (the acknowledgement), then stream the turn to this connection."""
     peer = context.require_peer()
-    queries.require_agent(context.app, params.agent)
+    queries.require_agent(context.core, params.agent)
     peer.subscribe(session_topic(params.agent, params.session))
     address = f"ws:{peer.client_id}"
-    envelope = await context.app.router.submit(
+    envelope = await context.core.inbox.submit(
         Envelope(
             sender=address,
             recipient=agent_address(params.agent),
@@ -88,26 +88,28 @@ async def _chat_send(context: CallContext, params: ChatSendParams) -> dict[str, 
 
 
 async def _chat_cancel(context: CallContext, params: AgentSessionParams) -> dict[str, Any]:
-    agent = queries.require_agent(context.app, params.agent)
+    agent = queries.require_agent(context.core, params.agent)
     return {"cancelled": agent.cancel(params.session)}
 
 
 async def _sessions_list(context: CallContext, params: AgentParams) -> dict[str, Any]:
-    return (await queries.sessions_list(context.app, params.agent)).model_dump(mode="json")
+    return (await queries.sessions_list(context.core, params.agent)).model_dump(mode="json")
 
 
 async def _sessions_history(context: CallContext, params: HistoryParams) -> dict[str, Any]:
-    history = await queries.session_history(context.app, params.agent, params.session, params.limit)
+    history = await queries.session_history(
+        context.core, params.agent, params.session, params.limit
+    )
     return history.model_dump(mode="json")
 
 
 async def _sessions_reset(context: CallContext, params: AgentSessionParams) -> dict[str, Any]:
-    reset = await queries.session_reset(context.app, params.agent, params.session)
+    reset = await queries.session_reset(context.core, params.agent, params.session)
     return reset.model_dump(mode="json")
 
 
 async def _usage_summary(context: CallContext, params: UsageParams) -> dict[str, Any]:
-    return (await queries.usage_summary(context.app, params.since)).model_dump(mode="json")
+    return (await queries.usage_summary(context.core, params.since)).model_dump(mode="json")
 
 
 async def _subscribe(context: CallContext, params: TopicsParams) -> dict[str, Any]:

@@ -248,7 +248,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 class HttpApi:
     def __init__(self, state: GatewayState) -> None:
         self._state = state
-        self._app = state.app
+        self._core = state.core
 
     def routes(self) -> list[Route]:
         routes = []
@@ -260,7 +260,7 @@ class HttpApi:
         return routes
 
     async def healthz(self, request: Request) -> Response:
-        return _reply(queries.health(self._app))
+        return _reply(queries.health(self._core))
 
     async def metrics(self, request: Request) -> Response:
         body, content_type = self._state.metrics.render()
@@ -272,28 +272,28 @@ class HttpApi:
         return JSONResponse(openapi_document())
 
     async def agents(self, request: Request) -> Response:
-        return _reply(queries.agents_list(self._app))
+        return _reply(queries.agents_list(self._core))
 
     async def sessions(self, request: Request) -> Response:
-        return _reply(await queries.sessions_list(self._app, request.path_params["name"]))
+        return _reply(await queries.sessions_list(self._core, request.path_params["name"]))
 
     async def history(self, request: Request) -> Response:
         query = _query(request, HistoryQuery)
         name, key = request.path_params["name"], request.path_params["key"]
-        return _reply(await queries.session_history(self._app, name, key, query.limit))
+        return _reply(await queries.session_history(self._core, name, key, query.limit))
 
     async def reset(self, request: Request) -> Response:
         name, key = request.path_params["name"], request.path_params["key"]
-        return _reply(await queries.session_reset(self._app, name, key))
+        return _reply(await queries.session_reset(self._core, name, key))
 
     async def usage(self, request: Request) -> Response:
         query = _query(request, UsageQuery)
-        return _reply(await queries.usage_summary(self._app, query.since))
+        return _reply(await queries.usage_summary(self._core, query.since))
 
     async def post_message(self, request: Request) -> Response:
         """Send a message and wait for the turn's answer."""
         name = request.path_params["name"]
-        queries.require_agent(self._app, name)
+        queries.require_agent(self._core, name)
         timeout_s = _query(request, MessageQuery).timeout_s
         body = await _body(request, MessageBody, self._state.config.max_frame_bytes)
         envelope = Envelope(
@@ -313,7 +313,7 @@ class HttpApi:
         """``Router.ask``, given up (503) when the gateway stops first."""
         if self._state.stopping.is_set():
             raise MethodError(SHUTTING_DOWN, SHUTTING_DOWN_MESSAGE)
-        ask = asyncio.ensure_future(self._app.router.ask(envelope, timeout_s))
+        ask = asyncio.ensure_future(self._core.inbox.ask(envelope, timeout_s))
         stopping = asyncio.ensure_future(self._state.stopping.wait())
         try:
             await asyncio.wait({ask, stopping}, return_when=asyncio.FIRST_COMPLETED)

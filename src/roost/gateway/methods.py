@@ -30,7 +30,7 @@ from roost.gateway.protocol import (
 from roost.store.database import StorageUnavailable
 
 if TYPE_CHECKING:
-    from roost.app import App
+    from roost.ports import CorePorts
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Peer(Protocol):
 
 @dataclass
 class CallContext:
-    app: App
+    core: CorePorts
     peer: Peer | None = None
 
     def require_peer(self) -> Peer:

@@ -17,20 +17,20 @@ from typing import TYPE_CHECKING, Any
 from roost.bus.events import AGENTS, Event
 
 if TYPE_CHECKING:
-    from roost.app import App
     from roost.gateway.prometheus import TurnMetrics
+    from roost.ports import CorePorts
 
 
 class GatewayMetrics:
-    def __init__(self, app: App, connections: Callable[[], int]) -> None:
-        self._app = app
+    def __init__(self, core: CorePorts, connections: Callable[[], int]) -> None:
+        self._core = core
         self._connections = connections
         self._metrics: TurnMetrics | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
     def start(self) -> None:
         if self._unsubscribe is None:
-            self._unsubscribe = self._app.events.subscribe(AGENTS, self._on_event)
+            self._unsubscribe = self._core.events.subscribe(AGENTS, self._on_event)
 
     def stop(self) -> None:
         if self._unsubscribe is not None:
@@ -51,7 +51,7 @@ class GatewayMetrics:
         if self._metrics is None:
             from roost.gateway.prometheus import TurnMetrics
 
-            self._metrics = TurnMetrics(self._app, self._connections)
+            self._metrics = TurnMetrics(self._core, self._connections)
         return self._metrics
 
     def _on_event(self, event: Event) -> None:

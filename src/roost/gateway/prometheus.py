@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from roost.app import App
+    from roost.ports import CorePorts
 
 UNKNOWN_AGENT_LABEL = "_unknown"
 DURATION_BUCKETS = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -28,8 +28,8 @@ _M = TypeVar("_M", Counter, Histogram)
 class TurnMetrics:
     """Counters and the duration histogram that move with each finished turn."""
 
-    def __init__(self, app: App, connections: Callable[[], int]) -> None:
-        self._app = app
+    def __init__(self, core: CorePorts, connections: Callable[[], int]) -> None:
+        self._core = core
         self._children: dict[tuple[object, ...], Counter | Histogram] = {}
         self.registry = CollectorRegistry()
         registry = self.registry
@@ -53,8 +53,8 @@ class TurnMetrics:
             registry=registry,
             buckets=DURATION_BUCKETS,
         )
-        registry.register(_LiveGauges(app, connections))
-        for agent in app.settings.agents:
+        registry.register(_LiveGauges(core, connections))
+        for agent in core.settings.agents:
             self._touch(agent)
 
     def _touch(self, agent: str) -> None:
@@ -68,7 +68,7 @@ class TurnMetrics:
 
     def record(self, data: dict[str, Any]) -> None:
         agent = str(data.get("agent"))
-        if agent not in self._app.agents:
+        if agent not in self._core.agents:
             agent = UNKNOWN_AGENT_LABEL  # a client cannot create series at will
         status = str(data.get("status", "unknown"))
         self._child(self.turns, agent, status).inc()
@@ -96,19 +96,19 @@ class TurnMetrics:
 class _LiveGauges(Collector):
     """Gauges computed when Prometheus scrapes."""
 
-    def __init__(self, app: App, connections: Callable[[], int]) -> None:
-        self._app = app
+    def __init__(self, core: CorePorts, connections: Callable[[], int]) -> None:
+        self._core = core
         self._connections = connections
 
     def collect(self) -> Iterator[Metric]:
-        app = self._app
+        core = self._core
         queued = GaugeMetricFamily(
             "roost_agent_queue_depth", "Messages waiting for their turn.", labels=["agent"]
         )
         busy = GaugeMetricFamily(
             "roost_agent_busy_sessions", "Sessions with a running turn.", labels=["agent"]
         )
-        for name, agent in app.agents.items():
+        for name, agent in core.agents.items():
             queued.add_metric([name], agent.queue_depth)
             busy.add_metric([name], len(agent.busy_sessions))
         yield queued
@@ -119,10 +119,10 @@ class _LiveGauges(Collector):
         yield GaugeMetricFamily(
             "roost_router_in_flight",
             "Messages accepted and being processed.",
-            value=app.router.in_flight,
+            value=core.inbox.in_flight,
         )
         yield GaugeMetricFamily(
             "roost_uptime_seconds",
             "Seconds since the process started.",
-            value=time.time() - app.started_at,
+            value=time.time() - core.started_at,
         )

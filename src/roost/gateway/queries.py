@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from roost.app import UnknownAgent
+from roost.errors import UnknownAgent
 from roost.gateway.models import (
     AgentInfo,
     Agents,
@@ -27,44 +27,43 @@ from roost.gateway.models import (
 from roost.gateway.protocol import BAD_REQUEST, NOT_FOUND, UNKNOWN_AGENT, MethodError
 
 if TYPE_CHECKING:
-    from roost.agents.actor import Agent
-    from roost.app import App
     from roost.ledger.ledger import UsageTotals
+    from roost.ports import AgentView, CorePorts
     from roost.providers.base import Message
 
 _LEAP_SECOND = re.compile(r"(T\d\d:\d\d):60")
 
 
-def require_agent(app: App, name: str) -> Agent:
-    agent = app.agents.get(name)
+def require_agent(core: CorePorts, name: str) -> AgentView:
+    agent = core.agents.get(name)
     if agent is None:
-        raise MethodError(UNKNOWN_AGENT, str(UnknownAgent(name, list(app.agents))))
+        raise MethodError(UNKNOWN_AGENT, str(UnknownAgent(name, list(core.agents))))
     return agent
 
 
-def health(app: App) -> Health:
-    return Health.model_validate({"status": "ok", **app.health()})
+def health(core: CorePorts) -> Health:
+    return Health.model_validate({"status": "ok", **core.health()})
 
 
-def agents_list(app: App) -> Agents:
+def agents_list(core: CorePorts) -> Agents:
     return Agents(
         agents=[
             AgentInfo(
                 name=name,
-                model=agent.deps.settings.model_ref,
-                tools=list(agent.deps.settings.tools),
+                model=agent.settings.model_ref,
+                tools=list(agent.settings.tools),
                 busy_sessions=len(agent.busy_sessions),
                 queued=agent.queue_depth,
             )
-            for name, agent in app.agents.items()
+            for name, agent in core.agents.items()
         ]
     )
 
 
-async def sessions_list(app: App, agent: str) -> Sessions:
+async def sessions_list(core: CorePorts, agent: str) -> Sessions:
     """The sessions that have messages (a reset one has none: it is gone), newest first."""
-    require_agent(app, agent)
-    sessions = await app.conversations.list_sessions(agent)
+    require_agent(core, agent)
+    sessions = await core.sessions.list_sessions(agent)
     return Sessions(
         sessions=[
             SessionSummary(key=s.key, messages=s.messages, updated_at=_iso(s.updated_at))
@@ -74,26 +73,26 @@ async def sessions_list(app: App, agent: str) -> Sessions:
     )
 
 
-async def session_history(app: App, agent: str, key: str, limit: int) -> History:
-    require_agent(app, agent)
-    if key not in await _live_sessions(app, agent):
+async def session_history(core: CorePorts, agent: str, key: str, limit: int) -> History:
+    require_agent(core, agent)
+    if key not in await _live_sessions(core, agent):
         raise MethodError(NOT_FOUND, f"agent {agent} has no session {key!r}")
-    session_id = await app.conversations.session_id(agent, key)
-    history = await app.conversations.history(session_id, limit=limit)
+    session_id = await core.sessions.session_id(agent, key)
+    history = await core.sessions.history(session_id, limit=limit)
     return History(messages=[message_json(message) for message in history])
 
 
-async def session_reset(app: App, agent: str, key: str) -> Reset:
+async def session_reset(core: CorePorts, agent: str, key: str) -> Reset:
     """``reset`` is false when there was nothing to forget (no such session, or reset)."""
-    require_agent(app, agent)
-    had = key in await _live_sessions(app, agent)
-    await app.conversations.reset_session(agent, key)
+    require_agent(core, agent)
+    had = key in await _live_sessions(core, agent)
+    await core.sessions.reset_session(agent, key)
     return Reset(reset=had)
 
 
-async def usage_summary(app: App, since: str | None) -> Usage:
+async def usage_summary(core: CorePorts, since: str | None) -> Usage:
     start = parse_since(since) if since is not None else None
-    report = await app.ledger.report(start)
+    report = await core.usage.report(start)
     return Usage(
         since=_iso(start) if start else None,
         total=_totals(report.total),
@@ -135,9 +134,9 @@ def message_json(message: Message) -> MessageOut:
     )
 
 
-async def _live_sessions(app: App, agent: str) -> set[str]:
+async def _live_sessions(core: CorePorts, agent: str) -> set[str]:
     """The keys of the sessions with messages (sessions are never deleted, only emptied)."""
-    return {s.key for s in await app.conversations.list_sessions(agent) if s.messages}
+    return {s.key for s in await core.sessions.list_sessions(agent) if s.messages}
 
 
 def _totals(totals: UsageTotals) -> Totals:

@@ -19,9 +19,10 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, WebSocketRoute
 
-from roost.app import StartupError
+from roost.errors import StartupError
+from roost.features.contract import HttpRoute
 from roost.gateway.auth import AuthMiddleware, FailureLimiter
 from roost.gateway.http_api import HttpApi, http_error
 from roost.gateway.origin import BrowserGuard
@@ -39,17 +40,18 @@ def build_app(
     token: str,
     limiter: FailureLimiter,
     guard: BrowserGuard,
-    public_routes: Sequence[Route] = (),
+    feature_routes: Sequence[HttpRoute] = (),
 ) -> Starlette:
-    """The gateway's ASGI app. ``public_routes`` (e.g. Telegram's webhook) check their own
-    secret instead of the gateway token, and skip the Host/Origin checks (they are called
-    through whatever proxy or name the sender knows them by)."""
+    """The gateway's ASGI app, with the routes features contribute. Their ``public``
+    ones (e.g. Telegram's webhook) check their own secret instead of the gateway token,
+    and skip the Host/Origin checks (they are called through whatever proxy or name the
+    sender knows them by)."""
     routes: list[BaseRoute] = [
         *HttpApi(state).routes(),
         WebSocketRoute("/ws", websocket_endpoint(state)),
-        *public_routes,
+        *(found.route for found in feature_routes),
     ]
-    public = frozenset(route.path for route in public_routes)
+    public = frozenset(_path(found.route) for found in feature_routes if found.public)
     return Starlette(
         routes=routes,
         middleware=[
@@ -59,6 +61,13 @@ def build_app(
         ],
         exception_handlers={HTTPException: http_error},
     )
+
+
+def _path(route: BaseRoute) -> str:
+    path = getattr(route, "path", None)
+    if not isinstance(path, str):
+        raise TypeError(f"a public route needs a path: {route!r}")
+    return path
 
 
 class _Server(uvicorn.Server):

@@ -1,15 +1,19 @@
-"""The gateway as one of `roost run`'s services: start, stop, health."""
+"""The gateway as a feature of `roost run`: start, stop, health.
+
+It hosts what other features contribute for clients: their WebSocket methods
+(``gateway_methods``) and HTTP routes (``http_routes``), gathered when it starts.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from starlette.routing import Route
-
-from roost.app import StartupError
+from roost.errors import StartupError
+from roost.features.contract import Feature
 from roost.gateway.auth import FailureLimiter
 from roost.gateway.clients import ConnectionRegistry
 from roost.gateway.discovery import (
@@ -30,34 +34,35 @@ from roost.gateway.state import GatewayState
 from roost.gateway.ws_channel import WsChannel
 
 if TYPE_CHECKING:
-    from roost.app import App
+    from roost.bus.dispatcher import Channel
+    from roost.ports import CorePorts
 
 log = logging.getLogger(__name__)
 
 CLOSE_CONNECTIONS_TIMEOUT_S = 5.0
 
 
-class GatewayService:
+class GatewayService(Feature):
     """WebSocket + HTTP API on ``gateway.host:gateway.port``.
 
-    The ``ws`` channel is registered with the dispatcher at construction, before the
-    App starts, so replies a previous run left for WebSocket clients wait for them
+    The ``ws`` channel is wired in with the App (``channels``), before it starts, so
+    replies a previous run left for WebSocket clients wait for them
     (``RecipientOffline``) instead of finding no channel.
     """
 
     name = "gateway"
 
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.config = app.settings.gateway
+    def __init__(self, core: CorePorts) -> None:
+        self.core = core
+        self.config = core.settings.gateway
         self.methods = MethodRegistry()
         register_builtin(self.methods)
+        self._hosted = False
         clients = ConnectionRegistry()
-        self.metrics = GatewayMetrics(app, lambda: clients.count)
-        self.channel = WsChannel(clients, app.dispatcher)
-        app.dispatcher.register(self.channel)
+        self.metrics = GatewayMetrics(core, lambda: clients.count)
+        self.channel = WsChannel(clients, core.outbox)
         self.state = GatewayState(
-            app, self.config, self.methods, self.metrics, clients, self.channel
+            core, self.config, self.methods, self.metrics, clients, self.channel
         )
         self._server: HttpServer | None = None
         self._wrote_endpoint = False
@@ -76,7 +81,7 @@ class GatewayService:
         """Where clients find the token (never the token itself)."""
         if self.config.token is not None:
             return "gateway.token in the config"
-        return str(token_path(self.app.settings.home))
+        return str(token_path(self.core.settings.home))
 
     @property
     def connections(self) -> int:
@@ -87,17 +92,19 @@ class GatewayService:
         host = self.config.host
         return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
-    def _public_routes(self) -> list[Route]:
-        """Routes other services serve through the gateway (Telegram's webhook)."""
-        routes: list[Route] = []
-        for service in self.app.services:
-            provide = getattr(service, "webhook_route", None)
-            route = provide() if callable(provide) else None
-            if isinstance(route, Route):
-                routes.append(route)
-        return routes
+    def channels(self) -> Sequence[Channel]:
+        return [self.channel]
+
+    def _host_methods(self) -> None:
+        """Add what the other features offer clients (the scheduler's ``jobs.*``), once."""
+        if not self._hosted:
+            for method in self.core.gateway_methods():
+                self.methods.register(method.name, method.params, method.handler)
+            self._hosted = True
 
     async def start(self) -> None:
+        self._host_methods()
+        routes = self.core.http_routes()  # Telegram's webhook, …
         token = await self._token()
         self.state.stopping.clear()
         config = self.config
@@ -106,7 +113,7 @@ class GatewayService:
         )
         guard = BrowserGuard(config.host, config.allowed_hosts, config.allowed_origins)
         server = HttpServer(
-            build_app(self.state, token, limiter, guard, self._public_routes()),
+            build_app(self.state, token, limiter, guard, routes),
             self.config.host,
             self.config.port,
             self.config.max_frame_bytes,
@@ -114,7 +121,7 @@ class GatewayService:
         self.port = await server.start()
         self._server = server
         self.metrics.start()
-        settings = self.app.settings
+        settings = self.core.settings
         endpoint = Endpoint(
             ws_url=self.ws_url,
             http_url=self.http_url,
@@ -122,7 +129,7 @@ class GatewayService:
             config_path=str(settings.config_path) if settings.config_path else None,
             config_sha256=settings.config_sha256,
         )
-        await asyncio.to_thread(write_endpoint, self.app.settings.home, endpoint)
+        await asyncio.to_thread(write_endpoint, settings.home, endpoint)
         self._wrote_endpoint = True
         log.info(
             "gateway listening on %s (WebSocket %s); token: %s",
@@ -136,8 +143,8 @@ class GatewayService:
     async def _token(self) -> str:
         secret = self.config.token.get_secret_value() if self.config.token else ""
         if not secret:
-            secret = await asyncio.to_thread(ensure_token_file, self.app.settings.home)
-            where = f"{token_path(self.app.settings.home)} (delete it to get a new one)"
+            secret = await asyncio.to_thread(ensure_token_file, self.core.settings.home)
+            where = f"{token_path(self.core.settings.home)} (delete it to get a new one)"
         else:
             where = "gateway.token"
         if not is_loopback(self.config.host) and len(secret) < MIN_EXPOSED_TOKEN_CHARS:
@@ -148,7 +155,7 @@ class GatewayService:
         self.state.stopping.set()
         self.metrics.stop()
         if self._wrote_endpoint:
-            await asyncio.to_thread(remove_endpoint, self.app.settings.home)
+            await asyncio.to_thread(remove_endpoint, self.core.settings.home)
             self._wrote_endpoint = False
         if self._server is None:
             return

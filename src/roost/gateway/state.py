@@ -1,4 +1,4 @@
-"""What the gateway's parts share: the App, the config, the methods, the open connections."""
+"""What the gateway's parts share: the core's ports, the config, the methods, the clients."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ from roost.gateway.connection import ConnectionDeps
 from roost.gateway.methods import MethodRegistry
 
 if TYPE_CHECKING:
-    from roost.app import App
     from roost.config.schema import GatewayConfig
     from roost.gateway.clients import ConnectionRegistry
     from roost.gateway.metrics import GatewayMetrics
     from roost.gateway.ws_channel import WsChannel
+    from roost.ports import CorePorts
 
 
 @dataclass
 class GatewayState:
-    app: App
+    core: CorePorts
     config: GatewayConfig
     methods: MethodRegistry
     metrics: GatewayMetrics
@@ -30,7 +30,7 @@ class GatewayState:
     @property
     def connection_deps(self) -> ConnectionDeps:
         return ConnectionDeps(
-            app=self.app,
+            core=self.core,
             methods=self.methods,
             max_frame_bytes=self.config.max_frame_bytes,
             send_queue=self.config.send_queue,

@@ -12,13 +12,14 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from roost.bus.dispatcher import DeliveryError, Dispatcher, RecipientOffline
+from roost.bus.dispatcher import DeliveryError, RecipientOffline
 from roost.bus.envelope import Delivery, split_address
 from roost.gateway.protocol import CLOSE_SLOW_CONSUMER, event_frame
 
 if TYPE_CHECKING:
     from roost.gateway.clients import ConnectionRegistry
     from roost.gateway.connection import Connection
+    from roost.ports import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +43,11 @@ class WsChannel:
     def __init__(
         self,
         clients: ConnectionRegistry,
-        dispatcher: Dispatcher,
+        outbox: Outbox,
         write_timeout_s: float = WRITE_TIMEOUT_S,
     ) -> None:
         self._clients = clients
-        self._dispatcher = dispatcher
+        self._outbox = outbox
         self._write_timeout_s = write_timeout_s
 
     async def deliver(self, delivery: Delivery) -> str | None:
@@ -68,7 +69,7 @@ class WsChannel:
 
     async def client_online(self, client: str) -> None:
         """A connection of ``client`` opened: what waits for it goes out now."""
-        await self._dispatcher.recipient_online(f"ws:{client}")
+        await self._outbox.recipient_online(f"ws:{client}")
 
     async def close(self) -> None:
         """Nothing to release (kept for the service's shutdown sequence)."""

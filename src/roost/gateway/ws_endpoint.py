@@ -45,7 +45,7 @@ async def serve(state: GatewayState, websocket: WebSocket) -> None:
     task = asyncio.current_task()
     if task is not None:
         state.clients.track(task)
-    hello = {"client": client, "version": __version__, "agents": list(state.app.agents)}
+    hello = {"client": client, "version": __version__, "agents": list(state.core.agents)}
     connection.send(event_frame("hello", hello))
     log.debug("gateway: client %s connected", client)
     try:

@@ -145,8 +145,10 @@ class LocalBackend:
         from roost.scheduler.service import SchedulerService
 
         await self.call("jobs.runs", {"name": name, "limit": 1})  # unknown job: fail fast
-        app = App(self._settings)
-        scheduler = SchedulerService(app, deliver=False)
+        # Not started (no recovery): the outbox is not sent from here, so what the run
+        # queues waits there for `roost run`.
+        app = App(self._settings, [SchedulerService])
+        scheduler = app.feature(SchedulerService)
         await app.start()
         try:
             started = await scheduler.run_now(name)

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from roost.gateway.methods import CallContext, MethodRegistry, Params
+from roost.gateway.methods import CallContext, Method, MethodRegistry, Params
 from roost.gateway.protocol import MethodError
 from roost.scheduler.api import JobsApi
 from roost.scheduler.errors import JobError
@@ -113,10 +113,18 @@ async def call_job_method(
     return await handler(api, model.model_validate(params), caller)
 
 
+def job_methods(scheduler: JobsApi) -> list[Method]:
+    """``jobs.list|add|remove|pause|resume|run|runs`` for the gateway's registry."""
+    return [
+        Method(name, model, _bound(scheduler, handler))
+        for name, (model, handler) in JOB_METHODS.items()
+    ]
+
+
 def register_job_methods(registry: MethodRegistry, scheduler: JobsApi) -> None:
-    """Add ``jobs.list|add|remove|pause|resume|run|runs`` to the gateway's registry."""
-    for name, (model, handler) in JOB_METHODS.items():
-        registry.register(name, model, _bound(scheduler, handler))
+    """Add the ``jobs.*`` methods to ``registry``."""
+    for method in job_methods(scheduler):
+        registry.register(method.name, method.params, method.handler)
 
 
 def _bound(

@@ -16,12 +16,10 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from roost.agents.actor import Agent
 from roost.bus.envelope import Envelope, agent_address
 from roost.bus.events import EventHub
-from roost.bus.router import Router
 from roost.scheduler.job_events import publish_finished, publish_started
 from roost.scheduler.model import (
     ISOLATED,
@@ -37,6 +35,9 @@ from roost.scheduler.store import JobStore
 from roost.scheduler.turn_facts import run_dedup_key
 from roost.store.conversations import TURN_RUNNING
 from roost.timing.clock import Clock
+
+if TYPE_CHECKING:
+    from roost.ports import AgentView, Inbox
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,8 @@ class _Active:
 class Runner:
     def __init__(
         self,
-        router: Router,
-        agents: Mapping[str, Agent],
+        router: Inbox,
+        agents: Mapping[str, AgentView],
         runs: RunStore,
         jobs: JobStore,
         events: EventHub,

@@ -1,7 +1,8 @@
-"""The scheduler as a part of `roost run`: ``SchedulerService(app)``.
+"""The scheduler as a feature of `roost run`: ``SchedulerService(core)``.
 
-Construction registers the agents' scheduling tools and the router's finisher for
-``job:`` senders — before ``App.start`` re-runs unfinished envelopes, so runs a
+It contributes the agents' scheduling tools, the finisher for ``job:`` senders, the
+``jobs.*`` gateway methods and the job operations (``jobs_api``); the App wires them
+in when it is built — before ``App.start`` re-runs unfinished envelopes, so runs a
 crash interrupted are recorded and delivered. ``start`` brings the config's jobs
 into the store, settles runs left running, loads the heap and starts the loop.
 
@@ -13,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from roost.bus.envelope import Delivery
+from roost.features.contract import Feature
 from roost.scheduler.alerts import alert_builder, alert_targets
 from roost.scheduler.api import JobsApi
 from roost.scheduler.config_sync import sync_config
@@ -31,57 +33,72 @@ from roost.timing.clock import Clock, SystemClock
 from roost.tools.scheduling import SchedulingTools
 
 if TYPE_CHECKING:
-    from roost.app import App
+    from roost.bus.router import Finisher
+    from roost.gateway.methods import Method
+    from roost.ports import CorePorts
+    from roost.tools.registry import Tool
 
 log = logging.getLogger(__name__)
 
 
-class SchedulerService(JobsApi):
+class SchedulerService(JobsApi, Feature):
     name = "scheduler"
 
-    def __init__(
-        self,
-        app: App,
-        clock: Clock | None = None,
-        *,
-        deliver: bool = True,
-    ) -> None:
-        """``deliver=False`` (a CLI process without channels) leaves what runs queue in
-        the outbox for `roost run` to send, instead of trying to send it here. How many
-        runs' turns go on at once is the router's ``max_turns`` (for all messages)."""
-        self.app = app
+    def __init__(self, core: CorePorts, clock: Clock | None = None) -> None:
+        """How many runs' turns go on at once is the router's ``max_turns`` (for all
+        messages). In a process that does not serve (`roost jobs run` without a
+        gateway) what runs queue stays in the outbox for `roost run` to send."""
+        self.settings = core.settings
         self.clock: Clock = clock or SystemClock()
-        jobs, runs = JobStore(app.db), RunStore(app.db)
+        jobs, runs = JobStore(core.store), RunStore(core.store)
         self.alert = AlertPlan(
-            app.settings.scheduler.failures_before_alert,
-            alert_builder(alert_targets(app.settings)),
+            core.settings.scheduler.failures_before_alert,
+            alert_builder(alert_targets(core.settings)),
         )
-        self.runner = Runner(app.router, app.agents, runs, jobs, app.events, self.clock, self.alert)
-        self.loop = SchedulerLoop(jobs, runs, self.runner, app.events, self.clock)
+        self.runner = Runner(
+            core.inbox, core.agents, runs, jobs, core.events, self.clock, self.alert
+        )
+        self.loop = SchedulerLoop(jobs, runs, self.runner, core.events, self.clock)
         super().__init__(
-            jobs, runs, app.bus, app.settings, self.clock, self.runner, self.loop.reschedule
+            jobs,
+            runs,
+            core.outbox.records,
+            core.settings,
+            self.clock,
+            self.runner,
+            self.loop.reschedule,
         )
         self.finisher = JobFinisher(
             runs,
-            app.events,
+            core.events,
             self.clock,
             self.alert,
-            app.dispatcher.push if deliver else _keep,
+            core.outbox.push,
             self.runner.timed_out,
             self._run_ended,
         )
-        app.router.set_finisher("job", self.finisher)
-        if not deliver:
-            app.router.set_on_queued(_keep)
-        for tool in SchedulingTools(self, app.bus).tools():
-            app.tools.register(tool)
+        self._tools = SchedulingTools(self, core.outbox.records).tools()
         self._task: asyncio.Task[None] | None = None
         self._state = "stopped"
         self._waiters: dict[int, asyncio.Future[str]] = {}
 
+    def tools(self) -> Sequence[Tool]:
+        return self._tools
+
+    def finishers(self) -> Mapping[str, Finisher]:
+        return {"job": self.finisher}
+
+    def gateway_methods(self) -> Sequence[Method]:
+        from roost.scheduler.gateway_methods import job_methods
+
+        return job_methods(self)
+
+    def jobs_api(self) -> JobsApi:
+        return self
+
     async def start(self) -> None:
         self._state = "starting"
-        await sync_config(self.jobs, self.app.settings.schedules, self.clock.now())
+        await sync_config(self.jobs, self.settings.schedules, self.clock.now())
         await settle_running_runs(self.run_store, self.jobs, self.runner, self.finisher)
         await self.loop.load()
         self._task = asyncio.create_task(
@@ -124,7 +141,3 @@ class SchedulerService(JobsApi):
         waiter = self._waiters.get(run_id)
         if waiter is not None and not waiter.done():
             waiter.set_result(status)
-
-
-def _keep(_: list[Delivery]) -> None:
-    """Leave deliveries in the outbox (pending) for the process that sends them."""

@@ -1,4 +1,8 @@
-"""The catalogue of tools that ship with Roost."""
+"""The catalogue of tools that ship with Roost and need nothing but a workspace.
+
+Tools bound to the running process (delegation's, the scheduler's) come from their
+features (``roost.builtin_features``), which name them for the configuration check.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,3 @@ from roost.tools.registry import ToolRegistry
 
 def builtin_registry() -> ToolRegistry:
     return ToolRegistry(FILE_TOOLS)
-
-
-RUNTIME_TOOL_NAMES = ("send_message", "ask_agent", "schedule_job", "list_jobs", "cancel_job")
-"""Tools bound to the running process (the router, the scheduler), registered by App."""
-
-
-def builtin_tool_names() -> list[str]:
-    return [tool.name for tool in FILE_TOOLS] + list(RUNTIME_TOOL_NAMES)

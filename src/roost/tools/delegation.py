@@ -9,14 +9,17 @@ refuses with an error the model can read, which stops loops and runaway cost.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from roost.bus.envelope import AddressError, Delivery, Envelope, agent_address, split_address
-from roost.bus.router import Router
-from roost.bus.store import BusStore
+from roost.features.contract import Feature
 from roost.tools.registry import Tool, ToolContext, ToolError
+
+if TYPE_CHECKING:
+    from roost.ports import CorePorts, Inbox, Outbox
 
 DEFAULT_ASK_TIMEOUT_S = 300.0
 CHANNEL_SCHEMES = ("telegram", "ws")
@@ -51,19 +54,34 @@ def delegation_session(sender: str, session: str) -> str:
     return f"from:{sender}:{digest}"
 
 
+class DelegationFeature(Feature):
+    """Delegation as a feature of every process that runs turns: its two tools."""
+
+    name = "delegation"
+
+    def __init__(self, core: CorePorts) -> None:
+        self._delegation = Delegation(
+            core.inbox,
+            core.outbox,
+            lambda: list(core.agents),
+            core.settings.max_delegation_depth,
+        )
+
+    def tools(self) -> Sequence[Tool]:
+        return self._delegation.tools()
+
+
 class Delegation:
     def __init__(
         self,
-        router: Router,
-        store: BusStore,
+        inbox: Inbox,
+        outbox: Outbox,
         agent_names: Callable[[], list[str]],
-        push: Callable[[list[Delivery]], None],
         max_depth: int,
     ) -> None:
-        self._router = router
-        self._store = store
+        self._router = inbox
+        self._outbox = outbox
         self._agent_names = agent_names
-        self._push = push
         self._max_depth = max_depth
 
     def tools(self) -> list[Tool]:
@@ -90,7 +108,7 @@ class Delegation:
         except AddressError as exc:
             raise ToolError(str(exc)) from None
         if scheme in CHANNEL_SCHEMES:
-            delivery = await self._store.enqueue(
+            delivery = await self._outbox.queue(
                 Delivery(
                     target=target,
                     sender=agent_address(context.agent),
@@ -99,14 +117,14 @@ class Delegation:
                     meta={"agent": context.agent, "session": context.session, "kind": "message"},
                 )
             )
-            self._push([delivery])
             return f"queued for delivery to {target} (delivery {delivery.id})"
         if scheme != "agent":
             raise ToolError(
                 f"cannot send to '{target}': use an agent's name, telegram:<chat_id> or ws:<client>"
             )
         depth = self._check(context, name)
-        current = await self._store.envelope(context.envelope_id) if context.envelope_id else None
+        records = self._outbox.records
+        current = await records.envelope(context.envelope_id) if context.envelope_id else None
         envelope = await self._router.submit(
             Envelope(
                 sender=agent_address(context.agent),

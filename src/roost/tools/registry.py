@@ -60,14 +60,16 @@ class ToolOutcome:
 
 class ToolRegistry:
     def __init__(self, tools: Iterable[Tool] = ()) -> None:
-        self._tools: dict[str, Tool] = {}
-        for tool in tools:
-            self.register(tool)
+        self._tools: dict[str, Tool] = _by_name(tools)
 
     def register(self, tool: Tool) -> None:
         if tool.name in self._tools:
             raise ValueError(f"tool {tool.name!r} is already registered")
         self._tools[tool.name] = tool
+
+    def replace(self, tools: Iterable[Tool]) -> None:
+        """Serve ``tools`` from now on (all at once; on a duplicate name, nothing changes)."""
+        self._tools = _by_name(tools)
 
     def names(self) -> list[str]:
         return list(self._tools)
@@ -106,6 +108,15 @@ class ToolRegistry:
 def _one_line(exc: Exception, limit: int = 300) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _by_name(tools: Iterable[Tool]) -> dict[str, Tool]:
+    found: dict[str, Tool] = {}
+    for tool in tools:
+        if tool.name in found:
+            raise ValueError(f"tool {tool.name!r} is already registered")
+        found[tool.name] = tool
+    return found
 
 
 def _explain(exc: ValueError) -> str:

@@ -90,18 +90,18 @@ class Commands:
 
     async def agents(self, incoming: Incoming, args: str) -> None:
         state = await self.ctx.chats.get(incoming.chat)
-        await self._say(incoming, reports.agents_text(self.ctx.app, state.agent))
+        await self._say(incoming, reports.agents_text(self.ctx.core, state.agent))
 
     async def use(self, incoming: Incoming, args: str) -> None:
         name = args.split()[0] if args else ""
         if not name:
             await self._say(incoming, f"Usage: /use NAME ({self._known()})")
             return
-        if name not in self.ctx.app.agents:
+        if name not in self.ctx.core.agents:
             await self._say(incoming, f"There is no agent '{name}' ({self._known()}).")
             return
         await self.ctx.chats.use(incoming.chat, name)
-        model = self.ctx.app.agents[name].deps.settings.model_ref
+        model = self.ctx.core.agents[name].settings.model_ref
         await self._say(incoming, f"This chat now talks to **{name}** ({model}).")
 
     async def ask(self, incoming: Incoming, args: str) -> None:
@@ -109,7 +109,7 @@ class Commands:
         if not name or not text.strip():
             await self._say(incoming, f"Usage: /ask NAME text ({self._known()})")
             return
-        if name not in self.ctx.app.agents:
+        if name not in self.ctx.core.agents:
             await self._say(incoming, f"There is no agent '{name}' ({self._known()}).")
             return
         await self.ctx.submit(incoming, name, text.strip())
@@ -122,20 +122,20 @@ class Commands:
         """Cancel this chat's running turns; each answers "Cancelled." itself."""
         state = await self.ctx.chats.get(incoming.chat)
         session = self.ctx.chats.session_key(incoming.chat, state)
-        stopped = [name for name, agent in self.ctx.app.agents.items() if agent.cancel(session)]
+        stopped = [name for name, agent in self.ctx.core.agents.items() if agent.cancel(session)]
         if not stopped:
             await self._say(incoming, "Nothing is running in this chat.")
         else:
             log.info("telegram: user %d stopped %s in %s", incoming.user_id, stopped, session)
 
     async def status(self, incoming: Incoming, args: str) -> None:
-        await self._say(incoming, await reports.status_text(self.ctx.app))
+        await self._say(incoming, await reports.status_text(self.ctx.core))
 
     async def cost(self, incoming: Incoming, args: str) -> None:
-        await self._say(incoming, await reports.cost_text(self.ctx.app.ledger))
+        await self._say(incoming, await reports.cost_text(self.ctx.core.usage))
 
     async def jobs(self, incoming: Incoming, args: str) -> None:
-        await self._say(incoming, await reports.jobs_text(self.ctx.app, args))
+        await self._say(incoming, await reports.jobs_text(self.ctx.core, args))
 
     async def approve(self, incoming: Incoming, args: str) -> None:
         if not self.ctx.access.is_owner(incoming.user_id, incoming.username):
@@ -155,7 +155,7 @@ class Commands:
         await self.ctx.say(ChatRef(pairing.chat_id), APPROVED_NOTICE, kind="command")
 
     def _known(self) -> str:
-        return "agents: " + (", ".join(self.ctx.app.agents) or "none")
+        return "agents: " + (", ".join(self.ctx.core.agents) or "none")
 
 
 APPROVED_NOTICE = "You have been approved: you can talk to the agents now. Send /help to start."

@@ -1,4 +1,4 @@
-"""What the channel's parts share: the App, the config, the sending bot, access and chats.
+"""What the channel's parts share: the core's ports, the config, the sending bot, access and chats.
 
 Everything the channel says in a chat (command answers, "not supported" notes)
 goes through the outbox like an agent's reply, so it is stored before it is sent,
@@ -18,7 +18,7 @@ from roost.channels.telegram.chats import ChatRef, Chats
 from roost.config.schema import TelegramConfig
 
 if TYPE_CHECKING:
-    from roost.app import App
+    from roost.ports import CorePorts
 
 CHANNEL_SENDER = "telegram:bot"
 """The sender of what the channel itself says (command answers, notices)."""
@@ -47,7 +47,7 @@ class Incoming:
 
 @dataclass
 class ChannelContext:
-    app: App
+    core: CorePorts
     config: TelegramConfig
     bot: Bot
     access: Access
@@ -60,7 +60,7 @@ class ChannelContext:
         return self.config.token.get_secret_value()
 
     def default_agent(self) -> str:
-        agents = list(self.app.agents) or list(self.app.settings.agents)
+        agents = list(self.core.agents) or list(self.core.settings.agents)
         configured = self.config.default_agent
         if configured and configured in agents:
             return configured
@@ -68,10 +68,9 @@ class ChannelContext:
 
     async def say(self, chat: ChatRef, text: str, **meta: Any) -> None:
         """Queue ``text`` (Markdown) for ``chat`` in the outbox."""
-        delivery = await self.app.bus.enqueue(
+        await self.core.outbox.queue(
             Delivery(target=chat.address, sender=CHANNEL_SENDER, body=text, meta=meta)
         )
-        self.app.dispatcher.push([delivery])
 
     async def submit(self, message: Incoming, agent: str, body: str) -> Envelope:
         """Accept ``body`` into ``agent``'s inbox for this chat's session.
@@ -90,4 +89,4 @@ class ChannelContext:
             # Message ids count per chat *and bot*: another bot's message 1 is not this one.
             dedup_key=f"telegram:{self.bot_id}:{message.chat.chat_id}:{message.message_id}",
         )
-        return await self.app.router.submit(envelope)
+        return await self.core.inbox.submit(envelope)

@@ -90,7 +90,7 @@ class DocumentSaver:
 
     async def receive(self, incoming: Incoming, document: Document) -> None:
         state = await self.ctx.chats.get(incoming.chat)
-        settings = self.ctx.app.settings.agents.get(state.agent)
+        settings = self.ctx.core.settings.agents.get(state.agent)
         if settings is None:
             await self.ctx.say(incoming.chat, f"Agent {state.agent} has no workspace.")
             return

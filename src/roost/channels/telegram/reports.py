@@ -9,35 +9,35 @@ from roost.ledger.budget import period_start
 from roost.ledger.ledger import Ledger, UsageReport, UsageTotals
 
 if TYPE_CHECKING:
-    from roost.app import App
+    from roost.ports import CorePorts
     from roost.scheduler.api import JobsApi
 
 JOBS_USAGE = "Usage: /jobs, /jobs run NAME, /jobs pause NAME, /jobs resume NAME"
 
 
-def agents_text(app: App, current: str) -> str:
+def agents_text(core: CorePorts, current: str) -> str:
     lines = ["**Agents**"]
-    for name, agent in app.agents.items():
+    for name, agent in core.agents.items():
         busy = len(agent.busy_sessions)
         status = f"working ({busy})" if busy else "idle"
         if agent.queue_depth:
             status += f", {agent.queue_depth} queued"
         marker = " ← this chat" if name == current else ""
-        lines.append(f"• **{name}** — {agent.deps.settings.model_ref}, {status}{marker}")
+        lines.append(f"• **{name}** — {agent.settings.model_ref}, {status}{marker}")
     return "\n".join(lines) if len(lines) > 1 else "No agents are configured."
 
 
-async def status_text(app: App) -> str:
-    health = app.health()
-    busy = sum(len(agent.busy_sessions) for agent in app.agents.values())
-    queued = sum(agent.queue_depth for agent in app.agents.values())
-    spent = await app.ledger.spent(period_start("daily"))
+async def status_text(core: CorePorts) -> str:
+    health = core.health()
+    busy = sum(len(agent.busy_sessions) for agent in core.agents.values())
+    queued = sum(agent.queue_depth for agent in core.agents.values())
+    spent = await core.usage.spent(period_start("daily"))
     lines = [
         "**Status**",
-        f"Up {_duration(time.time() - app.started_at)}",
-        f"Agents: {len(app.agents)} ({busy} working, {queued} queued)",
-        f"Messages in progress: {app.router.in_flight}; replies being sent: "
-        f"{app.dispatcher.in_flight}",
+        f"Up {_duration(time.time() - core.started_at)}",
+        f"Agents: {len(core.agents)} ({busy} working, {queued} queued)",
+        f"Messages in progress: {core.inbox.in_flight}; replies being sent: "
+        f"{core.outbox.in_flight}",
         f"Spent today: ${spent:.4f}",
     ]
     components: dict[str, Any] = health.get("components", {})
@@ -92,17 +92,10 @@ def _tokens(totals: UsageTotals) -> str:
     return f"{totals.input_tokens:,} in / {totals.output_tokens:,} out tokens"
 
 
-def scheduler(app: App) -> JobsApi | None:
-    from roost.scheduler.api import JobsApi
-
-    service = next((s for s in app.services if s.name == "scheduler"), None)
-    return service if isinstance(service, JobsApi) else None
-
-
-async def jobs_text(app: App, args: str) -> str:
+async def jobs_text(core: CorePorts, args: str) -> str:
     from roost.scheduler.errors import JobError
 
-    api = scheduler(app)
+    api = core.jobs()
     if api is None:
         return "The scheduler is not running in this Roost."
     action, _, name = args.partition(" ")

@@ -1,7 +1,8 @@
-"""The Telegram channel as one of `roost run`'s services: ``TelegramService(app)``.
+"""The Telegram channel as a feature of `roost run`: ``TelegramService(core)``.
 
-Construction registers the ``telegram`` outbox channel, so replies a previous run
-left unsent wait for the service instead of finding no channel. ``start`` checks
+It contributes the ``telegram`` outbox channel (wired in with the App, so replies a
+previous run left unsent wait for the service instead of finding no channel) and,
+in webhook mode, the webhook's public route on the gateway. ``start`` checks
 the token (``getMe``; a refused token is a ``StartupError`` naming
 ``telegram.token``), removes a stale webhook (polling) or sets ours (webhook mode),
 registers the command menu, then polls in the background. If Telegram cannot be
@@ -14,14 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from starlette.routing import Route
 from telegram import BotCommand
 from telegram.constants import ChatAction
 from telegram.error import InvalidToken, RetryAfter, TelegramError
 
-from roost.app import StartupError
 from roost.channels.telegram.access import Access, Pairings
 from roost.channels.telegram.bot import (
     describe,
@@ -41,11 +41,14 @@ from roost.channels.telegram.ratelimit import SendLimiter
 from roost.channels.telegram.typing_indicator import TypingIndicator
 from roost.channels.telegram.updates import UpdateLog, bot_id_of
 from roost.channels.telegram.webhook import WebhookReceiver
+from roost.errors import StartupError
+from roost.features.contract import Feature, HttpRoute
 from roost.store.state import StateStore
 from roost.supervise import supervise
 
 if TYPE_CHECKING:
-    from roost.app import App
+    from roost.bus.dispatcher import Channel
+    from roost.ports import CorePorts
 
 log = logging.getLogger(__name__)
 
@@ -57,33 +60,32 @@ STOP_GRACE_S = 10.0
 """How long stopping waits for the update being handled (its answer, its offset)."""
 
 
-class TelegramService:
+class TelegramService(Feature):
     name = "telegram"
 
-    def __init__(self, app: App) -> None:
-        config = app.settings.telegram
+    def __init__(self, core: CorePorts) -> None:
+        config = core.settings.telegram
         if config is None:
             raise ValueError("TelegramService needs a telegram: section in the config")
-        self.app, self.config = app, config
+        self.config = config
         self.token = config.token.get_secret_value()
-        self.store = StateStore(app.db)
+        self.store = StateStore(core.store)
         self.status = Status()
         self._sender = sending_bot(config)
         access = Access(config, Pairings(self.store), self.store)
-        chats = Chats(self.store, self._default_agent, lambda: list(app.agents))
-        self.ctx = ChannelContext(app, config, self._sender.bot, access, chats)
+        chats = Chats(self.store, self._default_agent, lambda: list(core.agents))
+        self.ctx = ChannelContext(core, config, self._sender.bot, access, chats)
         self.handler = UpdateHandler(self.ctx)
         self.channel = TelegramChannel(
             lambda: self._sender.bot,
             access,
-            app.bus,
+            core.outbox.records,
             lambda: self.token,
             SendLimiter(config.rate_limit),
         )
-        app.dispatcher.register(self.channel)
-        self.typing = TypingIndicator(app.events, self._send_typing, self._may_show)
+        self.typing = TypingIndicator(core.events, self._send_typing, self._may_show)
         self.progress = (
-            ProgressReporter(app.events, lambda: self._sender.bot, self._may_show)
+            ProgressReporter(core.events, lambda: self._sender.bot, self._may_show)
             if config.progress
             else None
         )
@@ -114,11 +116,14 @@ class TelegramService:
     def mode(self) -> str:
         return "webhook" if self.webhook is not None else "polling"
 
-    def webhook_route(self) -> Route | None:
+    def channels(self) -> Sequence[Channel]:
+        return [self.channel]
+
+    def http_routes(self) -> Sequence[HttpRoute]:
         """The route the gateway mounts in webhook mode (no gateway token on it)."""
         if self.webhook is None or self.config.webhook is None:
-            return None
-        return self.webhook.route(self.config.webhook.path)
+            return ()
+        return [HttpRoute(self.webhook.route(self.config.webhook.path), public=True)]
 
     def _default_agent(self) -> str:
         return self.ctx.default_agent()

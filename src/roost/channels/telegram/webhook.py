@@ -1,6 +1,6 @@
 """Webhook mode: Telegram POSTs each update to ``telegram.webhook.url``.
 
-The gateway serves the route (``TelegramService.webhook_route()``, at
+The gateway serves the route (``TelegramService.http_routes()``, at
 ``telegram.webhook.path``); it must not ask for the gateway token there, because
 Telegram authenticates with the ``X-Telegram-Bot-Api-Secret-Token`` header
 instead, which is checked here against ``telegram.webhook.secret``.

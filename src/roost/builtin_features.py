@@ -1,0 +1,92 @@
+"""Roost's built-in features, listed in one place, in start order.
+
+Each is imported only when the settings ask for it (the gateway when
+``gateway.enabled``, Telegram with a ``telegram:`` section), which keeps `roost run`'s
+start-up and memory down. The tools each feature gives are named here too, so the
+configuration can be checked (``agents.<name>.tools``) without importing a feature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from roost.tools.files import FILE_TOOLS
+
+if TYPE_CHECKING:
+    from roost.config.settings import Settings
+    from roost.features.contract import FeatureFactory
+
+
+@dataclass(frozen=True)
+class BuiltinFeature:
+    name: str
+    tools: tuple[str, ...]
+    """The names of the tools it gives (a test holds them to what it builds)."""
+    serving: bool
+    """Part of `roost run` only; False: of every process that runs turns (`roost ask` too)."""
+    enabled: Callable[[Settings], bool]
+    load: Callable[[], FeatureFactory]
+    """Imports the feature (only when it is enabled)."""
+
+
+def _delegation() -> FeatureFactory:
+    from roost.tools.delegation import DelegationFeature
+
+    return DelegationFeature
+
+
+def _gateway() -> FeatureFactory:
+    from roost.gateway.service import GatewayService
+
+    return GatewayService
+
+
+def _telegram() -> FeatureFactory:
+    from roost.channels.telegram.service import TelegramService
+
+    return TelegramService
+
+
+def _scheduler() -> FeatureFactory:
+    from roost.scheduler.service import SchedulerService
+
+    return SchedulerService
+
+
+def _always(_: Settings) -> bool:
+    return True
+
+
+BUILTIN_FEATURES: tuple[BuiltinFeature, ...] = (
+    BuiltinFeature("delegation", ("send_message", "ask_agent"), False, _always, _delegation),
+    BuiltinFeature("gateway", (), True, lambda s: s.gateway.enabled, _gateway),
+    BuiltinFeature("telegram", (), True, lambda s: s.telegram is not None, _telegram),
+    BuiltinFeature(
+        "scheduler", ("schedule_job", "list_jobs", "cancel_job"), True, _always, _scheduler
+    ),
+)
+
+
+def core_features(settings: Settings) -> list[FeatureFactory]:
+    """What every process that runs turns has (``App`` adds them itself)."""
+    return _enabled(settings, serving=False)
+
+
+def served_features(settings: Settings) -> list[FeatureFactory]:
+    """What `roost run` serves besides the core's, in start order."""
+    return _enabled(settings, serving=True)
+
+
+def _enabled(settings: Settings, *, serving: bool) -> list[FeatureFactory]:
+    return [
+        feature.load()
+        for feature in BUILTIN_FEATURES
+        if feature.serving is serving and feature.enabled(settings)
+    ]
+
+
+def known_tool_names(features: Sequence[BuiltinFeature] = BUILTIN_FEATURES) -> list[str]:
+    """Every tool name an agent may list: the file tools and those of the features."""
+    return [tool.name for tool in FILE_TOOLS] + [name for f in features for name in f.tools]
