@@ -446,7 +446,7 @@ async def test_an_urgent_write_goes_before_the_writes_waiting(tmp_path: Path) ->
         await asyncio.to_thread(started.wait, 5)
         waiting = [asyncio.create_task(db.write(note(f"turn {i}"))) for i in range(3)]
         urgent = asyncio.create_task(db.write(note("urgent"), urgent=True))
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0)  # one step of the loop: each task hands its write over
         gate.set()
         await asyncio.gather(blocker, urgent, *waiting)
         assert order == ["under way", "urgent", "turn 0", "turn 1", "turn 2"]

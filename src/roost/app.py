@@ -37,6 +37,7 @@ from roost.providers.base import Provider
 from roost.providers.factory import create_provider
 from roost.store.conversations import Conversations
 from roost.store.database import Database
+from roost.timing.clock import Clock
 from roost.tools.files import FILE_TOOLS
 from roost.tools.registry import Tool, ToolRegistry
 
@@ -52,10 +53,17 @@ class App:
 
     ``features`` are built in order from the core's ports, after the features every
     process that runs turns has (delegation, ``core_features``); `roost run` passes
-    the served ones (``served_features``: gateway, Telegram, scheduler).
+    the served ones (``served_features``: gateway, Telegram, scheduler). ``clock``
+    times the outbox's retries and waits (a test passes a ManualClock).
     """
 
-    def __init__(self, settings: Settings, features: Sequence[FeatureFactory] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        features: Sequence[FeatureFactory] = (),
+        *,
+        clock: Clock | None = None,
+    ) -> None:
         self.settings = settings
         self.started_at = time.time()
         self.db = Database(settings.store_url)
@@ -68,7 +76,7 @@ class App:
         self.agents: dict[str, Agent] = {}
         self.events = EventHub()
         self.bus = BusStore(self.db)
-        self.dispatcher = Dispatcher(self.bus, self.events)
+        self.dispatcher = Dispatcher(self.bus, self.events, clock)
         self.router = Router(
             self.bus,
             self.agents,

@@ -4,43 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 
 import pytest
 
 from roost.app import App
 from roost.bus.dispatcher import DeliveryError, RecipientOffline
-from roost.bus.envelope import Delivery
 from roost.config.settings import Settings
-
-
-class RecordingChannel:
-    """Delivers to a list; can be told to fail the next attempts."""
-
-    scheme = "test"
-
-    def __init__(self) -> None:
-        self.delivered: list[Delivery] = []
-        self.failures: list[Exception] = []
-        self.attempts = 0
-        self._changed = asyncio.Event()
-
-    async def deliver(self, delivery: Delivery) -> str | None:
-        self.attempts += 1
-        if self.failures:
-            raise self.failures.pop(0)
-        self.delivered.append(delivery)
-        self._changed.set()
-        return f"ref-{delivery.id}"
-
-    async def wait_for(self, count: int, within: float = 10.0) -> list[Delivery]:
-        async with asyncio.timeout(within):
-            while len(self.delivered) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        return list(self.delivered)
-
-    def fail_next(self, *errors: Exception) -> None:
-        self.failures.extend(errors)
+from roost.testing import ManualClock, RecordingChannel
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
@@ -63,6 +34,23 @@ def channel() -> RecordingChannel:
 @pytest.fixture
 async def serving_app(settings: Settings, channel: RecordingChannel) -> AsyncIterator[App]:
     application = App(settings)
+    application.dispatcher.register(channel)
+    await application.start(recover=True)
+    yield application
+    await application.stop(grace_s=1)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime.now(UTC))
+
+
+@pytest.fixture
+async def clocked_app(
+    settings: Settings, channel: RecordingChannel, clock: ManualClock
+) -> AsyncIterator[App]:
+    """A serving App whose outbox waits (retries, batching, rescans) on ``clock``."""
+    application = App(settings, clock=clock)
     application.dispatcher.register(channel)
     await application.start(recover=True)
     yield application

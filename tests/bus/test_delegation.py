@@ -12,7 +12,8 @@ from roost.app import App
 from roost.bus.envelope import Envelope
 from roost.bus.events import TRAFFIC, Event
 from roost.config.settings import Settings
-from tests.bus.conftest import RecordingChannel, eventually
+from roost.testing import RecordingChannel
+from tests.bus.conftest import eventually
 from tests.fakes.llm_server import FakeLLM
 
 

@@ -13,7 +13,7 @@ from roost.app import App
 from roost.bus.envelope import Delivery, Envelope
 from roost.config.settings import Settings
 from roost.store.tables import deliveries, envelopes, messages, turns, utcnow
-from tests.bus.conftest import RecordingChannel
+from roost.testing import RecordingChannel
 from tests.fakes.llm_server import FakeLLM
 
 

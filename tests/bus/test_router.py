@@ -14,7 +14,8 @@ from roost.bus.envelope import Envelope
 from roost.bus.store import Finishing
 from roost.config.settings import Settings
 from roost.store.tables import deliveries, envelopes, messages
-from tests.bus.conftest import RecordingChannel, eventually
+from roost.testing import RecordingChannel, settled
+from tests.bus.conftest import eventually
 from tests.fakes.llm_server import FakeLLM
 
 
@@ -63,7 +64,7 @@ async def test_a_duplicate_is_acknowledged_but_not_run_twice(
     again = await serving_app.router.submit(_to_assistant("once", dedup="update-7"))
     assert again.id == first.id
     await channel.wait_for(1)
-    await asyncio.sleep(0.2)
+    await settled(serving_app)
     assert len(fake_llm.requests) == 1 and len(channel.delivered) == 1
 
 
@@ -217,5 +218,5 @@ async def test_an_end_stored_with_the_answer_unbeknown_to_the_turn_is_still_deli
     assert reply.body == "echo: hello" and reply.meta["message_id"] == stored.id
     assert await _envelope_status(serving_app, stored.id) == "done"
     assert len(await serving_app.bus.deliveries_for(envelope_id=stored.id)) == 1
-    await asyncio.sleep(0.05)
+    await settled(serving_app)
     assert len(channel.delivered) == 1

@@ -17,10 +17,11 @@ from roost.agents.actor import Agent
 from roost.agents.turn import TurnResult
 from roost.app import App
 from roost.bus.envelope import Envelope
-from roost.bus.router import RouterStopped
+from roost.bus.router import Router, RouterStopped
 from roost.bus.store import Accepting
 from roost.config.settings import Settings
-from tests.bus.conftest import RecordingChannel, eventually
+from roost.testing import RecordingChannel, settled
+from tests.bus.conftest import eventually
 
 
 class HeldTurns:
@@ -81,9 +82,13 @@ def _message(
     )
 
 
-async def _settle() -> None:
-    for _ in range(20):
-        await asyncio.sleep(0)
+async def _waiting(router: Router, count: int) -> None:
+    """Wait until ``count`` accepted messages wait for a slot."""
+
+    async def enough() -> bool:
+        return router.waiting >= count
+
+    await eventually(enough)
 
 
 async def test_turns_beyond_the_limit_wait_in_arrival_order(
@@ -94,8 +99,8 @@ async def test_turns_beyond_the_limit_wait_in_arrival_order(
     for n in range(5):
         await router.submit(_message(f"m{n}", session=f"s{n}"))
     assert await held.wait_started(2) == ["m0", "m1"]
-    await _settle()
-    assert held.started == ["m0", "m1"] and router.waiting == 3
+    # Slots are taken as turns are spawned: two tasks, three waiting, nothing in between.
+    assert router.in_flight == 2 and router.waiting == 3 and held.started == ["m0", "m1"]
     held.release("m1")
     assert await held.wait_started(3) == ["m0", "m1", "m2"]
     held.release("m0", "m2", "m3", "m4")
@@ -143,7 +148,7 @@ async def test_messages_waiting_at_a_stop_stay_pending_for_the_next_start(
     second = await router.submit(_message("second", session="y"))
     asking = asyncio.create_task(router.ask(_message("third", session="z")))
     await held.wait_started(1)
-    await _settle()
+    await _waiting(router, 2)  # the asked one is stored and waits behind "second"
     await router.stop()
     pending = {envelope.id for envelope in await serving_app.bus.unfinished()}
     assert {first.id, second.id} <= pending and len(pending) >= 3
@@ -178,7 +183,7 @@ async def test_submit_many_stores_all_at_once_and_runs_a_duplicate_once(
     assert stored[2][0].id == stored[1][0].id
     held.release("earlier", "new", "plain")
     await channel.wait_for(3)
-    await _settle()
+    await settled(serving_app)
     assert sorted(held.started) == ["earlier", "new", "plain"]
 
 
@@ -201,3 +206,21 @@ async def test_accepting_stores_envelopes_in_the_callers_transaction(serving_app
         return [e.body for e in await serving_app.bus.unfinished()] == ["one"]
 
     await eventually(stored)
+
+
+async def test_idle_waits_for_the_turns_waiting_for_a_slot_too(
+    serving_app: App, held: HeldTurns, channel: RecordingChannel
+) -> None:
+    router = serving_app.router
+    router.set_max_turns(1)
+    for n in range(3):
+        await router.submit(_message(f"m{n}", session=f"s{n}"))
+    await held.wait_started(1)
+    idle = asyncio.create_task(router.idle())
+    held.release("m0", "m1", "m2")
+    await asyncio.wait_for(idle, 10)
+    assert held.started == ["m0", "m1", "m2"]
+    assert (router.in_flight, router.waiting) == (0, 0)
+    await settled(serving_app)
+    assert [d.body for d in channel.delivered] == ["m0", "m1", "m2"]
+    assert serving_app.dispatcher.stats().in_flight == 0

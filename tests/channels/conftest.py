@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -18,6 +17,7 @@ from roost.channels.telegram.service import TelegramService
 from roost.config.schema import TelegramConfig
 from roost.config.settings import Settings
 from roost.features import FeatureFactory
+from roost.testing import settled
 from tests.fakes.telegram import FakeTelegram, SentMessage, running_fake_telegram
 
 OWNER = 111
@@ -133,9 +133,20 @@ async def wait_confirmed(fake: FakeTelegram, update_id: int, within: float = TIM
     await fake.wait_until_async(lambda: fake.updates_confirmed > update_id, within)
 
 
-async def settle(seconds: float = 0.3) -> None:
-    """Give a wrongly sent message the chance to show up before asserting it did not."""
-    await asyncio.sleep(seconds)
+async def settle(roost: Roost, fake: FakeTelegram | None = None) -> None:
+    """Drain to a quiet point before asserting that nothing else was sent.
+
+    With ``fake`` (polling), first every update it holds was confirmed, so each was
+    handled (a command answered, a message accepted into the inbox); then no turn is
+    running or waiting and the outbox has nothing in flight. Without it (a webhook,
+    or polling that has stopped), only the latter.
+    """
+    if fake is not None:
+        try:
+            await fake.wait_until_async(lambda: not fake.pending_updates, TIMEOUT)
+        except TimeoutError:
+            raise AssertionError(f"updates not confirmed: {fake.pending_updates!r}") from None
+    await settled(roost.app, TIMEOUT)
 
 
 Check = Callable[[], bool]

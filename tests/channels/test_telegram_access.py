@@ -41,7 +41,7 @@ async def test_a_stranger_gets_one_pairing_reply_and_nothing_else(
     assert reply.chat_id == STRANGER and "private" in reply.visible_text
     code = code_in(reply.visible_text)
     assert f"roost pairing approve {code}" in reply.visible_text
-    await settle()
+    await settle(roost, fake)
     assert len(fake.sent) == 1 and not fake_llm.requests
     assert f"refused user {STRANGER}" in caplog.text
 
@@ -63,7 +63,7 @@ async def test_a_stranger_sending_100_messages_costs_nothing(
     for offset in range(1, MAX_PENDING + 1):
         fake.send_text(STRANGER + offset, "me too")
     await wait_sent(fake, MAX_PENDING)
-    await settle()
+    await settle(roost, fake)
     assert len(fake.sent) == MAX_PENDING
     assert not texts(fake, STRANGER + MAX_PENDING)
 
@@ -137,7 +137,7 @@ async def test_an_empty_allowlist_lets_nobody_in_and_warns(
 async def test_groups_need_allowing_a_mention_and_an_allowed_user(
     start_roost: RoostFactory, fake: FakeTelegram, fake_llm: FakeLLM
 ) -> None:
-    await start_roost(groups=TelegramGroupsConfig(allowed=[GROUP]))
+    roost = await start_roost(groups=TelegramGroupsConfig(allowed=[GROUP]))
     group = {"chat_type": "supergroup", "user_id": OWNER}
     fake.send_text(-1009999, "@roost_test_bot hi", **group)  # not an allowed group
     fake.send_text(GROUP, "just chatting", **group)  # no mention
@@ -150,7 +150,7 @@ async def test_groups_need_allowing_a_mention_and_an_allowed_user(
     fake.send_text(GROUP, "/agents@roost_test_bot", **group)
     assert "Agents" in (await wait_sent(fake, 3))[2].visible_text
     fake.send_text(GROUP, "/agents@other_bot", **group)
-    await settle()
+    await settle(roost, fake)
     assert len(fake.sent) == 3 and len(fake_llm.requests) == 2
 
 

@@ -92,7 +92,7 @@ async def test_stop_cancels_the_running_turn(
     fake.send_text(OWNER, "/stop")
     sent = await wait_sent(fake, 2, OWNER)
     assert sent[1].visible_text == "Cancelled."
-    await settle()
+    await settle(roost, fake)
     assert len(texts(fake, OWNER)) == 2
 
 

@@ -35,7 +35,7 @@ async def _restart_and_talk(
     second = await start_roost()
     fake.send_text(OWNER, "after the restart")
     await wait_sent(fake, expected)
-    await settle()
+    await settle(second, fake)
 
     async def all_delivered() -> bool:
         found = await second.app.bus.to_target(f"telegram:{OWNER}")

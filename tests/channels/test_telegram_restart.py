@@ -43,12 +43,12 @@ async def test_the_offset_is_saved_so_a_restart_handles_nothing_twice(
     assert await saved(command + 1)
     last = command
     await first.stop()
-    await start_roost()
+    second = await start_roost()
     await fake.wait_until_async(lambda: len(fake.calls_to("getUpdates")) >= 2)
     assert fake.calls_to("getUpdates")[-1].params.get("offset") in (last + 1, str(last + 1))
     fake.send_text(OWNER, "four")
     await wait_sent(fake, 5)
-    await settle()
+    await settle(second, fake)
     assert texts(fake)[:3] == ["echo: one", "echo: two", "echo: three"]
     assert texts(fake)[4:] == ["echo: four"]
     assert len(fake_llm.requests) == 4
@@ -59,14 +59,14 @@ async def test_an_update_seen_again_is_not_run_again(
 ) -> None:
     # What a crash between accepting a message and saving the offset looks like: the
     # same message arrives in a second update.
-    await start_roost()
+    roost = await start_roost()
     fake.send_text(OWNER, "only once")
     await wait_sent(fake, 1)
     [original] = [m for m in fake.messages.values() if m.get("text") == "only once"]
     fake.send_update({"message": original})
     fake.send_text(OWNER, "next")
     await wait_sent(fake, 2)
-    await settle()
+    await settle(roost, fake)
     assert texts(fake) == ["echo: only once", "echo: next"]
     assert len(fake_llm.requests) == 2
 
@@ -89,10 +89,10 @@ async def test_stopping_while_a_command_is_handled_answers_it_once(
     await wait_sent(fake, 1)
     await first.stop()
     monkeypatch.setattr(StateStore, "set", original_set)
-    await start_roost()
+    second = await start_roost()
     fake.send_text(OWNER, "after the restart")
     await wait_sent(fake, 2)
-    await settle()
+    await settle(second, fake)
     assert texts(fake)[1:] == ["echo: after the restart"]
 
 
@@ -106,10 +106,10 @@ async def test_a_restart_in_the_middle_of_a_turn_loses_and_repeats_nothing(
     await fake.wait_until_async(lambda: fake.updates_confirmed > update)
     await first.stop(grace_s=0)
     assert not fake.sent
-    await start_roost()
+    second = await start_roost()
     [reply] = await wait_sent(fake, 1)
     assert reply.visible_text == "echo: a slow question"
-    await settle(0.5)
+    await settle(second, fake)
     assert len(fake.sent) == 1 and len(fake_llm.requests) == 2
 
 
@@ -120,7 +120,7 @@ async def test_a_message_arriving_while_stopping_waits_for_the_next_start(
     first.app.router.close()  # what App.stop does first
     update = fake.send_text(OWNER, "during shutdown")
     await fake.wait_until_async(lambda: first.service.health()["state"] == "stopped")
-    await settle()
+    await settle(first)  # polling has stopped: the update stays unconfirmed
     assert fake.updates_confirmed <= update and not fake.sent
     await first.stop()
     await start_roost()
@@ -212,7 +212,7 @@ async def test_webhook_mode_checks_the_secret_and_handles_each_update_once(
             answer = await client.post(route.path, json=update, headers=headers)
             assert answer.status_code == 200
     assert (await wait_sent(fake, 1))[0].visible_text == "echo: via webhook"
-    await settle()
+    await settle(running)
     assert len(fake_llm.requests) == 1 and not fake.calls_to("getUpdates")
 
 
@@ -243,7 +243,7 @@ async def test_an_update_polled_again_with_the_same_id_is_dropped_and_logged(
 ) -> None:
     # A command has no message key to deduplicate it: only the update's id can.
     caplog.set_level(logging.INFO)
-    await start_roost()
+    roost = await start_roost()
     update_id = fake.send_text(OWNER, "/help")
     [update] = fake.pending_updates
     await wait_sent(fake, 1)
@@ -253,7 +253,7 @@ async def test_an_update_polled_again_with_the_same_id_is_dropped_and_logged(
     fake.changed()
     fake.send_text(OWNER, "next")
     await wait_sent(fake, 2)
-    await settle()
+    await settle(roost, fake)
     assert len(texts(fake)) == 2 and texts(fake)[1] == "echo: next"
     assert f"dropped update {update_id} (polling)" in caplog.text
 

@@ -97,7 +97,7 @@ async def test_a_call_without_the_secret_header_is_refused_whatever_the_config(
         missing = await client.post(PATH, json=forged)
         empty = await client.post(PATH, json=forged, headers={HEADERS_KEY: ""})
     assert (missing.status_code, empty.status_code) == (403, 403)
-    await settle()
+    await settle(running)
     assert not fake.sent and not fake_llm.requests
     refusals = [r.getMessage() for r in caplog.records if "refused (403)" in r.getMessage()]
     assert len(refusals) == 2 and "no X-Telegram-Bot-Api-Secret-Token header" in refusals[0]
@@ -158,7 +158,7 @@ async def test_webhook_updates_are_deduplicated_by_id_not_by_offset(
         # The 200 got lost: Telegram sends the same update again.
         assert (await client.post(PATH, json=earlier, headers=HEADERS)).status_code == 200
     await wait_sent(fake, 2)
-    await settle()
+    await settle(running)
     assert sorted(texts(fake)) == ["echo: a lower id", "echo: the later id"]
     assert len(fake_llm.requests) == 2
     dropped = [r.getMessage() for r in caplog.records if "dropped update" in r.getMessage()]

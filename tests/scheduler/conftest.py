@@ -18,8 +18,8 @@ from roost.config.loader import load_settings
 from roost.config.settings import Settings
 from roost.scheduler.model import RUN_RUNNING, RunInfo
 from roost.scheduler.service import SchedulerService
+from roost.testing import RecordingChannel
 from roost.timing.clock import Clock, ManualClock
-from tests.bus.conftest import RecordingChannel
 from tests.conftest import ConfigWriter, provider_yaml
 from tests.fakes.llm_server import FakeLLM
 

@@ -22,7 +22,7 @@ def test_the_heap_pops_due_jobs_in_order_and_forgets_moved_and_removed_ones() ->
     assert len(index) == 1 and index.due_at(2) == T0 + timedelta(hours=1)
     for n in range(10_000):  # stale entries are compacted, not kept forever
         index.set(2, T0 + timedelta(seconds=n))
-    assert len(index._heap) < 200
+    assert index.entries < 200
     assert index.pop_due(T0 + timedelta(days=1)) == [2]
     assert index.next_due() is None
 

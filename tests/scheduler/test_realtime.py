@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from roost.bus.dispatcher import DeliveryError
 from roost.bus.envelope import Delivery, Envelope
 from roost.bus.events import JOBS, Event
-from tests.bus.conftest import RecordingChannel
+from roost.testing import RecordingChannel, settled
 from tests.fakes.llm_server import FakeLLM
 from tests.scheduler.conftest import SettingsMaker, eventually, serving
 
@@ -143,7 +143,7 @@ async def test_the_owner_is_alerted_once_after_two_failures_in_a_row(
         assert (await h.scheduler.get_job("flaky")).consecutive_failures == 0
         assert [await run(True), await run(True)] == ["failed"] * 2
         alerts = await h.channel.wait_for(2)
-        await asyncio.sleep(0.1)
+        await settled(h.app)  # no run and no delivery left: a third alert would be out
         assert len(h.channel.delivered) == 2 and alerts[1].meta["kind"] == "job_alert"
 
 

@@ -8,6 +8,11 @@ behind it, so a chat never sees replies out of order. Targets are served
 concurrently. Fresh replies are handed over in memory (no database round trip on
 the hot path); at start, everything the outbox still holds is queued again, so a
 restart delivers what a crash left pending. Every attempt is recorded.
+
+Every wait that is part of the outbox's behaviour (retry backoff, an offline
+recipient's expiry, the rescan) is on the dispatcher's clock, so a test can drive it
+with a ``ManualClock``; only the few milliseconds' batching of marks is not.
+``pending``, ``stats`` and ``idle`` let a caller see when nothing is left to do.
 """
 
 from __future__ import annotations
@@ -17,14 +22,15 @@ import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Iterable
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from roost.bus.envelope import Delivery, split_address
 from roost.bus.events import TRAFFIC, EventHub
 from roost.bus.store import BusStore
-from roost.store.tables import utcnow
 from roost.supervise import supervise
+from roost.timing.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +72,34 @@ class Channel(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class DispatcherStats:
+    """What the dispatcher holds in memory right now; all zero when it is idle."""
+
+    lanes: int
+    """Targets with a lane (deliveries queued or being attempted)."""
+    in_flight: int
+    """Deliveries queued on a lane or being attempted."""
+    unmarked: int
+    """Delivered, but not yet marked so in the outbox."""
+    recipients_watched: int
+    """Targets whose coming online is tracked (only those with a lane)."""
+    reads: int
+    """Outbox reads under way."""
+
+
 class Dispatcher:
-    def __init__(self, store: BusStore, events: EventHub) -> None:
+    def __init__(self, store: BusStore, events: EventHub, clock: Clock | None = None) -> None:
         self._store = store
         self._events = events
+        self._clock: Clock = clock or SystemClock()
+        """Times retries, offline expiry and rescans: a ``ManualClock`` lets a test step them."""
         self._channels: dict[str, Channel] = {}
         self._lanes: dict[str, asyncio.Queue[Delivery]] = {}
         self._lane_tasks: dict[str, asyncio.Task[None]] = {}
         self._in_flight: set[int] = set()
+        self._attempting: set[str] = set()
+        """Targets whose lane has a delivery out of its queue, being attempted."""
         self._online: dict[str, asyncio.Event] = {}
         self._online_count: dict[str, int] = {}
         """Per target with a lane, bumped by every ``recipient_online``: a lane that saw
@@ -93,6 +119,11 @@ class Dispatcher:
         """Set to write the marks at once (when stopping)."""
         self._started = False
         self._scanner: asyncio.Task[None] | None = None
+        self._rescan = asyncio.Event()
+        """Never set: the rescan waits out its period (the clock needs an event)."""
+        self._idle = asyncio.Event()
+        self._idle.set()
+        """Set while nothing is in flight, unmarked or being read (see ``idle``)."""
 
     def register(self, channel: Channel) -> None:
         self._channels[channel.scheme] = channel
@@ -125,10 +156,48 @@ class Dispatcher:
             await asyncio.gather(self._mark_task, return_exceptions=True)
             self._marks_due.clear()
         await self._flush_marks()
+        self._maybe_idle()
 
     @property
     def in_flight(self) -> int:
         return len(self._in_flight)
+
+    def pending(self, target: str | None = None) -> int:
+        """Deliveries queued or being attempted (for ``target``, or for all targets)."""
+        if target is None:
+            return len(self._in_flight)
+        lane = self._lanes.get(target)
+        if lane is None:
+            return 0
+        return lane.qsize() + (1 if target in self._attempting else 0)
+
+    def stats(self) -> DispatcherStats:
+        """What is held in memory now (for health pages and tests)."""
+        return DispatcherStats(
+            lanes=len(self._lanes),
+            in_flight=len(self._in_flight),
+            unmarked=len(self._marks) + len(self._marking),
+            recipients_watched=len(self._online_count),
+            reads=len(self._watches),
+        )
+
+    async def idle(self) -> None:
+        """Return once nothing is in flight, left unmarked or being read from the outbox.
+
+        The quiescent point a test drains to before asserting that nothing else went
+        out. Deliveries waiting on a retry or an offline recipient are in flight: with a
+        ``ManualClock``, advance it past their wait first.
+        """
+        while not self._idle.is_set():
+            await self._idle.wait()
+
+    def _busy(self) -> None:
+        self._idle.clear()
+
+    def _maybe_idle(self) -> None:
+        held = self._in_flight or self._lanes or self._marks or self._marking or self._watches
+        if not held and self._mark_task is None:
+            self._idle.set()
 
     def push(self, deliveries: Iterable[Delivery]) -> None:
         """Queue stored deliveries on their targets' lanes (in the order given).
@@ -141,6 +210,7 @@ class Dispatcher:
             if delivery.id in self._in_flight or delivery.id in self._settled:
                 continue
             self._in_flight.add(delivery.id)
+            self._busy()
             lane = self._lanes.get(delivery.target)
             if lane is None:
                 lane = self._lanes[delivery.target] = asyncio.Queue()
@@ -164,16 +234,26 @@ class Dispatcher:
         # for deliveries stored by other processes.
         while True:
             self.push(await self._read_outbox(self._store.pending()))
-            await asyncio.sleep(RESCAN_S)
+            await self._sleep(RESCAN_S, self._rescan)
+
+    def _utcnow(self) -> datetime:
+        """The clock's now as the outbox stores times: naive UTC."""
+        return self._clock.now().astimezone(UTC).replace(tzinfo=None)
+
+    async def _sleep(self, seconds: float, wake: asyncio.Event) -> None:
+        """Wait ``seconds`` on the clock, or less if ``wake`` is set."""
+        await self._clock.sleep_until(self._clock.now() + timedelta(seconds=seconds), wake)
 
     async def _read_outbox(self, read: Awaitable[list[Delivery]]) -> list[Delivery]:
         """What ``read`` found pending, less what was settled while it ran."""
         settled: set[int] = set()
         self._watches.append(settled)
+        self._busy()
         try:
             found = await read
         finally:
             self._watches.remove(settled)
+            self._maybe_idle()
         # Delivered but not marked yet, the outbox still has them as pending.
         unmarked = self._marks.keys() | self._marking.keys()
         return [d for d in found if d.id not in settled and d.id not in unmarked]
@@ -182,9 +262,11 @@ class Dispatcher:
         try:
             while not lane.empty():
                 delivery = lane.get_nowait()
+                self._attempting.add(target)
                 try:
                     await self._deliver_until_settled(delivery)
                 finally:
+                    self._attempting.discard(target)
                     self._in_flight.discard(delivery.id)
                 self._remember_settled(delivery.id)
         finally:
@@ -193,6 +275,7 @@ class Dispatcher:
             self._online_count.pop(target, None)
             while not lane.empty():
                 self._in_flight.discard(lane.get_nowait().id)
+            self._maybe_idle()
 
     async def _deliver_until_settled(self, delivery: Delivery) -> None:
         """Attempt, and wait and attempt again, until delivered or given up."""
@@ -209,8 +292,7 @@ class Dispatcher:
             return  # it connected while the attempt was failing: try again now
         event = self._online[target] = asyncio.Event()
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), seconds)
+            await self._sleep(seconds, event)
         finally:
             if self._online.get(target) is event:
                 del self._online[target]
@@ -248,16 +330,20 @@ class Dispatcher:
 
     def _mark_delivered(self, delivery_id: int, ref: str | None) -> None:
         self._marks[delivery_id] = ref
+        self._busy()
         if self._mark_task is None:
             self._mark_task = asyncio.create_task(self._write_marks(), name="outbox-marks")
 
     async def _write_marks(self) -> None:
         try:
+            # On the loop's timer, not the clock: a write-coalescing delay that changes
+            # nothing a caller can see but the row's status, which a test need not step.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._marks_due.wait(), MARK_AFTER_S)
             await self._flush_marks()
         finally:
             self._mark_task = None
+            self._maybe_idle()
 
     async def _flush_marks(self) -> None:
         while self._marks:
@@ -273,9 +359,9 @@ class Dispatcher:
                 self._marking = {}
 
     async def _wait_for_recipient(self, delivery: Delivery, reason: str) -> float | None:
-        created = delivery.created_at or utcnow()
-        expires = created + OFFLINE_EXPIRY
-        remaining = (expires - utcnow()).total_seconds()
+        now = self._utcnow()
+        expires = (delivery.created_at or now) + OFFLINE_EXPIRY
+        remaining = (expires - now).total_seconds()
         if remaining <= 0:
             await self._give_up(delivery, f"{reason}; gave up after {OFFLINE_EXPIRY}")
             return None
@@ -302,7 +388,7 @@ class Dispatcher:
             delivery.attempts + 1,
             delay,
         )
-        retry_at: datetime = utcnow() + timedelta(seconds=delay)
+        retry_at: datetime = self._utcnow() + timedelta(seconds=delay)
         await self._store.postpone(delivery.id, error, retry_at)
         self._publish(delivery, "retrying", error=error, attempt=delivery.attempts)
         return delay

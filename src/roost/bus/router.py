@@ -114,6 +114,15 @@ class Router:
         """Accepted messages waiting for a turn slot (``max_turns``)."""
         return self._slots.waiting
 
+    async def idle(self) -> None:
+        """Return once no turn is going on or waiting for a slot (at once if none is).
+
+        A turn that ends admits the next waiting one before this wakes up, so a message
+        waiting behind a slot is not missed.
+        """
+        while self._tasks:
+            await asyncio.wait(list(self._tasks))
+
     @property
     def accepting(self) -> bool:
         """Whether new messages are taken (False once ``close`` or ``stop`` was called)."""

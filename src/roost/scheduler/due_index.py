@@ -22,6 +22,11 @@ class DueIndex:
     def __contains__(self, job_id: object) -> bool:
         return job_id in self._due
 
+    @property
+    def entries(self) -> int:
+        """Heap entries held, stale ones included: what the memory grows with."""
+        return len(self._heap)
+
     def set(self, job_id: int, due: datetime | None) -> None:
         """Fire ``job_id`` at ``due``; None takes it out."""
         if due is None:
