@@ -280,3 +280,24 @@ async def test_an_offset_saved_before_offsets_were_per_bot_only_seeds_the_memory
     again = UpdateLog(store, "42")
     await again.load()
     assert again.offset == 8 and again.seen(7) and again.seen(499)
+
+
+async def test_an_offset_older_than_a_quiet_week_is_not_sent_to_telegram(
+    roost: Roost, fake: FakeTelegram
+) -> None:
+    # After a week without updates Telegram picks ids at random again: a new update with
+    # an id below the old offset would count as confirmed, i.e. be lost.
+    await fake.wait_until_async(lambda: bool(fake.calls_to("getUpdates")))
+    store = StateStore(roost.app.db)
+    clock = [1_000_000.0]
+    updates = UpdateLog(store, "43", now=lambda: clock[0])
+    await updates.load()
+    await updates.handled(900)
+    clock[0] += 5 * 86_400  # five quiet days: the offset still holds
+    recent = UpdateLog(store, "43", now=lambda: clock[0])
+    await recent.load()
+    assert recent.offset == 901
+    clock[0] += 2 * 86_400  # seven: ids may have restarted
+    stale = UpdateLog(store, "43", now=lambda: clock[0])
+    await stale.load()
+    assert stale.offset is None and stale.seen(900)

@@ -9,13 +9,19 @@ for the old bot's offset (which would confirm, i.e. drop, the new bot's updates)
 Duplicates are recognised by id, in a bounded memory of the most recently handled
 ids (``REMEMBERED``, more than one ``getUpdates`` batch), not by "below the offset":
 Telegram picks update ids at random again after a quiet week, so a new update may
-well have a lower id than the last one handled.
+well have a lower id than the last one handled. For the same reason an offset saved
+more than ``STALE_AFTER_S`` ago is not sent to ``getUpdates``: a new update with a
+random id below it would count as confirmed and be lost. Telegram keeps unconfirmed
+updates for a day only, so asking without an offset then loses nothing, and the ids
+remembered catch an update handled already.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
+from collections.abc import Callable
 
 from roost.store.state import StateStore
 
@@ -25,6 +31,8 @@ KEY_PREFIX = "telegram:offset:"
 LEGACY_KEY = "telegram:offset"
 """Before offsets were kept per bot; its bot is unknown, so it only seeds the memory."""
 REMEMBERED = 256
+STALE_AFTER_S = 6 * 86_400
+"""An offset older than this is not used (Telegram restarts ids after a quiet week)."""
 
 
 def bot_id_of(token: str) -> str:
@@ -36,8 +44,11 @@ def bot_id_of(token: str) -> str:
 class UpdateLog:
     """The handled updates of one bot, loaded once and saved after each update."""
 
-    def __init__(self, store: StateStore, bot_id: str) -> None:
+    def __init__(
+        self, store: StateStore, bot_id: str, now: Callable[[], float] = time.time
+    ) -> None:
         self._store = store
+        self._now = now
         self.bot_id = bot_id
         self.key = KEY_PREFIX + bot_id
         self.offset: int | None = None
@@ -52,6 +63,17 @@ class UpdateLog:
         if isinstance(saved, dict):
             offset = saved.get("offset")
             self.offset = offset if isinstance(offset, int) else None
+            saved_at = saved.get("saved_at")
+            if self.offset is not None and isinstance(saved_at, (int, float)):
+                age_s = self._now() - saved_at
+                if age_s > STALE_AFTER_S:
+                    log.info(
+                        "telegram: bot %s's offset is %.0f days old; Telegram may have "
+                        "restarted update ids, so updates are fetched without it",
+                        self.bot_id,
+                        age_s / 86_400,
+                    )
+                    self.offset = None
             self._recent.extend(i for i in saved.get("recent", []) if isinstance(i, int))
         else:
             legacy = await self._store.get(LEGACY_KEY)
@@ -70,7 +92,8 @@ class UpdateLog:
         if update_id not in self._recent:
             self._recent.append(update_id)
         self.offset = update_id + 1
-        await self._store.set(self.key, {"offset": self.offset, "recent": list(self._recent)})
+        saved = {"offset": self.offset, "recent": list(self._recent), "saved_at": self._now()}
+        await self._store.set(self.key, saved)
 
     def drop(self, update_id: int, mode: str) -> None:
         log.info(
