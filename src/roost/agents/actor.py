@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from roost.agents.observer import TurnObserver
-from roost.agents.turn import STATUS_ERROR, TurnDeps, TurnOrigin, TurnResult, run_turn
+from roost.agents.turn import TurnDeps, TurnOrigin, TurnResult, run_turn
+from roost.store.turn_status import TurnStatus
 from roost.supervise import supervise
 
 if TYPE_CHECKING:
@@ -167,7 +168,10 @@ class Agent:
                 raise
             # `cancel(session)` stopped this turn alone; the lane goes on.
             result = TurnResult(
-                agent=self.name, session=request.session, text="Cancelled.", status="interrupted"
+                agent=self.name,
+                session=request.session,
+                text="Cancelled.",
+                status=TurnStatus.INTERRUPTED,
             )
         except Exception as exc:
             log.exception("agent %s: turn in session %s failed", self.name, request.session)
@@ -175,7 +179,7 @@ class Agent:
                 agent=self.name,
                 session=request.session,
                 text=f"Internal error in agent {self.name}: {type(exc).__name__}: {exc}",
-                status=STATUS_ERROR,
+                status=TurnStatus.ERROR,
                 error=repr(exc),
             )
         finally:

@@ -31,22 +31,11 @@ from roost.providers.base import (
     ToolCall,
     Usage,
 )
-from roost.store.conversations import (
-    TURN_INTERRUPTED,
-    TURN_UNCONFIGURED,
-    Conversations,
-    TurnEnd,
-    Write,
-)
+from roost.store.conversations import Conversations, TurnEnd, Write
+from roost.store.turn_status import TurnStatus
 from roost.tools.registry import ToolContext, ToolRegistry
 
 log = logging.getLogger(__name__)
-
-STATUS_OK = "ok"
-STATUS_ERROR = "error"
-STATUS_MAX_ROUNDS = "max_rounds"
-STATUS_UNCONFIGURED = TURN_UNCONFIGURED
-STATUS_OVER_BUDGET = "over_budget"
 
 
 @dataclass(frozen=True)
@@ -94,7 +83,7 @@ class TurnResult:
     agent: str
     session: str
     text: str
-    status: str
+    status: TurnStatus
     rounds: int = 0
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
@@ -104,7 +93,7 @@ class TurnResult:
 
     @property
     def ok(self) -> bool:
-        return self.status == STATUS_OK
+        return self.status == TurnStatus.OK
 
 
 async def run_turn(
@@ -133,7 +122,9 @@ class _Turn:
         self.origin = origin
         self.model = origin.model or deps.settings.model
         self.started = time.perf_counter()
-        self.result = TurnResult(agent=self.agent.name, session=session, text="", status=STATUS_OK)
+        self.result = TurnResult(
+            agent=self.agent.name, session=session, text="", status=TurnStatus.OK
+        )
         self.finished = False
         """Whether the turn's end is stored (with its last message, or by ``_finish``)."""
 
@@ -158,12 +149,12 @@ class _Turn:
             else:
                 await self._loop(session_id, turn_id, start.history)
         except asyncio.CancelledError:
-            self.result.status = TURN_INTERRUPTED
+            self.result.status = TurnStatus.INTERRUPTED
             await asyncio.shield(self._finish(turn_id))
             raise
         except Exception as exc:
             # Left "running", the turn would look alive until the next restart.
-            self.result.status, self.result.error = STATUS_ERROR, repr(exc)
+            self.result.status, self.result.error = TurnStatus.ERROR, repr(exc)
             with contextlib.suppress(Exception):
                 await self._finish(turn_id)
             raise
@@ -174,7 +165,7 @@ class _Turn:
     async def _loop(self, session_id: int, turn_id: int, history: list[Message]) -> None:
         provider = self.deps.provider
         if provider is None:
-            self.result.status, self.result.text = STATUS_UNCONFIGURED, NO_PROVIDER_REPLY
+            self.result.status, self.result.text = TurnStatus.UNCONFIGURED, NO_PROVIDER_REPLY
             return
         context = ToolContext(
             self.agent.name,
@@ -205,7 +196,7 @@ class _Turn:
                 result = await self._run_tool(call, context)
                 await self.deps.conversations.append(session_id, turn_id, result)
                 history.append(result)
-        self.result.status = STATUS_MAX_ROUNDS
+        self.result.status = TurnStatus.MAX_ROUNDS
         self.result.text = (
             f"Stopped after {self.agent.max_tool_rounds} tool rounds without a final answer "
             f"(max_tool_rounds in agents.{self.agent.name}). Ask again to let it continue."
@@ -280,7 +271,7 @@ class _Turn:
             )
         )
         if response is None:
-            self.result.status, self.result.error = STATUS_ERROR, error
+            self.result.status, self.result.error = TurnStatus.ERROR, error
             self.result.text = f"The model call failed: {error}"
         return response, entry
 
@@ -291,7 +282,7 @@ class _Turn:
         if refusal is None:
             return False
         log.warning("agent %s: model call refused: %s", self.agent.name, refusal)
-        self.result.status, self.result.text = STATUS_OVER_BUDGET, refusal
+        self.result.status, self.result.text = TurnStatus.OVER_BUDGET, refusal
         return True
 
     async def _run_tool(self, call: ToolCall, context: ToolContext) -> Message:

@@ -35,11 +35,11 @@ from roost.bus.events import AGENTS, TRAFFIC, EventHub
 from roost.bus.observer import SessionEvents
 from roost.bus.slots import DEFAULT_MAX_TURNS, TurnSlots
 from roost.bus.store import BusStore, Finishing
-from roost.store.conversations import TURN_INTERRUPTED, Write
+from roost.store.conversations import Write
+from roost.store.turn_status import TurnStatus
 
 log = logging.getLogger(__name__)
 
-STATUS_UNKNOWN_AGENT = "unknown_agent"
 FINISH_ATTEMPTS = 5
 _STOPPED_BEFORE_ANSWER = "Roost stopped before answering; the message runs at the next start"
 
@@ -254,7 +254,7 @@ class Router:
         if agent is None:
             known = ", ".join(self._agents) or "none"
             return _failed(
-                envelope, f"unknown agent '{name}' (known: {known})", STATUS_UNKNOWN_AGENT
+                envelope, f"unknown agent '{name}' (known: {known})", TurnStatus.UNKNOWN_AGENT
             )
         origin = TurnOrigin(
             envelope_id=envelope.id,
@@ -283,7 +283,9 @@ class Router:
                 if finisher
                 else _default_replies(envelope, result)
             )
-            status = ENVELOPE_CANCELLED if result.status == TURN_INTERRUPTED else ENVELOPE_DONE
+            status = (
+                ENVELOPE_CANCELLED if result.status == TurnStatus.INTERRUPTED else ENVELOPE_DONE
+            )
             queued = await self._record_finish(envelope.id, status, replies)
         if queued is None:
             return
@@ -413,7 +415,7 @@ def _forward_meta(envelope: Envelope) -> dict[str, Any]:
     return {"then_reply_to": forward} if forward else {}
 
 
-def _failed(envelope: Envelope, text: str, status: str = "error") -> TurnResult:
+def _failed(envelope: Envelope, text: str, status: TurnStatus = TurnStatus.ERROR) -> TurnResult:
     name = agent_name(envelope.recipient) or envelope.recipient
     return TurnResult(agent=name, session=envelope.session, text=text, status=status, error=text)
 

@@ -232,7 +232,9 @@ def _ask_via_gateway(
         print(f"\n{INTERRUPTED_NOTE}", file=sys.stderr)
         raise typer.Exit(EXIT_INTERRUPTED)
     data, streamed = reply
-    ok = data.get("status") == "ok"
+    from roost.store.turn_status import TurnStatus
+
+    ok = data.get("status") == TurnStatus.OK
     text = str(data.get("text", ""))
     if as_json:
         print(json.dumps(_reply_dict(data, agent, session), ensure_ascii=False))
@@ -240,7 +242,7 @@ def _ask_via_gateway(
         print("" if streamed else text)
     else:
         print(text, file=sys.stderr)
-    if data.get("status") == "unconfigured":
+    if data.get("status") == TurnStatus.UNCONFIGURED:
         from roost.client.config_check import unconfigured_hint
 
         hint = unconfigured_hint(home, os.environ)

@@ -15,13 +15,15 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from roost.store.turn_status import TurnStatus
+
 if TYPE_CHECKING:
     from roost.ports import CorePorts
 
 UNKNOWN_AGENT_LABEL = "_unknown"
 DURATION_BUCKETS = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_write")
-NOT_ERRORS = frozenset({"ok", "interrupted"})
+NOT_ERRORS = frozenset({TurnStatus.OK, TurnStatus.INTERRUPTED})
 _M = TypeVar("_M", Counter, Histogram)
 
 
@@ -59,7 +61,7 @@ class TurnMetrics:
 
     def _touch(self, agent: str) -> None:
         """Create an agent's series at zero, so dashboards see them before the first turn."""
-        self._child(self.turns, agent, "ok")
+        self._child(self.turns, agent, TurnStatus.OK)
         for kind in TOKEN_KINDS:
             self._child(self.tokens, agent, kind)
         self._child(self.cost, agent)

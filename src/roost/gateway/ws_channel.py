@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from roost.bus.dispatcher import DeliveryError, RecipientOffline
 from roost.bus.envelope import Delivery, split_address
 from roost.gateway.protocol import CLOSE_SLOW_CONSUMER, event_frame
+from roost.store.turn_status import TurnStatus
 
 if TYPE_CHECKING:
     from roost.gateway.clients import ConnectionRegistry
@@ -114,7 +115,7 @@ def delivery_event(delivery: Delivery) -> tuple[str, dict[str, Any]]:
         "status": status,
         **{key: meta.get(key, 0) for key in _TURN_FIELDS},
     }
-    if status != "ok":
+    if status != TurnStatus.OK:
         data["error"] = meta.get("error") or delivery.body
         return "chat.error", data
     return "chat.reply", data

@@ -29,7 +29,8 @@ from roost.scheduler.model import (
     SILENT_ANSWER,
 )
 from roost.scheduler.runs import AlertPlan, EndRecorded, RunEnd, RunEnding, RunStore
-from roost.store.conversations import TURN_INTERRUPTED, Write
+from roost.store.conversations import Write
+from roost.store.turn_status import TurnStatus
 from roost.timing.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -41,9 +42,9 @@ def run_outcome(
     status: str, text: str, error: str | None, timed_out: bool
 ) -> tuple[str, str | None]:
     """A turn's ``(run status, error)``: ok, silent (answered NOTHING), failed or timeout."""
-    if status == TURN_INTERRUPTED:
+    if status == TurnStatus.INTERRUPTED:
         return (RUN_TIMEOUT, "timed out") if timed_out else (RUN_FAILED, "cancelled")
-    if status != RUN_OK:
+    if status != TurnStatus.OK:
         return RUN_FAILED, error or text or status
     if text.strip() == SILENT_ANSWER:
         return RUN_SILENT, None

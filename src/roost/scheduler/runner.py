@@ -33,7 +33,7 @@ from roost.scheduler.model import (
 from roost.scheduler.runs import AlertPlan, Committed, NewRun, RunStore
 from roost.scheduler.store import JobStore
 from roost.scheduler.turn_facts import run_dedup_key
-from roost.store.conversations import TURN_RUNNING
+from roost.store.turn_status import TurnStatus
 from roost.timing.clock import Clock
 
 if TYPE_CHECKING:
@@ -278,7 +278,7 @@ class Runner:
             return
         turn = await self._runs.turn_of(active.envelope_id)
         agent = self._agents.get(active.agent)
-        if turn is not None and turn[0] == TURN_RUNNING and agent is not None:
+        if turn is not None and turn[0] == TurnStatus.RUNNING and agent is not None:
             self._timed_out.add(run_id)
             if agent.cancel(active.session):
                 log.warning("job run %d timed out; its turn was cancelled", run_id)

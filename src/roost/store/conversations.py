@@ -23,13 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from roost.providers.base import Message, ToolCall
 from roost.store.database import Database
 from roost.store.tables import messages, sessions, turns, utcnow
+from roost.store.turn_status import TurnStatus
 
-TURN_RUNNING = "running"
-TURN_INTERRUPTED = "interrupted"
-TURN_UNCONFIGURED = "unconfigured"
-"""A turn that found no model provider: its user message stays stored (shown by
-`roost history`) but is left out of the context of later turns, which would
-otherwise see it as a question nobody answered."""
 HISTORY_LIMIT = 400
 """How many of a session's newest messages a turn starts from (``history``'s default)."""
 CACHED_SESSIONS = 64
@@ -53,7 +48,7 @@ class SessionInfo:
 class TurnEnd:
     """How a turn ended, stored with its last message when there is one."""
 
-    status: str
+    status: TurnStatus
     rounds: int
     error: str | None = None
 
@@ -113,7 +108,7 @@ _HISTORY = (
     .limit(bindparam("limit"))
 )
 _UNCONFIGURED_TURNS = select(turns.c.id).where(
-    turns.c.status == TURN_UNCONFIGURED, turns.c.session_id == bindparam("session_id")
+    turns.c.status == TurnStatus.UNCONFIGURED, turns.c.session_id == bindparam("session_id")
 )
 _CONTEXT = (
     select(*_MESSAGE_COLUMNS)
@@ -257,7 +252,7 @@ class Conversations:
         self, session_id: int, limit: int = HISTORY_LIMIT, *, context: bool = False
     ) -> list[Message]:
         """The most recent ``limit`` messages of a session, oldest first (from the database);
-        with ``context``, only those a turn sends to the model (see ``TURN_UNCONFIGURED``)."""
+        with ``context``, only those a turn sends to the model (see ``TurnStatus.UNCONFIGURED``)."""
         query = _CONTEXT if context else _HISTORY
 
         def load(connection: Connection) -> Sequence[Any]:
@@ -396,7 +391,7 @@ class Conversations:
     async def finish_turn(
         self,
         turn_id: int,
-        status: str,
+        status: TurnStatus,
         rounds: int,
         error: str | None = None,
         *,
@@ -411,7 +406,7 @@ class Conversations:
             for write in extra:
                 write(connection)
             _finish(connection, turn_id, end, now)
-            if status != TURN_UNCONFIGURED:
+            if status != TurnStatus.UNCONFIGURED:
                 return None
             return connection.execute(
                 select(turns.c.session_id).where(turns.c.id == turn_id)
@@ -424,10 +419,10 @@ class Conversations:
 
     async def interrupt_running_turns(self, agents: list[str] | None = None) -> int:
         """Mark turns left ``running`` by a process that died as ``interrupted``."""
-        statement = update(turns).where(turns.c.status == TURN_RUNNING)
+        statement = update(turns).where(turns.c.status == TurnStatus.RUNNING)
         if agents is not None:
             statement = statement.where(turns.c.agent.in_(agents))
-        statement = statement.values(status=TURN_INTERRUPTED, finished_at=utcnow())
+        statement = statement.values(status=TurnStatus.INTERRUPTED, finished_at=utcnow())
 
         def interrupt(connection: Connection) -> int:
             return int(connection.execute(statement).rowcount)
@@ -473,7 +468,7 @@ def _insert_turn(
         {
             "session_id": session_id,
             "agent": agent,
-            "status": TURN_RUNNING,
+            "status": TurnStatus.RUNNING,
             "started_at": now,
             "rounds": 0,
             "envelope_id": envelope_id,

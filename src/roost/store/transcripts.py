@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from roost.store.conversations import TURN_UNCONFIGURED
 from roost.store.database import Database
 from roost.store.tables import messages, sessions, turns
+from roost.store.turn_status import TurnStatus
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,8 @@ class TranscriptLine:
 
     @property
     def in_context(self) -> bool:
-        """Whether later turns send it to the model (see ``TURN_UNCONFIGURED``)."""
-        return self.turn_status != TURN_UNCONFIGURED
+        """Whether later turns send it to the model (see ``TurnStatus.UNCONFIGURED``)."""
+        return self.turn_status != TurnStatus.UNCONFIGURED
 
 
 async def session_summaries(db: Database, agent: str | None = None) -> list[SessionSummary]:

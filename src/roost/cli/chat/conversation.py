@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from roost.cli.chat.commands import run_command
 from roost.client.errors import GatewayAuthError, GatewayCallError, GatewayError
 from roost.client.events import FINAL_EVENTS, GatewayEvent
+from roost.store.turn_status import TurnStatus
 
 if TYPE_CHECKING:
     from roost.cli.chat.ui import Ui
@@ -130,7 +131,7 @@ class Chat:
                 self.fatal = exc
                 return
             if final is not None:
-                self.last_failed = final.get("status") != "ok"
+                self.last_failed = final.get("status") != TurnStatus.OK
         finally:
             self._turn = None
             for event in turn.early:  # chat.send failed: what came meanwhile is shown now
@@ -231,9 +232,9 @@ class Chat:
             self._show_final(event, False)
 
     def _show_final(self, event: GatewayEvent, streamed: bool) -> None:
-        if event.name == "chat.reply" and event.data.get("status", "ok") == "ok":
+        if event.name == "chat.reply" and event.data.get("status", TurnStatus.OK) == TurnStatus.OK:
             self.ui.reply(event.data, streamed)
         else:
             self.ui.end_stream(streamed)
-            status = event.data.get("status", "error")
+            status = event.data.get("status", TurnStatus.ERROR)
             self.ui.error(f"{status}: {event.data.get('text', '')}")
