@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from roost.agents.turn import TURN_FIELDS
 from roost.app import App
 from roost.client.config_peek import peek_config
 from roost.client.gateway_client import (
@@ -348,8 +349,12 @@ def test_ask_json_through_the_gateway_has_the_in_process_shape(
     assert local.returncode == 0, local.stderr
     assert "in-process (--local)" in local.stderr
     in_process = json.loads(local.stdout)
-    assert set(answer) == set(in_process)
-    assert set(answer["usage"]) == set(in_process["usage"])
+    # Every field of a turn (TurnResult.as_dict), the tokens grouped under "usage".
+    tokens = {key for key in TURN_FIELDS if key.endswith("_tokens")}
+    for printed in (answer, in_process):
+        assert set(printed) == set(TURN_FIELDS) - tokens | {"usage"}
+        assert set(printed["usage"]) == tokens
+        assert isinstance(printed["turn_id"], int) and printed["rounds"] == 1
 
 
 def test_ask_failures_through_the_gateway_exit_like_in_process(

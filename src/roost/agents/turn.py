@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from roost.agents.context import fit_history
 from roost.agents.observer import TurnObserver
@@ -36,6 +36,23 @@ from roost.store.turn_status import TurnStatus
 from roost.tools.registry import ToolContext, ToolRegistry
 
 log = logging.getLogger(__name__)
+
+TURN_FIELDS = (
+    "agent",
+    "session",
+    "status",
+    "text",
+    "turn_id",
+    "rounds",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost_usd",
+    "duration_ms",
+    "error",
+)
+"""The keys of ``TurnResult.as_dict``: what every surface says about a finished turn."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +111,26 @@ class TurnResult:
     @property
     def ok(self) -> bool:
         return self.status == TurnStatus.OK
+
+    def as_dict(self) -> dict[str, Any]:
+        """The result as JSON, one shape for every surface (``TURN_FIELDS``): the reply's
+        meta and so ``chat.reply``/``chat.error``, ``turn.finished``, the REST reply and
+        ``roost ask --json`` all start from it, so none can drop a field the others carry."""
+        return {
+            "agent": self.agent,
+            "session": self.session,
+            "status": str(self.status),
+            "text": self.text,
+            "turn_id": self.turn_id,
+            "rounds": self.rounds,
+            "input_tokens": self.usage.input_tokens,
+            "output_tokens": self.usage.output_tokens,
+            "cache_read_tokens": self.usage.cache_read_tokens,
+            "cache_write_tokens": self.usage.cache_write_tokens,
+            "cost_usd": round(self.cost_usd, 8),
+            "duration_ms": self.duration_ms,
+            "error": self.error,
+        }
 
 
 async def run_turn(

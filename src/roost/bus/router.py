@@ -367,20 +367,9 @@ class _Answer:
 def reply_meta(envelope: Envelope, result: TurnResult) -> dict[str, Any]:
     """What a reply carries besides its text: enough for a client to show and account it."""
     return {
-        "agent": result.agent,
-        "session": result.session,
+        **_without_text(result),  # the delivery's body is the text
         "message_id": envelope.id,
-        "status": result.status,
-        "turn_id": result.turn_id,
-        "rounds": result.rounds,
-        "input_tokens": result.usage.input_tokens,
-        "output_tokens": result.usage.output_tokens,
-        "cache_read_tokens": result.usage.cache_read_tokens,
-        "cache_write_tokens": result.usage.cache_write_tokens,
-        "cost_usd": round(result.cost_usd, 8),
-        "duration_ms": result.duration_ms,
         "depth": envelope.depth,
-        **({"error": result.error} if result.error else {}),
         **(
             {"reply_session": envelope.meta["reply_session"]}
             if "reply_session" in envelope.meta
@@ -442,15 +431,12 @@ def _turn_started(envelope: Envelope) -> dict[str, Any]:
 
 
 def _turn_finished(envelope: Envelope, result: TurnResult) -> dict[str, Any]:
-    return {
-        "agent": result.agent,
-        "session": result.session,
-        "message_id": envelope.id,
-        "status": result.status,
-        "input_tokens": result.usage.input_tokens,
-        "output_tokens": result.usage.output_tokens,
-        "cache_read_tokens": result.usage.cache_read_tokens,
-        "cache_write_tokens": result.usage.cache_write_tokens,
-        "cost_usd": round(result.cost_usd, 8),
-        "duration_ms": result.duration_ms,
-    }
+    # Without the text: every watcher of the agents topic gets every turn's end, while
+    # the answer itself goes to whoever asked (and to the session's watchers as deltas).
+    return {**_without_text(result), "message_id": envelope.id}
+
+
+def _without_text(result: TurnResult) -> dict[str, Any]:
+    data = result.as_dict()
+    del data["text"]
+    return data

@@ -147,7 +147,7 @@ def _ask_in_process(
         print(f"\n{INTERRUPTED_NOTE}", file=sys.stderr)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     if as_json:
-        print(json.dumps(_as_dict(result), ensure_ascii=False))
+        print(json.dumps(_reply_dict(result.as_dict(), agent, session), ensure_ascii=False))
     elif result.ok:
         print(result.text if not stream else "")
     else:
@@ -184,25 +184,6 @@ async def _ask(
         raise
     finally:
         await app.stop(grace_s)
-
-
-def _as_dict(result: TurnResult) -> dict[str, object]:
-    return {
-        "agent": result.agent,
-        "session": result.session,
-        "status": result.status,
-        "text": result.text,
-        "rounds": result.rounds,
-        "usage": {
-            "input_tokens": result.usage.input_tokens,
-            "output_tokens": result.usage.output_tokens,
-            "cache_read_tokens": result.usage.cache_read_tokens,
-            "cache_write_tokens": result.usage.cache_write_tokens,
-        },
-        "cost_usd": round(result.cost_usd, 8),
-        "duration_ms": result.duration_ms,
-        "error": result.error,
-    }
 
 
 # -- through the gateway -------------------------------------------------------------
@@ -254,7 +235,8 @@ def _ask_via_gateway(
 
 
 def _reply_dict(data: dict[str, Any], agent: str, session: str) -> dict[str, object]:
-    """A chat.reply / chat.error as `--json` prints an in-process result (same keys)."""
+    """What `--json` prints: a turn's ``as_dict`` (in this process) or the chat.reply /
+    chat.error carrying it (through the gateway), the tokens grouped under ``usage``."""
 
     def number(key: str) -> Any:
         value = data.get(key)
@@ -265,6 +247,7 @@ def _reply_dict(data: dict[str, Any], agent: str, session: str) -> dict[str, obj
         "session": data.get("session", session),
         "status": data.get("status", "error"),
         "text": data.get("text", ""),
+        "turn_id": data.get("turn_id"),
         "rounds": data.get("rounds"),
         "usage": {
             "input_tokens": number("input_tokens"),

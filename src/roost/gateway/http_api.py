@@ -328,17 +328,7 @@ class HttpApi:
 
 
 def _turn(envelope: Envelope, result: TurnResult) -> TurnOut:
-    return TurnOut(
-        message_id=envelope.id,
-        agent=result.agent,
-        session=result.session,
-        status=result.status,
-        text=result.text,
-        input_tokens=result.usage.input_tokens,
-        output_tokens=result.usage.output_tokens,
-        cost_usd=round(result.cost_usd, 8),
-        duration_ms=result.duration_ms,
-    )
+    return TurnOut.model_validate({"message_id": envelope.id, **result.as_dict()})
 
 
 def _query(request: Request, model: type[Q]) -> Q:

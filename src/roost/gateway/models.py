@@ -98,12 +98,19 @@ class Usage(Reply):
 
 
 class TurnOut(Reply):
+    """``TurnResult.as_dict`` (the fields every surface shows a turn with) and the message."""
+
     message_id: int
     agent: str
     session: str
     status: str
     text: str
+    turn_id: int | None
+    rounds: int
     input_tokens: int
     output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
     cost_usd: float
     duration_ms: int
+    error: str | None

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from roost.agents.turn import TURN_FIELDS
 from roost.bus.dispatcher import DeliveryError, RecipientOffline
 from roost.bus.envelope import Delivery, split_address
 from roost.gateway.protocol import CLOSE_SLOW_CONSUMER, event_frame
@@ -27,15 +28,18 @@ log = logging.getLogger(__name__)
 WRITE_TIMEOUT_S = 30.0
 """A connection that has not taken a delivery's frame in this time is dropped as too slow."""
 
-_TURN_FIELDS = (
-    "rounds",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cost_usd",
-    "duration_ms",
+_COUNTS = frozenset(
+    {
+        "rounds",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "cost_usd",
+        "duration_ms",
+    }
 )
+"""Fields read as 0 from a reply queued before they were in its meta."""
 
 
 class WsChannel:
@@ -106,14 +110,15 @@ def delivery_event(delivery: Delivery) -> tuple[str, dict[str, Any]]:
             "delivery_id": delivery.id,
         }
     status = str(meta["status"])
+    # The reply's meta is the turn's ``as_dict`` but its text, which is the body.
     data: dict[str, Any] = {
-        "agent": meta.get("agent"),
-        "session": meta.get("session"),
+        key: meta.get(key, 0 if key in _COUNTS else None) for key in TURN_FIELDS
+    }
+    data |= {
+        "status": status,
+        "text": delivery.body,
         "message_id": meta.get("message_id"),
         "delivery_id": delivery.id,
-        "text": delivery.body,
-        "status": status,
-        **{key: meta.get(key, 0) for key in _TURN_FIELDS},
     }
     if status != TurnStatus.OK:
         data["error"] = meta.get("error") or delivery.body
