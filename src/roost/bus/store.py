@@ -3,6 +3,10 @@
 Finishing an envelope and queueing its reply happen in one transaction, so a crash
 leaves either both or neither: never a finished turn whose reply was lost, never a
 reply queued twice for one turn.
+
+This module is the only one that writes the outbox (``deliveries``): a delivery queued
+in another's transaction (the scheduler's alert, with the run's end) goes through
+``queue_delivery``, so a row has one shape whoever queues it.
 """
 
 from __future__ import annotations
@@ -184,9 +188,7 @@ class BusStore:
     # -- outbox ----------------------------------------------------------------
 
     async def enqueue(self, delivery: Delivery) -> Delivery:
-        values = _delivery_values(delivery)
-        delivery.id = await self._db.write(lambda connection: _insert_delivery(connection, values))
-        return delivery
+        return await self._db.write(lambda connection: queue_delivery(connection, delivery))
 
     async def pending(self, limit: int = 1000) -> list[Delivery]:
         """Deliveries not yet settled, oldest first."""
@@ -315,6 +317,14 @@ def _delivery_values(delivery: Delivery) -> dict[str, Any]:
         "status": DELIVERY_PENDING,
         "attempts": 0,
     }
+
+
+def queue_delivery(connection: Connection, delivery: Delivery) -> Delivery:
+    """Queue ``delivery`` in the caller's transaction; it is returned with its id (valid
+    once the transaction commits). The scheduler queues a job's alert so, in the
+    transaction that records the run's end."""
+    delivery.id = _insert_delivery(connection, _delivery_values(delivery))
+    return delivery
 
 
 def _insert_delivery(connection: Connection, values: dict[str, Any]) -> int:

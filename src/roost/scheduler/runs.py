@@ -9,7 +9,6 @@ run's end, the job's failure count and (once) the alert that goes with it is ano
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from roost.bus.envelope import DELIVERY_PENDING, Delivery, Envelope
-from roost.bus.store import Accepting
+from roost.bus.envelope import Delivery, Envelope
+from roost.bus.store import Accepting, queue_delivery
 from roost.scheduler.model import (
     FAILED_STATUSES,
     JOB_ACTIVE,
@@ -29,7 +28,7 @@ from roost.scheduler.model import (
     to_db,
 )
 from roost.scheduler.turn_facts import TurnFacts
-from roost.store.tables import deliveries, job_runs, jobs, messages, turns, utcnow
+from roost.store.tables import job_runs, jobs, messages, turns, utcnow
 
 _ADVANCE_JOB = (
     update(jobs)
@@ -328,7 +327,7 @@ def _count_outcome(
         if failures >= alert.threshold and not alerted:
             alerted = True
             for delivery in alert.build(name, run_id, failures, end.error):
-                recorded.alerts.append(_insert_delivery(connection, delivery))
+                recorded.alerts.append(queue_delivery(connection, delivery))
     recorded.consecutive_failures = failures
     if (failures, alerted) != (was_failing, was_alerted):
         connection.execute(
@@ -337,26 +336,6 @@ def _count_outcome(
             .values(consecutive_failures=failures, alerted=alerted, updated_at=utcnow())
         )
     return recorded
-
-
-def _insert_delivery(connection: Connection, delivery: Delivery) -> Delivery:
-    delivery.created_at = delivery.created_at or utcnow()
-    result = connection.execute(
-        insert(deliveries).values(
-            created_at=delivery.created_at,
-            envelope_id=delivery.envelope_id,
-            job_run_id=delivery.job_run_id,
-            target=delivery.target,
-            sender=delivery.sender,
-            session=delivery.session,
-            body=delivery.body,
-            meta=json.dumps(delivery.meta, ensure_ascii=False) if delivery.meta else None,
-            status=DELIVERY_PENDING,
-            attempts=0,
-        )
-    )
-    delivery.id = int(result.inserted_primary_key[0])  # type: ignore[index]
-    return delivery
 
 
 def _answers(connection: Connection, envelope_ids: Sequence[int]) -> dict[int, str]:
