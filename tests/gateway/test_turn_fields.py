@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from roost.agents.turn import TURN_FIELDS
+from roost.store.turn_status import TurnStatus
 from tests.fakes.llm_server import FakeLLM, FakeUsage
 from tests.gateway.conftest import Gateway
 from tests.gateway.test_ws_methods import chat
@@ -71,5 +72,5 @@ async def test_a_failed_turn_carries_the_same_fields(gateway: Gateway, fake_llm:
     rest = response.json()
     assert set(TURN_FIELDS) <= set(failed) and set(TURN_FIELDS) <= set(rest)
     for turn in (failed, rest):
-        assert turn["status"] == "error" and "HTTP 401" in turn["error"]
+        assert TurnStatus(turn["status"]) is TurnStatus.ERROR and "HTTP 401" in turn["error"]
     await client.close()
