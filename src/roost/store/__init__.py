@@ -5,6 +5,7 @@ It knows the providers' neutral message types and nothing else of the core.
 - ``database``: opening, migrating, running transactions; ``tables``: the schema;
 - ``conversations``: sessions, turns and messages; ``transcripts``: read-only views of
   them for people; ``state``: small named values kept across restarts;
+- ``turn_status``: ``TurnStatus``, the statuses of a turn every layer stores and sends;
 - ``migrations``: the Alembic environment and versions.
 """
 
@@ -15,4 +16,5 @@ __all__ = [
     "state",
     "tables",
     "transcripts",
+    "turn_status",
 ]
