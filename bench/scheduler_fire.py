@@ -185,7 +185,7 @@ async def _firing_phase(app: Any, scheduler: Any, jobs: int, window: float) -> d
     cpu = time.process_time() - cpu
     return {
         **watch.delays(),
-        "delay_to_run_recorded": _stats(await _recorded_delays(scheduler)),
+        "delay_to_run_recorded": _stats(await _recorded_delays(app)),
         "event_loop_lag": _stats(lags),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
@@ -210,7 +210,7 @@ async def _measure(
         app.router.set_max_turns(max_turns)
     await app.start(recover=True)
     try:
-        # The first turn imports the model SDK (about a second, blocking the loop).
+        # The first turn imports the model SDK (about a second, in a worker thread).
         await app.router.ask(Envelope("bench", "agent:assistant", "warm-up", "hello"), 60)
         if stub:
             await _stub_agent(app)
@@ -229,7 +229,7 @@ async def _measure(
     }
 
 
-async def _recorded_delays(scheduler: Any) -> list[float]:
+async def _recorded_delays(app: Any) -> list[float]:
     """started_at - scheduled_for of every run of the due jobs, from job_runs."""
     from sqlalchemy import select
 
@@ -238,7 +238,7 @@ async def _recorded_delays(scheduler: Any) -> list[float]:
     query = select(job_runs.c.scheduled_for, job_runs.c.started_at).where(
         job_runs.c.job_name.like("due-%"), job_runs.c.started_at.is_not(None)
     )
-    async with scheduler.app.db.engine.connect() as connection:
+    async with app.db.engine.connect() as connection:
         rows = (await connection.execute(query)).all()
     return [(started - scheduled).total_seconds() for scheduled, started in rows]
 
