@@ -93,9 +93,6 @@ class Router:
     def set_finisher(self, sender_scheme: str, finisher: Finisher) -> None:
         self._finishers[sender_scheme] = finisher
 
-    def set_on_queued(self, on_queued: Callable[[list[Delivery]], None]) -> None:
-        self._on_queued = on_queued
-
     def set_max_turns(self, max_turns: int) -> None:
         """Change how many turns go on at once (at least 1)."""
         self._slots.set_max_turns(max_turns)
