@@ -83,9 +83,8 @@ class Client:
                     return seen
 
 
-async def test_kill_9_mid_turn_then_restart_delivers_the_reply_exactly_once(
-    fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path
-) -> None:
+def _one_agent_home(fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path) -> Path:
+    """A config with one tool-less agent on the fake LLM and a gateway on a free port."""
     home = tmp_path / "home"
     write_config(
         provider_yaml(fake_llm)
@@ -98,6 +97,13 @@ async def test_kill_9_mid_turn_then_restart_delivers_the_reply_exactly_once(
             """
         )
     )
+    return home
+
+
+async def test_kill_9_mid_turn_then_restart_delivers_the_reply_exactly_once(
+    fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    home = _one_agent_home(fake_llm, write_config, tmp_path)
     first, url = _start(home)
     try:
         client = await Client.connect(url)
@@ -151,18 +157,7 @@ def _kill(process: subprocess.Popen[str]) -> None:
 async def test_kill_9_twice_in_the_same_turn_stores_the_question_once_and_replies_once(
     fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
-    home = tmp_path / "home"
-    write_config(
-        provider_yaml(fake_llm)
-        + textwrap.dedent(
-            f"""\
-            home: {home}
-            gateway: {{port: 0, token: {TOKEN}}}
-            agents:
-              assistant: {{model: claude/claude-haiku-4-5, tools: []}}
-            """
-        )
-    )
+    home = _one_agent_home(fake_llm, write_config, tmp_path)
     processes: list[subprocess.Popen[str]] = []
     try:
         first, url = _start(home)
