@@ -24,7 +24,7 @@ from pydantic import SecretStr
 
 from roost.agents.turn import TURN_FIELDS
 from roost.app import App
-from roost.client.config_peek import peek_config
+from roost.client.config_without_pydantic import peek_config
 from roost.client.gateway_client import (
     GatewayAuthError,
     GatewayCallError,

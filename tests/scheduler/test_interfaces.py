@@ -137,8 +137,8 @@ async def test_agents_touch_only_their_own_jobs(
 async def test_the_cli_backend_goes_through_a_running_gateway(
     make_settings: SettingsMaker, fake_llm: FakeLLM
 ) -> None:
+    from roost.cli.jobs_backend import GatewayBackend, JobsCliError, open_backend
     from roost.gateway.service import GatewayService
-    from roost.scheduler.cli_backend import GatewayBackend, JobsCliError, open_backend
 
     settings = make_settings(extra="gateway: {port: 0, token: test-token}\n")
     app = App(settings, [GatewayService, SchedulerService])  # as `roost run` lists them

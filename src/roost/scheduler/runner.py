@@ -32,7 +32,7 @@ from roost.scheduler.model import (
 )
 from roost.scheduler.runs import AlertPlan, Committed, NewRun, RunStore
 from roost.scheduler.store import JobStore
-from roost.scheduler.turn_facts import run_dedup_key
+from roost.scheduler.turn_records import run_dedup_key
 from roost.store.turn_status import TurnStatus
 from roost.timing.clock import Clock
 

@@ -27,7 +27,7 @@ from roost.scheduler.model import (
     from_db,
     to_db,
 )
-from roost.scheduler.turn_facts import TurnFacts
+from roost.scheduler.turn_records import TurnFacts
 from roost.store.tables import job_runs, jobs, messages, turns, utcnow
 
 _ADVANCE_JOB = (
