@@ -137,11 +137,11 @@ async def test_agents_touch_only_their_own_jobs(
 async def test_the_cli_backend_goes_through_a_running_gateway(
     make_settings: SettingsMaker, fake_llm: FakeLLM
 ) -> None:
+    from roost.builtin_features import gateway_feature
     from roost.cli.jobs_backend import GatewayBackend, JobsCliError, open_backend
-    from roost.gateway.service import GatewayService
 
     settings = make_settings(extra="gateway: {port: 0, token: test-token}\n")
-    app = App(settings, [GatewayService, SchedulerService])  # as `roost run` lists them
+    app = App(settings, [gateway_feature, SchedulerService])  # as `roost run` lists them
     await app.start(recover=True)
     try:
         backend = await open_backend(settings)
