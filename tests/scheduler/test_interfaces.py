@@ -14,7 +14,7 @@ from roost.gateway.methods import CallContext, MethodRegistry
 from roost.gateway.protocol import Request
 from roost.providers.base import ToolCall
 from roost.scheduler.errors import InvalidJob, JobExists, UnknownAgentForJob, UnknownJob
-from roost.scheduler.gateway_methods import register_job_methods
+from roost.scheduler.gateway_methods import job_methods
 from roost.scheduler.service import SchedulerService
 from roost.timing.clock import ManualClock
 from roost.tools.registry import ToolContext
@@ -27,7 +27,8 @@ TOOLS = ["schedule_job", "list_jobs", "cancel_job"]
 
 async def _call(h: Harness, method: str, **params: Any) -> dict[str, Any]:
     registry = MethodRegistry()
-    register_job_methods(registry, h.scheduler)
+    for job_method in job_methods(h.scheduler):
+        registry.register(job_method.name, job_method.params, job_method.handler)
     return await registry.call(CallContext(h.app.ports), Request("1", method, params))
 
 

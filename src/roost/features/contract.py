@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from roost.bus.dispatcher import Channel
     from roost.bus.router import Finisher
-    from roost.gateway.methods import Method
+    from roost.features.methods import Method
     from roost.ports import CorePorts
     from roost.scheduler.api import JobsApi
     from roost.tools.registry import Tool

@@ -34,7 +34,7 @@ from roost.tools.scheduling import SchedulingTools
 
 if TYPE_CHECKING:
     from roost.bus.router import Finisher
-    from roost.gateway.methods import Method
+    from roost.features.methods import Method
     from roost.ports import CorePorts
     from roost.tools.registry import Tool
 
