@@ -24,9 +24,9 @@ if TYPE_CHECKING:
     from roost.bus.store import BusStore
     from roost.config.settings import AgentSettings, Settings
     from roost.features.contract import Feature, HttpRoute
+    from roost.features.jobs import JobOperations
     from roost.features.methods import Method
     from roost.ledger.ledger import Ledger
-    from roost.scheduler.api import JobsApi
     from roost.store.conversations import Conversations
     from roost.store.database import Database
 
@@ -161,7 +161,7 @@ class CorePorts:
         """The HTTP routes the features offer (for the gateway to serve)."""
         return [route for feature in self._features() for route in feature.http_routes()]
 
-    def jobs(self) -> JobsApi | None:
+    def jobs(self) -> JobOperations | None:
         """The job operations, if a feature runs jobs (the scheduler)."""
         for feature in self._features():
             api = feature.jobs_api()

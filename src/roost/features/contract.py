@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 
     from roost.bus.dispatcher import Channel
     from roost.bus.router import Finisher
+    from roost.features.jobs import JobOperations
     from roost.features.methods import Method
     from roost.ports import CorePorts
-    from roost.scheduler.api import JobsApi
     from roost.tools.registry import Tool
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class Feature:
         """Its component in /healthz (at least ``{"state": "..."}``), or None for none."""
         return None
 
-    def jobs_api(self) -> JobsApi | None:
+    def jobs_api(self) -> JobOperations | None:
         """The job operations, if this feature runs scheduled jobs."""
         return None
 

@@ -34,6 +34,7 @@ from roost.tools.scheduling import SchedulingTools
 
 if TYPE_CHECKING:
     from roost.bus.router import Finisher
+    from roost.features.jobs import JobOperations
     from roost.features.methods import Method
     from roost.ports import CorePorts
     from roost.tools.registry import Tool
@@ -93,7 +94,7 @@ class SchedulerService(JobsApi, Feature):
 
         return job_methods(self)
 
-    def jobs_api(self) -> JobsApi:
+    def jobs_api(self) -> JobOperations:
         return self
 
     async def start(self) -> None:
