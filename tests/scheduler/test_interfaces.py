@@ -135,7 +135,7 @@ async def test_agents_touch_only_their_own_jobs(
         assert await h.scheduler.list_jobs() == []
 
 
-async def test_the_cli_backend_goes_through_a_running_gateway(
+async def test_the_jobs_command_backend_goes_through_a_running_gateway(
     make_settings: SettingsMaker, fake_llm: FakeLLM
 ) -> None:
     from roost.builtin_features import gateway_feature
