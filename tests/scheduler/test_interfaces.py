@@ -13,12 +13,12 @@ from roost.app import App
 from roost.gateway.methods import CallContext, MethodRegistry
 from roost.gateway.protocol import Request
 from roost.providers.base import ToolCall
+from roost.scheduler.agent_tools import split_when
 from roost.scheduler.errors import InvalidJob, JobExists, UnknownAgentForJob, UnknownJob
 from roost.scheduler.gateway_methods import job_methods
 from roost.scheduler.service import SchedulerService
 from roost.timing.clock import ManualClock
 from roost.tools.registry import ToolContext
-from roost.tools.scheduling import split_when
 from tests.fakes.llm_server import FakeLLM
 from tests.scheduler.conftest import START, Harness, SettingsMaker, serving
 

@@ -11,11 +11,13 @@ A feature over the core; when a job fires is ``roost.timing``'s, and the
   ``runner``: a run is an envelope; ``finisher``: its answer becomes deliveries;
   ``recovery``, ``alerts``, ``job_events``: restarts, failures, events;
   ``turn_records``: what the inbox, the turns and the ledger recorded of a run;
-- ``gateway_methods``: the ``jobs.*`` WebSocket methods (the client side of
+- ``agent_tools``: ``schedule_job``, ``list_jobs``, ``cancel_job`` for agents;
+  ``gateway_methods``: the ``jobs.*`` WebSocket methods (the client side of
   `roost jobs` is the command's: ``roost.cli.jobs_backend``).
 """
 
 __all__ = [
+    "agent_tools",
     "alerts",
     "api",
     "config_sync",

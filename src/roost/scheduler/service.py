@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from roost.features.contract import Feature
+from roost.scheduler.agent_tools import SchedulingTools
 from roost.scheduler.alerts import alert_builder, alert_targets
 from roost.scheduler.api import JobsApi
 from roost.scheduler.config_sync import sync_config
@@ -30,7 +31,6 @@ from roost.scheduler.runs import AlertPlan, RunStore
 from roost.scheduler.store import JobStore
 from roost.supervise import supervise
 from roost.timing.clock import Clock, SystemClock
-from roost.tools.scheduling import SchedulingTools
 
 if TYPE_CHECKING:
     from roost.bus.router import Finisher

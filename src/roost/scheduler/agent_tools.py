@@ -3,8 +3,8 @@
 A job an agent creates belongs to it (owner ``agent:<name>``) and runs on it; an
 agent sees and cancels only its own jobs. Results go to the addresses given, or
 else back where the request that created the job came from (its ``reply_to``).
-Registered by the scheduler service (roost.scheduler.service), which binds them
-to the running process.
+Contributed by the scheduler feature (roost.scheduler.service, ``tools()``), which
+binds them to the running process.
 """
 
 from __future__ import annotations
