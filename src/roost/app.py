@@ -249,4 +249,5 @@ def _log_turn(result: TurnResult) -> None:
         usage.cache_write_tokens,
         result.cost_usd,
         result.duration_ms / 1000,
+        extra={"agent": result.agent},
     )

@@ -22,6 +22,7 @@ from roost.agents.observer import TurnObserver
 from roost.config.settings import NO_PROVIDER_REPLY, AgentSettings
 from roost.ledger.budget import BudgetGuard
 from roost.ledger.ledger import CallRecord, Ledger, LedgerEntry
+from roost.logs import agent_context
 from roost.providers.base import (
     Message,
     ModelRequest,
@@ -145,7 +146,9 @@ async def run_turn(
     A turn for an envelope that already has a turn (the process died during it)
     resumes that turn's work instead of storing the message a second time.
     """
-    return await _Turn(deps, session, observer or TurnObserver(), origin or TurnOrigin()).run(text)
+    with agent_context(deps.settings.name):  # its log lines name the agent
+        turn = _Turn(deps, session, observer or TurnObserver(), origin or TurnOrigin())
+        return await turn.run(text)
 
 
 class _Turn:

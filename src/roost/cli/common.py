@@ -55,7 +55,7 @@ def start_logging(settings: Settings, stderr_level: str | None) -> None:
     from roost.logs import setup_logging
 
     try:
-        setup_logging(settings.home, settings.log_level, stderr_level)
+        setup_logging(settings.home, settings.log_level, stderr_level, settings.log_format)
     except OSError as exc:
         fail(f"cannot write to the data directory {settings.home}: {exc.strerror or exc}")
 

@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "jobs": "roost.cli.jobs_cmd:jobs_app",
     "pairing": "roost.cli.telegram_cmds:pairing_app",
     "doctor": "roost.cli.telegram_cmds:doctor",
+    "status": "roost.cli.status_cmd:status",
+    "logs": "roost.cli.logs_cmd:logs",
     "help": "roost.cli.help_cmd:help_topic",
 }
 """Subcommands in the order `roost --help` lists them: ``module:function`` for a command,

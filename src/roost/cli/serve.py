@@ -69,13 +69,21 @@ async def _serve(settings: Settings, grace: float) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     from roost.builtin_features import served_features
+    from roost.cli.systemd_notify import SystemdNotifier, stop_task
 
+    systemd = SystemdNotifier()
     app = await start_app(settings, recover=True, features=served_features(settings))
     _enable_gc()
     log.info("roost is running with %d agent(s); press Ctrl+C to stop", len(app.agents))
+    systemd.notify("READY=1", f"STATUS=serving {len(app.agents)} agent(s)")
+    watchdog = systemd.start_watchdog()
     await stop.wait()
     log.info("stopping: giving running turns up to %.0fs to finish", grace)
-    await app.stop(grace)
+    systemd.notify("STOPPING=1", "STATUS=stopping: finishing running turns")
+    try:
+        await app.stop(grace)
+    finally:
+        await stop_task(watchdog)  # pinging through the stop: it may take `grace`
     log.info("stopped")
 
 

@@ -195,6 +195,7 @@ def _resolve(
         budget=config.budget,
         store_url=store_url,
         log_level=config.logging.level,
+        log_format=config.logging.format,
         gateway=config.gateway,
         max_delegation_depth=config.max_delegation_depth,
         max_concurrent_turns=config.max_concurrent_turns,

@@ -209,6 +209,8 @@ class SchedulerConfig(_Strict):
 
 class LoggingConfig(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+    """The log file's format: readable lines, or one JSON object per line (`roost logs`)."""
 
 
 class RoostConfig(_Strict):

@@ -68,6 +68,8 @@ class Settings:
     """Caps on the whole process's spend, across agents."""
     store_url: str = ""
     log_level: str = "INFO"
+    log_format: str = "text"
+    """The log file's format: "text" or "json" (``logging.format``)."""
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     max_delegation_depth: int = 3
     max_concurrent_turns: int = 32
