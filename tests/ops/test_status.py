@@ -1,0 +1,70 @@
+"""`roost status`: from the running process, or from the store when it is down."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from tests.ops.conftest import roost
+
+REPORT_KEYS = {"version", "home", "running", "pid", "since", "agents", "components", "store"}
+STORE_KEYS = {
+    "state",
+    "url",
+    "turns_today",
+    "spend_today_usd",
+    "inbox_waiting",
+    "outbox_pending",
+    "jobs_next_due",
+}
+
+
+def test_stopped_status_says_not_running_and_reads_the_store(config: Path, home: Path) -> None:
+    empty = roost("status", "--json")
+    assert empty.returncode == 0, empty.stderr
+    assert json.loads(empty.stdout)["store"] == {"state": "empty (no database yet)"}
+    assert not (home / "roost.db").exists()  # asking did not create it
+
+    asked = roost("ask", "assistant", "hi")
+    assert asked.returncode == 0, asked.stderr
+    result = roost("status", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report.keys() >= REPORT_KEYS and report["running"] is False and report["pid"] is None
+    assert set(report["agents"]) == {"assistant", "coder"}
+    store = report["store"]
+    assert store.keys() >= STORE_KEYS
+    assert store["turns_today"] == 1 and store["spend_today_usd"] > 0
+    assert store["inbox_waiting"] == 0 and store["outbox_pending"] == 0
+    assert "test-key" not in result.stdout
+
+    text = roost("status")
+    assert text.returncode == 0
+    assert "not running" in text.stdout and "today: 1 turn(s)" in text.stdout
+
+
+def test_running_status_comes_from_the_process(
+    config: Path, running: subprocess.Popen[str]
+) -> None:
+    result = roost("status", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["running"] is True and report["pid"] == running.pid
+    assert report["since"] and report["uptime_s"] >= 0
+    assert report["agents"]["assistant"] == {
+        "model": "claude/claude-haiku-4-5",
+        "busy_sessions": 0,
+        "queued": 0,
+    }
+    assert report["components"]["gateway"]["state"] == "ok"
+    assert "scheduler" in report["components"]
+    assert report["store"]["state"] == "ok" and report["store"]["turns_today"] == 0
+    text = roost("status")
+    assert f"running since {report['since']} (pid {running.pid}" in text.stdout
+
+
+def test_status_with_a_bad_config_exits_2_without_a_traceback(write_config: object) -> None:
+    Path("roost.yaml").write_text("agents: [not a mapping]\n")
+    result = roost("status")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
