@@ -186,6 +186,7 @@ async def test_openapi_describes_every_route(gateway: Gateway) -> None:
         "/metrics",
         "/openapi.json",
         "/api/agents",
+        "/api/status",
         "/api/agents/{name}/messages",
         "/api/agents/{name}/sessions",
         "/api/agents/{name}/sessions/{key}/messages",

@@ -1,14 +1,14 @@
 """`roost status`: is `roost run` up, since when, and how it is doing.
 
-From the running process: its pid file (``<home>/roost.pid``: up since the file was
-written) and its gateway's /healthz (agents, components such as Telegram and MCP);
-from the store, running or not: today's turns and spend, the inbox and outbox
-depths, the next jobs due.
+Running: one authenticated ``GET /api/status`` to its gateway, which answers from
+memory and its open store; the command reads only the config's data directory and
+token (no pydantic, no SQLAlchemy: ≤ 0.3 s is the target, bench/status_cmd.py).
+Down (or without a gateway): the config is loaded and the store read here, and the
+answer says "not running".
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +19,11 @@ import typer
 from roost.cli.common import fail, load
 
 if TYPE_CHECKING:
+    from roost.client.location import GatewayFinder
     from roost.config.settings import Settings
 
-HEALTH_TIMEOUT_S = 2.0
+TIMEOUT_S = 5.0
+_PROCESS_FIELDS = ("version", "pid", "uptime_s", "agents", "components")
 
 
 def status(
@@ -29,21 +31,71 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Say whether Roost runs, since when, and its agents, queues, jobs and spend today."""
-    from roost import __version__
-
-    settings = load(ctx)
-    report: dict[str, Any] = {"version": __version__, "home": str(settings.home)}
-    report.update(_process(settings.home))
-    report.update(_from_gateway(settings) if report["running"] else _from_config(settings))
-    report["store"] = _store_figures(settings)
+    report = _from_running_process(ctx) or _from_store(load(ctx))
     if as_json:
         print(json.dumps(report))
     else:
         _print(report)
 
 
+def _from_running_process(ctx: typer.Context) -> dict[str, Any] | None:
+    """The running process's own answer, or None (not running, or it could not answer)."""
+    from roost.cli.ask_cmd import gateway_finder
+    from roost.gateway.discovery import read_endpoint
+
+    find: GatewayFinder = gateway_finder(ctx)
+    location = find()
+    endpoint = read_endpoint(find.home)
+    if location is None or location.token is None or endpoint is None:
+        return None
+    try:
+        answer = _get_json(f"{endpoint.http_url}/api/status", location.token)
+    except (OSError, ValueError):
+        return None  # said below, from the store: "not running" or "not answering"
+    since = datetime.fromtimestamp(
+        datetime.now(UTC).timestamp() - float(answer.get("uptime_s", 0)), UTC
+    )
+    report: dict[str, Any] = {
+        "running": True,
+        "since": since.isoformat(timespec="seconds"),
+        "home": str(find.home),
+        "gateway": endpoint.http_url,
+        **{key: answer.get(key) for key in _PROCESS_FIELDS},
+    }
+    report["store"] = {"state": "ok", **_store_part(answer)}
+    return report
+
+
+def _store_part(answer: dict[str, Any]) -> dict[str, Any]:
+    keys = ("turns_today", "spend_today_usd", "inbox_waiting", "outbox_pending", "jobs_next_due")
+    return {key: answer.get(key) for key in keys}
+
+
+def _get_json(url: str, token: str) -> dict[str, Any]:
+    """``GET url`` with the gateway token; its JSON object."""
+    from urllib.request import Request, urlopen
+
+    request = Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urlopen(request, timeout=TIMEOUT_S) as response:
+        data = json.loads(response.read(1_000_000))
+    if not isinstance(data, dict):
+        raise ValueError(f"{url} did not answer a JSON object")
+    return data
+
+
+def _from_store(settings: Settings) -> dict[str, Any]:
+    from roost import __version__
+
+    report: dict[str, Any] = {"version": __version__, "home": str(settings.home)}
+    report.update(_process(settings.home))
+    report["agents"] = {name: {"model": a.model_ref} for name, a in settings.agents.items()}
+    report["components"] = {}
+    report["store"] = _store_figures(settings)
+    return report
+
+
 def _process(home: Path) -> dict[str, Any]:
-    """``running``, ``pid`` and ``since`` from the pid file `roost run` holds."""
+    """Whether a `roost run` holds the pid file (its gateway off, or not answering)."""
     from roost.gateway.discovery import process_alive
 
     pid_file = home / "roost.pid"
@@ -55,66 +107,33 @@ def _process(home: Path) -> dict[str, Any]:
     if not process_alive(pid):
         return {"running": False, "pid": None, "since": None}
     since = datetime.fromtimestamp(written, UTC).isoformat(timespec="seconds")
-    return {"running": True, "pid": pid, "since": since}
-
-
-def _from_gateway(settings: Settings) -> dict[str, Any]:
-    """Agents and components as the running process reports them (its /healthz)."""
-    from roost.gateway.discovery import read_endpoint
-
-    endpoint = read_endpoint(settings.home)
-    if endpoint is None:
-        return {**_from_config(settings), "gateway": None}
-    try:
-        health = _get_json(f"{endpoint.http_url}/healthz")
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        return {**_from_config(settings), "gateway": endpoint.http_url, "problem": str(reason)}
-    agents = {
-        name: {
-            "model": info.get("model"),
-            "busy_sessions": info.get("busy_sessions", 0),
-            "queued": info.get("queued", 0),
-        }
-        for name, info in dict(health.get("agents", {})).items()
-    }
-    return {
-        "gateway": endpoint.http_url,
-        "uptime_s": health.get("uptime_s"),
-        "agents": agents,
-        "components": dict(health.get("components", {})),
-    }
-
-
-def _from_config(settings: Settings) -> dict[str, Any]:
-    agents = {name: {"model": agent.model_ref} for name, agent in settings.agents.items()}
-    return {"agents": agents, "components": {}}
-
-
-def _get_json(url: str) -> dict[str, Any]:
-    """``GET url``'s JSON object; /healthz is public (no token sent)."""
-    from urllib.request import urlopen
-
-    with urlopen(url, timeout=HEALTH_TIMEOUT_S) as response:
-        data = json.loads(response.read(1_000_000))
-    if not isinstance(data, dict):
-        raise ValueError("/healthz did not answer a JSON object")
-    return data
+    return {"running": True, "pid": pid, "since": since, "gateway": None}
 
 
 def _store_figures(settings: Settings) -> dict[str, Any]:
-    from roost.cli.status_store import read_store_figures
+    import asyncio
+
     from roost.ledger.budget import period_start
     from roost.store.database import Database, StoreError
+    from roost.store.status_counts import read_store_figures
 
-    database = Database(settings.store_url)
     if _missing_sqlite_file(settings.store_url):  # opening it would create it
         return {"state": "empty (no database yet)"}
+    database = Database(settings.store_url)
+
+    async def read() -> dict[str, Any]:
+        try:
+            await database.open()
+            figures = await read_store_figures(database, period_start("daily"))
+        finally:
+            await database.close()
+        return figures.as_dict()
+
     try:
-        figures = asyncio.run(read_store_figures(settings.store_url, period_start("daily")))
+        figures = asyncio.run(read())
     except StoreError as exc:
         fail(str(exc))
-    return {"state": "ok", "url": database.display_url, **figures.as_dict()}
+    return {"state": "ok", "url": database.display_url, **figures}
 
 
 def _missing_sqlite_file(store_url: str) -> bool:
@@ -152,6 +171,9 @@ def _headline(report: dict[str, Any]) -> str:
     version = f"roost {report['version']}"
     if not report["running"]:
         return f"{version}: not running (home {report['home']}); the store shows:"
-    where = f", gateway {report['gateway']}" if report.get("gateway") else ""
-    problem = f" — {report['problem']}" if report.get("problem") else ""
-    return f"{version}: running since {report['since']} (pid {report['pid']}{where}){problem}"
+    if report.get("gateway") is None:
+        return (
+            f"{version}: running since {report['since']} (pid {report['pid']}), its gateway "
+            "off or not answering; the store shows:"
+        )
+    return f"{version}: running since {report['since']} (pid {report['pid']}, {report['gateway']})"

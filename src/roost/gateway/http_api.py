@@ -38,6 +38,7 @@ from roost.gateway.models import (
     History,
     Reset,
     Sessions,
+    Status,
     TurnOut,
     Usage,
 )
@@ -150,6 +151,7 @@ OPERATIONS = (
     Operation("GET", "/metrics", "Prometheus metrics", "metrics", None),
     Operation("GET", "/openapi.json", "This document", "openapi", None, public=True),
     Operation("GET", "/api/agents", "List the agents", "agents", Agents),
+    Operation("GET", "/api/status", "How the process is doing (`roost status`)", "status", Status),
     Operation(
         "POST",
         "/api/agents/{name}/messages",
@@ -270,6 +272,9 @@ class HttpApi:
         from roost.gateway.openapi import openapi_document  # on request, not at start-up
 
         return JSONResponse(openapi_document())
+
+    async def status(self, request: Request) -> Response:
+        return _reply(await queries.status(self._core))
 
     async def agents(self, request: Request) -> Response:
         return _reply(queries.agents_list(self._core))

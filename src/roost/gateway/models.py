@@ -34,6 +34,21 @@ class Health(Reply):
     agents: dict[str, dict[str, Any]]
 
 
+class Status(Reply):
+    """`roost status` from the running process: /healthz plus the store's figures."""
+
+    version: str
+    pid: int
+    uptime_s: float
+    components: dict[str, dict[str, Any]]
+    agents: dict[str, dict[str, Any]]
+    turns_today: int
+    spend_today_usd: float
+    inbox_waiting: int
+    outbox_pending: int
+    jobs_next_due: list[dict[str, Any]]
+
+
 class AgentInfo(Reply):
     name: str
     model: str

@@ -6,6 +6,7 @@ form, the REST API the same, and /openapi.json is generated from the models.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ from roost.gateway.models import (
     Reset,
     Sessions,
     SessionSummary,
+    Status,
     ToolCallOut,
     Totals,
     Usage,
@@ -43,6 +45,17 @@ def require_agent(core: CorePorts, name: str) -> AgentView:
 
 def health(core: CorePorts) -> Health:
     return Health.model_validate({"status": "ok", **core.health()})
+
+
+async def status(core: CorePorts) -> Status:
+    from roost import __version__
+    from roost.ledger.budget import period_start
+    from roost.store.status_counts import read_store_figures
+
+    figures = await read_store_figures(core.store, period_start("daily"))
+    return Status.model_validate(
+        {"version": __version__, "pid": os.getpid(), **core.health(), **figures.as_dict()}
+    )
 
 
 def agents_list(core: CorePorts) -> Agents:

@@ -1,6 +1,6 @@
 """What the store says for `roost status`: today's turns and spend, queue depths, the
-next jobs. Read the same way whether `roost run` is up or not (SQLite in WAL mode and
-PostgreSQL both let a second process read while the first writes)."""
+next jobs. Read by the running process (``GET /api/status``) or, when it is down, by
+`roost status` itself."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
+
+    from roost.store.database import Database
 
 NEXT_JOBS = 5
 """How many of the next due jobs `roost status` lists."""
@@ -35,16 +37,9 @@ class StoreFigures:
         }
 
 
-async def read_store_figures(store_url: str, day_start: datetime) -> StoreFigures:
+async def read_store_figures(db: Database, day_start: datetime) -> StoreFigures:
     """The figures, read in one snapshot; ``day_start`` is naive UTC (as stored)."""
-    from roost.store.database import Database
-
-    db = Database(store_url)
-    try:
-        await db.open()
-        return await db.snapshot(lambda connection: _read(connection, day_start))
-    finally:
-        await db.close()
+    return await db.snapshot(lambda connection: _read(connection, day_start))
 
 
 def _read(connection: Connection, day_start: datetime) -> StoreFigures:
