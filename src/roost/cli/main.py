@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "doctor": "roost.cli.telegram_cmds:doctor",
     "status": "roost.cli.status_cmd:status",
     "logs": "roost.cli.logs_cmd:logs",
+    "service": "roost.cli.service_cmd:service_app",
     "help": "roost.cli.help_cmd:help_topic",
 }
 """Subcommands in the order `roost --help` lists them: ``module:function`` for a command,
