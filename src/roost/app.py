@@ -9,6 +9,7 @@ and declare what they contribute; the App wires that in here, once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -25,7 +26,8 @@ from roost.bus.dispatcher import Dispatcher
 from roost.bus.events import EventHub
 from roost.bus.router import Router
 from roost.bus.store import BusStore
-from roost.config.settings import Settings
+from roost.config.reload_plan import ReloadPlan, plan_reload
+from roost.config.settings import AgentSettings, Settings
 from roost.errors import StartupError, UnknownAgent
 from roost.features.contract import Feature, FeatureFactory
 from roost.home import prepare_home
@@ -168,6 +170,40 @@ class App:
             agent = Agent(deps, on_turn=_log_turn)
             agent.start()
             self.agents[name] = agent
+
+    def reload(self, new: Settings) -> ReloadPlan:
+        """Take in what of ``new`` can change while running (each agent's next turn uses
+        it); what cannot is left as it runs and named in the plan's ``needs_restart``.
+
+        Raises ``StartupError`` (nothing applied) when a new workspace cannot be made.
+        """
+        plan = plan_reload(self.settings, new)
+        fresh: dict[str, AgentSettings] = {}
+        for name, agent in self.agents.items():
+            if name not in new.agents:
+                continue
+            settings = new.agents[name]
+            if f"agents.{name}.provider" in plan.needs_restart:
+                settings = dataclasses.replace(
+                    settings, provider=agent.settings.provider, model=agent.settings.model
+                )
+            fresh[name] = settings
+        for name, settings in fresh.items():
+            try:
+                settings.workspace.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StartupError(
+                    f"agents.{name}.workspace: cannot create {settings.workspace}: "
+                    f"{exc.strerror or exc}"
+                ) from None
+        for name, settings in fresh.items():
+            agent = self.agents[name]
+            provider = self.providers.get(settings.provider or "")
+            agent.deps = dataclasses.replace(agent.deps, settings=settings, provider=provider)
+        agents = {**self.settings.agents, **fresh}
+        self.budget.update(new.budget, {name: a.budget for name, a in agents.items()})
+        self.settings = dataclasses.replace(self.settings, agents=agents, budget=new.budget)
+        return plan
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stop in the order that loses nothing.

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "status": "roost.cli.status_cmd:status",
     "logs": "roost.cli.logs_cmd:logs",
     "service": "roost.cli.service_cmd:service_app",
+    "reload": "roost.cli.reload_cmd:reload",
     "help": "roost.cli.help_cmd:help_topic",
 }
 """Subcommands in the order `roost --help` lists them: ``module:function`` for a command,

@@ -69,6 +69,7 @@ async def _serve(settings: Settings, grace: float) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     from roost.builtin_features import served_features
+    from roost.cli.config_reload import ReloadOnSignal
     from roost.cli.systemd_notify import SystemdNotifier, stop_task
 
     systemd = SystemdNotifier()
@@ -77,7 +78,11 @@ async def _serve(settings: Settings, grace: float) -> None:
     log.info("roost is running with %d agent(s); press Ctrl+C to stop", len(app.agents))
     systemd.notify("READY=1", f"STATUS=serving {len(app.agents)} agent(s)")
     watchdog = systemd.start_watchdog()
+    reload = ReloadOnSignal(app, settings.config_path)
+    loop.add_signal_handler(signal.SIGHUP, reload)
     await stop.wait()
+    loop.remove_signal_handler(signal.SIGHUP)
+    await reload.close()
     log.info("stopping: giving running turns up to %.0fs to finish", grace)
     systemd.notify("STOPPING=1", "STATUS=stopping: finishing running turns")
     try:

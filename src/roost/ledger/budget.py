@@ -61,6 +61,11 @@ class BudgetGuard:
         self._per_agent = per_agent
         self._clock = clock
 
+    def update(self, overall: BudgetConfig, per_agent: Mapping[str, BudgetConfig]) -> None:
+        """New caps (a config reload); the next check uses them."""
+        self._overall = overall
+        self._per_agent = per_agent
+
     @classmethod
     def for_settings(cls, ledger: Ledger, settings: Settings) -> BudgetGuard:
         """The caps a configuration sets: the overall one and each agent's."""
