@@ -48,6 +48,7 @@ def test_install_writes_and_enables_then_uninstall_removes(
     assert installed.returncode == 0, installed.stderr
     unit = _unit_path().read_text()
     assert "Restart=on-failure" in unit and "WantedBy=default.target" in unit
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in unit  # systemctl reload: roost reloads
     assert calls.read_text().splitlines() == [
         "--user daemon-reload",
         "--user enable --now roost.service",

@@ -68,6 +68,8 @@ async def _serve(settings: Settings, grace: float) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    # Its default action ends the process: during start-up a reload has nothing to reload.
+    loop.add_signal_handler(signal.SIGHUP, log.warning, "SIGHUP while starting: ignored")
     from roost.builtin_features import served_features
     from roost.cli.config_reload import ReloadOnSignal
     from roost.cli.systemd_notify import SystemdNotifier, stop_task

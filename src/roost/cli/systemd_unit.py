@@ -47,6 +47,7 @@ def render_unit(spec: UnitSpec) -> str:
         "Type=notify",
         "NotifyAccess=main",
         f"ExecStart={' '.join(quote_arg(arg) for arg in command)}",
+        "ExecReload=/bin/kill -HUP $MAINPID",  # `systemctl reload roost`: a config reload
         f"Environment={quote_arg(f'ROOST_HOME={spec.home}', variables=False)}"
         if spec.config_path is None
         else None,
