@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from roost.bus.envelope import (
@@ -184,6 +184,23 @@ class BusStore:
     async def _envelope_where(self, condition: Any) -> Envelope | None:
         rows = await self._rows(select(envelopes).where(condition))
         return _envelope(rows[0]) if rows else None
+
+    async def queue_depths(self) -> tuple[int, int]:
+        """(messages to agents not yet answered, deliveries not yet settled): `roost status`."""
+
+        def read(connection: Connection) -> tuple[int, int]:
+            waiting = select(func.count()).select_from(envelopes)
+            unsent = select(func.count()).select_from(deliveries)
+            return (
+                connection.execute(
+                    waiting.where(envelopes.c.status == ENVELOPE_PENDING)
+                ).scalar_one(),
+                connection.execute(
+                    unsent.where(deliveries.c.status == DELIVERY_PENDING)
+                ).scalar_one(),
+            )
+
+        return await self._db.snapshot(read)
 
     # -- outbox ----------------------------------------------------------------
 

@@ -113,6 +113,7 @@ def _process(home: Path) -> dict[str, Any]:
 def _store_figures(settings: Settings) -> dict[str, Any]:
     import asyncio
 
+    from roost.bus.store import BusStore
     from roost.ledger.budget import period_start
     from roost.store.database import Database, StoreError
     from roost.store.status_counts import read_store_figures
@@ -125,6 +126,8 @@ def _store_figures(settings: Settings) -> dict[str, Any]:
         try:
             await database.open()
             figures = await read_store_figures(database, period_start("daily"))
+            depths = await BusStore(database).queue_depths()
+            figures.inbox_waiting, figures.outbox_pending = depths
         finally:
             await database.close()
         return figures.as_dict()

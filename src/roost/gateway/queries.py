@@ -49,10 +49,12 @@ def health(core: CorePorts) -> Health:
 
 async def status(core: CorePorts) -> Status:
     from roost import __version__
+    from roost.bus.store import BusStore
     from roost.ledger.budget import period_start
     from roost.store.status_counts import read_store_figures
 
     figures = await read_store_figures(core.store, period_start("daily"))
+    figures.inbox_waiting, figures.outbox_pending = await BusStore(core.store).queue_depths()
     return Status.model_validate(
         {"version": __version__, "pid": os.getpid(), **core.health(), **figures.as_dict()}
     )

@@ -22,7 +22,8 @@ class StoreFigures:
     turns_today: int = 0
     spend_today_usd: float = 0.0
     inbox_waiting: int = 0
-    """Messages to agents stored and not yet answered (the durable inbox)."""
+    """Messages to agents stored and not yet answered (the durable inbox; the bus's
+    tables, counted by ``BusStore.queue_depths``: the caller fills it in)."""
     outbox_pending: int = 0
     """Replies and messages to channels stored and not yet delivered (the outbox)."""
     jobs_next_due: list[dict[str, Any]] = field(default_factory=list)
@@ -45,9 +46,8 @@ async def read_store_figures(db: Database, day_start: datetime) -> StoreFigures:
 def _read(connection: Connection, day_start: datetime) -> StoreFigures:
     from sqlalchemy import func, select
 
-    from roost.store.tables import deliveries, envelopes, jobs, model_calls, turns
+    from roost.store.tables import jobs, model_calls, turns
 
-    pending = "pending"  # roost.bus.envelope's ENVELOPE_PENDING and DELIVERY_PENDING
     figures = StoreFigures()
     figures.turns_today = connection.execute(
         select(func.count()).select_from(turns).where(turns.c.started_at >= day_start)
@@ -59,12 +59,6 @@ def _read(connection: Connection, day_start: datetime) -> StoreFigures:
             )
         ).scalar_one()
     )
-    figures.inbox_waiting = connection.execute(
-        select(func.count()).select_from(envelopes).where(envelopes.c.status == pending)
-    ).scalar_one()
-    figures.outbox_pending = connection.execute(
-        select(func.count()).select_from(deliveries).where(deliveries.c.status == pending)
-    ).scalar_one()
     due = connection.execute(
         select(jobs.c.name, jobs.c.agent, jobs.c.next_due)
         .where(jobs.c.state == "active", jobs.c.next_due.is_not(None))
