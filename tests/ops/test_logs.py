@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import selectors
 import subprocess
@@ -129,3 +130,36 @@ def test_follow_prints_new_lines_and_survives_rotation(log_file: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_json_lines_keep_the_telegram_token_out(tmp_path: Path) -> None:
+    from roost.channels.telegram.bot import hide_token_in_logs
+    from roost.logs import agent_context, setup_logging
+
+    root = logging.getLogger("roost")
+    saved = list(root.handlers), root.level, root.propagate
+    token = "123456:SECRET-token-value"
+    try:
+        setup_logging(tmp_path, "INFO", None, "json")
+        hide_token_in_logs(token)
+        with agent_context("assistant"):
+            logging.getLogger("roost.channels.telegram").warning("calling /bot%s/getMe", token)
+            try:
+                raise RuntimeError(f"https://api.telegram.org/bot{token}/getMe failed")
+            except RuntimeError:
+                logging.getLogger("roost.channels.telegram").exception("poll failed")
+        for handler in root.handlers:
+            handler.flush()
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+            handler.close()
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+        root.propagate = saved[2]
+    raw = (tmp_path / "logs" / "roost.log").read_text()
+    assert token not in raw
+    first, second = (json.loads(line) for line in raw.splitlines())
+    assert first["message"] == "calling /bot<token>/getMe" and first["agent"] == "assistant"
+    assert second["exc"].startswith("Traceback") and "<token>" in second["exc"]

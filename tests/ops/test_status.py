@@ -6,6 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.ops.conftest import roost
 
 REPORT_KEYS = {"version", "home", "running", "pid", "since", "agents", "components", "store"}
@@ -44,6 +46,17 @@ def test_stopped_status_says_not_running_and_reads_the_store(config: Path, home:
     assert "not running" in text.stdout and "today: 1 turn(s)" in text.stdout
 
 
+@pytest.fixture
+def config(config: Path) -> Path:
+    """With a job on a yearly clock: never due during the test, always listed as next."""
+    with config.open("a") as file:
+        file.write(
+            "schedules:\n"
+            "  new-year: {cron: '0 0 1 1 *', timezone: UTC, agent: assistant, prompt: hi}\n"
+        )
+    return config
+
+
 def test_running_status_comes_from_the_process(
     config: Path, running: subprocess.Popen[str]
 ) -> None:
@@ -60,7 +73,10 @@ def test_running_status_comes_from_the_process(
     assert report["components"]["gateway"]["state"] == "ok"
     assert "scheduler" in report["components"]
     assert report["store"]["state"] == "ok" and report["store"]["turns_today"] == 0
-    assert report["version"] and report["store"]["jobs_next_due"] == []
+    assert report["version"]
+    [job] = report["store"]["jobs_next_due"]
+    assert job["name"] == "new-year" and job["agent"] == "assistant"
+    assert job["next_due"].endswith("-01-01T00:00:00Z")
     text = roost("status")
     assert "running since" in text.stdout and f"(pid {running.pid}, http://" in text.stdout
 
