@@ -34,7 +34,10 @@ def reload(
         fail(f"roost is not running for {settings.home} (nothing to reload)", EXIT_FAILED)
     outcome_path = settings.home / OUTCOME_FILE
     before = _read(outcome_path)
-    os.kill(pid, signal.SIGHUP)
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except OSError as exc:  # another user's process, or it just ended
+        fail(f"cannot signal roost (pid {pid}): {exc.strerror or exc}")
     outcome = _wait_for_new(outcome_path, before, pid)
     if as_json:
         print(json.dumps(outcome))
