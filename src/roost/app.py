@@ -34,6 +34,7 @@ from roost.ledger.ledger import Ledger
 from roost.ledger.pricing import PriceTable
 from roost.ports import CorePorts, Outbox
 from roost.providers.base import Provider
+from roost.providers.breaker import Breakers
 from roost.providers.factory import create_provider
 from roost.store.conversations import Conversations
 from roost.store.database import Database
@@ -73,6 +74,7 @@ class App:
         self.providers: dict[str, Provider] = {
             name: create_provider(name, config) for name, config in settings.providers.items()
         }
+        self.breakers = Breakers(self.providers, settings.circuit_breaker, clock)
         self.agents: dict[str, Agent] = {}
         self.events = EventHub()
         self.bus = BusStore(self.db)
@@ -163,7 +165,16 @@ class App:
                 ) from None
             provider = self.providers.get(agent_settings.provider or "")
             deps = TurnDeps(
-                agent_settings, provider, self.conversations, self.ledger, self.tools, self.budget
+                agent_settings,
+                provider,
+                self.conversations,
+                self.ledger,
+                self.tools,
+                self.budget,
+                fallbacks=tuple(
+                    (self.providers[name], model) for name, model in agent_settings.fallbacks
+                ),
+                breakers=self.breakers,
             )
             agent = Agent(deps, on_turn=_log_turn)
             agent.start()
@@ -202,6 +213,8 @@ class App:
 
     def health(self) -> dict[str, Any]:
         components: dict[str, dict[str, Any]] = {"store": {"state": "ok"}}
+        if self.providers:
+            components["providers"] = self.breakers.health()
         for feature in self.features:
             component = feature.health()
             if component is not None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from roost.agents.context import fit_history
+from roost.agents.failover import call_with_failover
 from roost.agents.observer import TurnObserver
 from roost.config.settings import NO_PROVIDER_REPLY, AgentSettings
 from roost.ledger.budget import BudgetGuard
@@ -27,10 +28,10 @@ from roost.providers.base import (
     ModelRequest,
     ModelResponse,
     Provider,
-    ProviderError,
     ToolCall,
     Usage,
 )
+from roost.providers.breaker import Breakers
 from roost.store.conversations import Conversations, TurnEnd, Write
 from roost.store.turn_status import TurnStatus
 from roost.tools.registry import ToolContext, ToolRegistry
@@ -65,6 +66,9 @@ class TurnDeps:
     ledger: Ledger
     tools: ToolRegistry
     budget: BudgetGuard | None = None
+    fallbacks: tuple[tuple[Provider, str], ...] = ()
+    """(provider, model) tried in order after an outage of the agent's model."""
+    breakers: Breakers | None = None
 
 
 class AnswerHook(Protocol):
@@ -216,8 +220,8 @@ class _Turn:
                 return
             self.result.rounds += 1
             response, entry = await self._call_model(provider, history, turn_id)
-            self.result.cost_usd += entry.cost_usd
-            if response is None:
+            self.result.cost_usd += entry.cost_usd if entry is not None else 0.0
+            if response is None or entry is None:
                 await self._finish(turn_id, entry)  # the failed call is in the ledger too
                 return
             self._add_usage(response.usage)
@@ -275,8 +279,9 @@ class _Turn:
 
     async def _call_model(
         self, provider: Provider, history: list[Message], turn_id: int
-    ) -> tuple[ModelResponse | None, LedgerEntry]:
-        """Make one call; its ledger row is stored by the caller, with what it produced."""
+    ) -> tuple[ModelResponse | None, LedgerEntry | None]:
+        """Make one call (failing over along the chain); its ledger row is stored by the
+        caller, with what it produced."""
         tools = self.deps.tools.specs(self.agent.tools)
         request = ModelRequest(
             model=self.model,
@@ -288,29 +293,38 @@ class _Turn:
             max_tokens=self.agent.max_tokens,
             temperature=self.agent.temperature,
         )
-        started = time.perf_counter()
-        response: ModelResponse | None = None
-        error: str | None = None
-        try:
-            response = await provider.complete(request, self.observer.on_text)
-        except ProviderError as exc:
-            error = str(exc)
-        entry = self.deps.ledger.entry(
-            CallRecord(
-                agent=self.agent.name,
-                session_key=self.session,
-                provider=provider.name,
-                model=response.model if response and response.model else self.model,
-                usage=response.usage if response else Usage(),
-                duration_ms=int((time.perf_counter() - started) * 1000),
-                turn_id=turn_id,
-                error=error,
-            )
+        outcome = await call_with_failover(
+            ((provider, self.model), *self.deps.fallbacks),
+            request,
+            self.observer,
+            self.deps.ledger,
+            self._record,
+            self.deps.breakers,
         )
+        response, error = outcome.response, outcome.error
         if response is None:
             self.result.status, self.result.error = TurnStatus.ERROR, error
             self.result.text = f"The model call failed: {error}"
-        return response, entry
+        return response, outcome.entry
+
+    def _record(
+        self,
+        provider: Provider,
+        model: str,
+        response: ModelResponse | None,
+        error: str | None,
+        duration_ms: int,
+    ) -> CallRecord:
+        return CallRecord(
+            agent=self.agent.name,
+            session_key=self.session,
+            provider=provider.name,
+            model=response.model if response and response.model else model,
+            usage=response.usage if response else Usage(),
+            duration_ms=duration_ms,
+            turn_id=self.result.turn_id,
+            error=error,
+        )
 
     async def _over_budget(self) -> bool:
         if self.deps.budget is None:

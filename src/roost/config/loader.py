@@ -170,6 +170,8 @@ def _resolve(
     agents: dict[str, AgentSettings] = {}
     for name, agent in config.agents.items():
         resolved = _resolve_agent(name, agent, providers, base, home, known_tools, problems)
+        if resolved is not None:
+            resolved = _with_fallbacks(resolved, agent, config, providers, problems)
         if resolved:
             agents[name] = resolved
     if not agents:
@@ -201,7 +203,32 @@ def _resolve(
         telegram=config.telegram,
         schedules=dict(config.schedules),
         scheduler=config.scheduler,
+        circuit_breaker=config.circuit_breaker,
     )
+
+
+def _with_fallbacks(
+    agent: AgentSettings,
+    config: AgentConfig,
+    roost: RoostConfig,
+    providers: Mapping[str, ProviderConfig],
+    problems: list[str],
+) -> AgentSettings:
+    """The agent with its fallback chain: its own ``fallbacks``, else the top-level list
+    (without the agent's own model, which is tried first anyway)."""
+    own = config.fallbacks is not None
+    refs = config.fallbacks if config.fallbacks is not None else roost.fallbacks
+    where = f"agents.{agent.name}.fallbacks" if own else "fallbacks"
+    chain: list[tuple[str, str]] = []
+    for index, ref in enumerate(refs):
+        provider, _, model = ref.partition("/")
+        problem = f"{where}[{index}]: unknown provider '{provider}'{_known(provider, providers)}"
+        if provider not in providers:
+            if problem not in problems:  # the top-level list is checked once per agent
+                problems.append(problem)
+        elif (provider, model) != (agent.provider, agent.model) and (provider, model) not in chain:
+            chain.append((provider, model))
+    return dataclasses.replace(agent, fallbacks=tuple(chain))
 
 
 def _check_agent_references(

@@ -44,8 +44,26 @@ class BudgetConfig(_Strict):
     monthly_usd: float | None = Field(default=None, gt=0)
 
 
+def _check_model_ref(value: str) -> str:
+    provider, _, model_id = value.partition("/")
+    if not provider or not model_id:
+        raise ValueError(
+            f"'{value}' should be provider-name/model-id, for example claude/claude-haiku-4-5"
+        )
+    return value
+
+
+class CircuitBreakerConfig(_Strict):
+    """When a provider that keeps failing is skipped, and for how long."""
+
+    failures_to_open: int = Field(default=3, ge=1, le=1000)
+    cooldown_s: float = Field(default=60.0, gt=0, le=86_400)
+
+
 class AgentConfig(_Strict):
     model: str
+    fallbacks: list[str] | None = Field(default=None, max_length=10)
+    """Models tried in order when ``model`` fails with an outage; ``None``: the top-level list."""
     system: str | None = None
     system_file: Path | None = None
     tools: list[str] = Field(default_factory=lambda: ["read_file", "write_file", "list_files"])
@@ -59,12 +77,12 @@ class AgentConfig(_Strict):
     @field_validator("model")
     @classmethod
     def _model_has_provider(cls, value: str) -> str:
-        provider, _, model_id = value.partition("/")
-        if not provider or not model_id:
-            raise ValueError(
-                f"'{value}' should be provider-name/model-id, for example claude/claude-haiku-4-5"
-            )
-        return value
+        return _check_model_ref(value)
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _fallbacks_have_providers(cls, value: list[str] | None) -> list[str] | None:
+        return [_check_model_ref(ref) for ref in value] if value is not None else None
 
 
 DATABASE_DRIVERS = {
@@ -216,6 +234,9 @@ class RoostConfig(_Strict):
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelPrice] = Field(default_factory=dict)
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
+    fallbacks: list[str] = Field(default_factory=list, max_length=10)
+    """The agents' fallback models unless an agent sets its own ``fallbacks``."""
+    circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
@@ -227,3 +248,8 @@ class RoostConfig(_Strict):
     max_concurrent_turns: int = Field(default=32, ge=1, le=10_000, strict=True)
     """Turns running at once across all agents; more wait in the (durable) inbox."""
     """How many agent-to-agent hops one request may take (send_message, ask_agent)."""
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _fallbacks_have_providers(cls, value: list[str]) -> list[str]:
+        return [_check_model_ref(ref) for ref in value]

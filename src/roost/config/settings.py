@@ -12,6 +12,7 @@ from pathlib import Path
 from roost.config.schedules import ScheduleConfig
 from roost.config.schema import (
     BudgetConfig,
+    CircuitBreakerConfig,
     GatewayConfig,
     ModelPrice,
     ProviderConfig,
@@ -50,6 +51,8 @@ class AgentSettings:
     max_tokens: int = 4096
     temperature: float | None = None
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    fallbacks: tuple[tuple[str, str], ...] = ()
+    """(provider, model) pairs tried in order when the model's provider has an outage."""
 
     @property
     def model_ref(self) -> str:
@@ -74,5 +77,6 @@ class Settings:
     telegram: TelegramConfig | None = None
     schedules: dict[str, ScheduleConfig] = field(default_factory=dict)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    circuit_breaker: CircuitBreakerConfig = field(default_factory=CircuitBreakerConfig)
     config_sha256: str | None = None
     """SHA-256 of the config file as it was read (see ``roost.config.fingerprint``)."""

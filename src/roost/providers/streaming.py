@@ -137,6 +137,10 @@ class StreamingSdkProvider(SdkProvider, ABC):
         settle_sdk_import(self.sdk_name)
         return response
 
+    async def warm_up(self) -> None:
+        if self._client is None:
+            await self._first_client()
+
     async def _first_client(self) -> SdkClient:
         """Import the SDK and build its client in a worker thread, once.
 
@@ -178,7 +182,7 @@ class StreamingSdkProvider(SdkProvider, ABC):
             async for event in stream:
                 await accumulator.consume(event)
         except httpx2.TransportError as exc:
-            raise self._error(f"connection lost while streaming ({exc})") from exc
+            raise self._error(f"connection lost while streaming ({exc})", transient=True) from exc
         finally:
             await stream.close()
         return accumulator.response()

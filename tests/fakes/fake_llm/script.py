@@ -59,6 +59,8 @@ class RecordedRequest:
 class TextAnswer:
     text: str
     usage: FakeUsage | None = None
+    overloaded_midway: bool = False
+    """Stream the text, then an ``overloaded_error`` event instead of the end (Anthropic)."""
 
 
 @dataclass(frozen=True)
@@ -137,10 +139,13 @@ class LLMScript:
         self.openai_stream_usage = True
         """Set False to mimic servers that ignore ``stream_options.include_usage``."""
 
-    def reply(self, text: str, *, usage: FakeUsage | None = None) -> None:
-        """Queue a plain text answer."""
+    def reply(
+        self, text: str, *, usage: FakeUsage | None = None, overloaded_midway: bool = False
+    ) -> None:
+        """Queue a plain text answer; ``overloaded_midway``: its stream breaks after the
+        text with Anthropic's mid-stream ``overloaded_error`` event."""
         with self._lock:
-            self._script.append(TextAnswer(text, usage))
+            self._script.append(TextAnswer(text, usage, overloaded_midway))
 
     def tool_call(
         self,
