@@ -9,6 +9,8 @@ and declare what they contribute; the App wires that in here, once.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -19,6 +21,7 @@ from typing import Any, TypeVar
 from roost.agents.actor import Agent
 from roost.agents.observer import TurnObserver
 from roost.agents.turn import TurnDeps, TurnResult
+from roost.agents.warm_up import models_in_use, warm_up
 from roost.builtin_features import core_features
 from roost.bus.agent_channel import AgentChannel
 from roost.bus.dispatcher import Dispatcher
@@ -108,6 +111,8 @@ class App:
         # changes it (``refresh_tools``), so no feature registers into another's.
         self.tools = ToolRegistry(self._all_tools())
         self._serving = AsyncExitStack()
+        self.warmed_up: asyncio.Task[None] | None = None
+        """The warm-up started by ``start(recover=True)`` (``roost.agents.warm_up``)."""
 
     def _wire(self, features: Sequence[Feature]) -> None:
         """Plug in what the features declare for the bus: channels and finishers."""
@@ -153,6 +158,21 @@ class App:
             for feature in self.features:
                 await self._serving.enter_async_context(_serving(feature))
             self.dispatcher.start()  # once the channels are up (the gateway, Telegram)
+            self.warmed_up = asyncio.create_task(self._warm_up(), name="roost-warm-up")
+
+    async def _warm_up(self) -> None:
+        """What the first turn would load (SDKs, prices, metrics), loaded off the loop now."""
+        modules = (
+            ["roost.gateway.prometheus"]
+            if any(feature.name == "gateway" for feature in self.features)
+            else []
+        )
+        await warm_up(
+            self.providers,
+            models_in_use(self.settings.agents.values()),
+            self.ledger.prices,
+            modules,
+        )
 
     def _start_agents(self) -> None:
         for name, agent_settings in self.settings.agents.items():
@@ -190,6 +210,10 @@ class App:
         start.
         """
         self.router.close()
+        if self.warmed_up is not None:
+            self.warmed_up.cancel()  # a thread it started finishes on its own, unwaited
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.warmed_up
         for agent in self.agents.values():
             await agent.stop(grace_s)
         await self.router.stop()
