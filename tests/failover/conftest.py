@@ -20,6 +20,7 @@ from roost.store.tables import model_calls
 from roost.testing import ManualClock
 from tests.conftest import ConfigWriter
 from tests.fakes.llm_server import FakeLLM
+from tests.gateway.conftest import start_gateway  # noqa: F401  (a fixture the tests here use)
 
 
 def failover_yaml(fake: FakeLLM, home: Path, extra: str = "") -> str:

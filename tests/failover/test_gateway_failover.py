@@ -8,7 +8,7 @@ import dataclasses
 from roost.cli.doctor_probes import circuit_checks, read_health
 from roost.config.settings import Settings
 from tests.fakes.llm_server import FakeLLM
-from tests.gateway.conftest import Gateway, GatewayFactory, start_gateway  # noqa: F401
+from tests.gateway.conftest import Gateway, GatewayFactory
 from tests.gateway.test_http import metric
 
 

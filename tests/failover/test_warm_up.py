@@ -15,7 +15,7 @@ from roost.ledger.pricing import RATES_FILE
 from roost.providers.streaming import StreamingSdkProvider
 from tests.failover.conftest import ledger_rows
 from tests.fakes.llm_server import FakeLLM
-from tests.gateway.conftest import TIMEOUT, GatewayFactory, start_gateway  # noqa: F401
+from tests.gateway.conftest import TIMEOUT, GatewayFactory
 
 
 class HeldImport:
@@ -41,7 +41,7 @@ def held_import(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldImport]:
 
 
 async def test_healthz_answers_while_the_warm_up_holds_and_the_call_is_timed_from_its_request(
-    start_gateway: GatewayFactory,  # noqa: F811
+    start_gateway: GatewayFactory,
     fake_llm: FakeLLM,
     held_import: HeldImport,
     monkeypatch: pytest.MonkeyPatch,
@@ -71,7 +71,7 @@ async def test_healthz_answers_while_the_warm_up_holds_and_the_call_is_timed_fro
 
 
 async def test_the_warm_up_looks_the_prices_up(
-    start_gateway: GatewayFactory,  # noqa: F811
+    start_gateway: GatewayFactory,
 ) -> None:
     gateway = await start_gateway()
     assert gateway.app.warmed_up is not None
