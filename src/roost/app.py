@@ -239,6 +239,8 @@ class App:
         components: dict[str, dict[str, Any]] = {"store": {"state": "ok"}}
         if self.providers:
             components["providers"] = self.breakers.health()
+        if self.warmed_up is not None:
+            components["warm_up"] = {"state": "done" if self.warmed_up.done() else "running"}
         for feature in self.features:
             component = feature.health()
             if component is not None:
