@@ -60,8 +60,10 @@ async def call_with_failover(
     ledger: Ledger,
     record: RecordFactory,
     breakers: Breakers | None = None,
+    role: LedgerRole = LedgerRole.ROUTINE,
 ) -> CallOutcome:
-    """Run ``request`` on the first model of ``chain`` that answers."""
+    """Run ``request`` on the first model of ``chain`` that answers; the first model's
+    calls are recorded with ``role``, the others' with ``fallback``."""
     watch = _StreamWatch(observer)
     error: str | None = None
     entry: LedgerEntry | None = None
@@ -86,8 +88,7 @@ async def call_with_failover(
             raise
         error = str(failure) if failure is not None else None
         call = record(provider, model, response, error, duration_ms)
-        role = LedgerRole.ROUTINE if index == 0 else LedgerRole.FALLBACK
-        entry = ledger.entry(replace(call, role=role))
+        entry = ledger.entry(replace(call, role=role if index == 0 else LedgerRole.FALLBACK))
         if response is not None:
             if breaker is not None:
                 breaker.succeeded()
