@@ -68,7 +68,9 @@ async def call_with_failover(
     error: str | None = None
     entry: LedgerEntry | None = None
     for index, (provider, model) in enumerate(chain):
-        breaker = breakers.get(provider.name) if breakers is not None else None
+        # Skipping needs somewhere else to go: an agent without fallbacks still calls.
+        use_breaker = breakers is not None and len(chain) > 1
+        breaker = breakers.get(provider.name) if breakers is not None and use_breaker else None
         if breaker is not None and not breaker.allow():
             log.info("skipping %s/%s: its circuit breaker is open", provider.name, model)
             error = error or f"{provider.name}: skipped while its circuit breaker is open"
