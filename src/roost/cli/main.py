@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "jobs": "roost.cli.jobs_cmd:jobs_app",
     "pairing": "roost.cli.telegram_cmds:pairing_app",
     "doctor": "roost.cli.telegram_cmds:doctor",
+    "backup": "roost.cli.backup_cmd:backup",
+    "restore": "roost.cli.backup_cmd:restore",
     "help": "roost.cli.help_cmd:help_topic",
 }
 """Subcommands in the order `roost --help` lists them: ``module:function`` for a command,
