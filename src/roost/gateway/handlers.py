@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
@@ -37,6 +37,7 @@ class HistoryParams(AgentSessionParams):
 
 class UsageParams(Params):
     since: str | None = None
+    by: Literal["agent", "model", "day", "role", "job"] = "agent"
 
 
 class TopicsParams(Params):
@@ -109,7 +110,8 @@ async def _sessions_reset(context: CallContext, params: AgentSessionParams) -> d
 
 
 async def _usage_summary(context: CallContext, params: UsageParams) -> dict[str, Any]:
-    return (await queries.usage_summary(context.core, params.since)).model_dump(mode="json")
+    usage = await queries.usage_summary(context.core, params.since, params.by)
+    return usage.model_dump(mode="json")
 
 
 async def _subscribe(context: CallContext, params: TopicsParams) -> dict[str, Any]:
