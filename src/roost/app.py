@@ -163,7 +163,13 @@ class App:
                 ) from None
             provider = self.providers.get(agent_settings.provider or "")
             deps = TurnDeps(
-                agent_settings, provider, self.conversations, self.ledger, self.tools, self.budget
+                agent_settings,
+                provider,
+                self.conversations,
+                self.ledger,
+                self.tools,
+                self.budget,
+                planner=self.providers.get(agent_settings.planner_provider or ""),
             )
             agent = Agent(deps, on_turn=_log_turn)
             agent.start()

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from roost.agents.context import fit_history
 from roost.agents.observer import TurnObserver
+from roost.agents.planner import PLAN_SPEC, PLAN_TOOL, Planner
 from roost.config.settings import NO_PROVIDER_REPLY, AgentSettings
 from roost.ledger.budget import BudgetGuard
 from roost.ledger.ledger import CallRecord, Ledger, LedgerEntry
@@ -65,6 +66,8 @@ class TurnDeps:
     ledger: Ledger
     tools: ToolRegistry
     budget: BudgetGuard | None = None
+    planner: Provider | None = None
+    """The provider of ``settings.planner_model``: with it, the turn offers the ``plan`` tool."""
 
 
 class AnswerHook(Protocol):
@@ -164,6 +167,13 @@ class _Turn:
         )
         self.finished = False
         """Whether the turn's end is stored (with its last message, or by ``_finish``)."""
+        planner_model = deps.settings.planner_model
+        self.planner = (
+            Planner(deps.planner, planner_model, deps.ledger)
+            if deps.planner is not None and planner_model
+            else None
+        )
+        self.turn_id: int | None = None
 
     async def run(self, text: str) -> TurnResult:
         store = self.deps.conversations
@@ -179,7 +189,7 @@ class _Turn:
         start = await store.begin_turn(
             session_id, self.agent.name, envelope_id, text if tail is None else None
         )
-        turn_id = self.result.turn_id = start.turn_id
+        turn_id = self.result.turn_id = self.turn_id = start.turn_id
         try:
             if tail is not None and tail.role == "assistant" and not tail.tool_calls:
                 self.result.text = tail.text  # the answer was stored; only the finish was lost
@@ -278,6 +288,8 @@ class _Turn:
     ) -> tuple[ModelResponse | None, LedgerEntry]:
         """Make one call; its ledger row is stored by the caller, with what it produced."""
         tools = self.deps.tools.specs(self.agent.tools)
+        if self.planner is not None:
+            tools = (*tools, PLAN_SPEC)
         request = ModelRequest(
             model=self.model,
             system=self.agent.system,
@@ -324,7 +336,13 @@ class _Turn:
 
     async def _run_tool(self, call: ToolCall, context: ToolContext) -> Message:
         await self.observer.on_tool_start(call)
-        outcome = await self.deps.tools.run(call, context, self.agent.tools)
+        if self.planner is not None and call.name == PLAN_TOOL:
+            outcome, cost = await self.planner.answer(
+                call, self.agent.name, self.session, self.turn_id
+            )
+            self.result.cost_usd += cost
+        else:
+            outcome = await self.deps.tools.run(call, context, self.agent.tools)
         await self.observer.on_tool_end(call, outcome)
         return Message(
             role="tool",

@@ -232,6 +232,12 @@ def _resolve_agent(
         problems.append(
             f"{where}.model: unknown provider '{provider}'{_known(provider, providers)}"
         )
+    planner_provider, _, planner_model = (agent.planner_model or "").partition("/")
+    if agent.planner_model and planner_provider not in providers:
+        problems.append(
+            f"{where}.planner_model: unknown provider '{planner_provider}'"
+            f"{_known(planner_provider, providers)}"
+        )
     for index, tool in enumerate(agent.tools):
         if tool not in known_tools:
             problems.append(
@@ -261,6 +267,8 @@ def _resolve_agent(
         max_tokens=agent.max_tokens,
         temperature=agent.temperature,
         budget=agent.budget,
+        planner_provider=planner_provider or None,
+        planner_model=planner_model or None,
     )
 
 

@@ -46,6 +46,8 @@ class BudgetConfig(_Strict):
 
 class AgentConfig(_Strict):
     model: str
+    planner_model: str | None = None
+    """A strong model (provider/model) the ``plan`` tool asks; routine work stays on ``model``."""
     system: str | None = None
     system_file: Path | None = None
     tools: list[str] = Field(default_factory=lambda: ["read_file", "write_file", "list_files"])
@@ -56,9 +58,11 @@ class AgentConfig(_Strict):
     temperature: float | None = Field(default=None, ge=0, le=2)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
 
-    @field_validator("model")
+    @field_validator("model", "planner_model")
     @classmethod
-    def _model_has_provider(cls, value: str) -> str:
+    def _model_has_provider(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         provider, _, model_id = value.partition("/")
         if not provider or not model_id:
             raise ValueError(

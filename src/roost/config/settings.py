@@ -50,6 +50,10 @@ class AgentSettings:
     max_tokens: int = 4096
     temperature: float | None = None
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    planner_provider: str | None = None
+    """Config name of the planner model's provider (``planner_model`` is set with it)."""
+    planner_model: str | None = None
+    """The strong model id the ``plan`` tool asks; ``None``: no plan tool."""
 
     @property
     def model_ref(self) -> str:
