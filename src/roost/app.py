@@ -37,6 +37,7 @@ from roost.providers.base import Provider
 from roost.providers.factory import create_provider
 from roost.store.conversations import Conversations
 from roost.store.database import Database
+from roost.store.state import StateStore
 from roost.timing.clock import Clock
 from roost.tools.files import FILE_TOOLS
 from roost.tools.registry import Tool, ToolRegistry
@@ -69,7 +70,9 @@ class App:
         self.db = Database(settings.store_url)
         self.conversations = Conversations(self.db)
         self.ledger = Ledger(self.db, PriceTable.for_settings(settings))
-        self.budget = BudgetGuard.for_settings(self.ledger, settings)
+        self.budget = BudgetGuard.for_settings(
+            self.ledger, settings, StateStore(self.db), clock.now if clock else None
+        )
         self.providers: dict[str, Provider] = {
             name: create_provider(name, config) for name, config in settings.providers.items()
         }

@@ -174,6 +174,7 @@ class _Turn:
             else None
         )
         self.turn_id: int | None = None
+        self.provider = deps.provider
 
     async def run(self, text: str) -> TurnResult:
         store = self.deps.conversations
@@ -210,8 +211,7 @@ class _Turn:
         return self.result
 
     async def _loop(self, session_id: int, turn_id: int, history: list[Message]) -> None:
-        provider = self.deps.provider
-        if provider is None:
+        if self.provider is None:
             self.result.status, self.result.text = TurnStatus.UNCONFIGURED, NO_PROVIDER_REPLY
             return
         context = ToolContext(
@@ -225,7 +225,7 @@ class _Turn:
             if await self._over_budget():
                 return
             self.result.rounds += 1
-            response, entry = await self._call_model(provider, history, turn_id)
+            response, entry = await self._call_model(self.provider, history, turn_id)
             self.result.cost_usd += entry.cost_usd
             if response is None:
                 await self._finish(turn_id, entry)  # the failed call is in the ledger too
@@ -327,12 +327,39 @@ class _Turn:
     async def _over_budget(self) -> bool:
         if self.deps.budget is None:
             return False
-        refusal = await self.deps.budget.refusal(self.agent.name)
+        check = await self.deps.budget.check(self.agent.name)
+        if check.downgrade:
+            self._downgrade()
+        refusal = check.refusal
         if refusal is None:
             return False
         log.warning("agent %s: model call refused: %s", self.agent.name, refusal)
         self.result.status, self.result.text = TurnStatus.OVER_BUDGET, refusal
         return True
+
+    def _downgrade(self) -> None:
+        """A ``downgrade`` cap is reached: the rest of the turn runs on the cheapest model
+        configured for the agent (by input + output price) and the planner is not offered."""
+        candidates = [(self.deps.provider, self.model), (self.deps.provider, self.agent.model)]
+        if self.deps.planner is not None and self.agent.planner_model:
+            candidates.append((self.deps.planner, self.agent.planner_model))
+        prices = self.deps.ledger.prices
+        priced = [
+            (price.input + price.output, provider, model)
+            for provider, model in candidates
+            if provider is not None and (price := prices.lookup(provider.name, model)) is not None
+        ]
+        if priced:
+            _, provider, model = min(priced, key=lambda item: item[0])
+            if (provider, model) != (self.provider, self.model):
+                log.warning(
+                    "agent %s: budget reached, downgraded to %s/%s",
+                    self.agent.name,
+                    provider.name,
+                    model,
+                )
+            self.provider, self.model = provider, model
+        self.planner = None
 
     async def _run_tool(self, call: ToolCall, context: ToolContext) -> Message:
         await self.observer.on_tool_start(call)

@@ -42,6 +42,8 @@ class BudgetConfig(_Strict):
 
     daily_usd: float | None = Field(default=None, gt=0)
     monthly_usd: float | None = Field(default=None, gt=0)
+    on_exceed: Literal["stop", "downgrade", "warn"] = "stop"
+    """At a cap: refuse calls, move to the cheapest configured model, or only tell the owner."""
 
 
 class AgentConfig(_Strict):
