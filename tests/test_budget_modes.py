@@ -89,7 +89,7 @@ async def test_just_under_the_cap_nothing_happens_but_the_80_percent_notice(
     await spend(ledger, LATE - timedelta(minutes=4), 1)  # exactly 80%
     check = await quiet.check("a")
     assert check.refusal is None and not check.downgrade
-    assert len(quiet.notices) == 1 and "at 80% of" in quiet.notices[0]
+    assert len(quiet.notices) == 1 and "Budget at 80%:" in quiet.notices[0]
 
 
 async def test_the_80_percent_notice_is_sent_once_per_period_even_across_a_restart(
@@ -107,7 +107,7 @@ async def test_the_80_percent_notice_is_sent_once_per_period_even_across_a_resta
     first.sinks.append(sink)
     await first.check("a")
     await first.check("a")
-    assert len(sent) == 1 and "at 80% of" in sent[0] and "agents.a.budget.daily_usd" in sent[0]
+    assert len(sent) == 1 and "Budget at 80%:" in sent[0] and "agents.a.budget.daily_usd" in sent[0]
     restarted = guard(db, clock, "warn", daily=1.25)  # a new process, the same store
     restarted.sinks.append(sink)
     await restarted.check("a")
@@ -120,7 +120,7 @@ async def test_the_80_percent_notice_is_sent_once_per_period_even_across_a_resta
     clock.set(datetime(2026, 12, 2, 11, 0, tzinfo=UTC))
     await spend(ledger, clock.now(), 4)
     await restarted.check("a")
-    assert len(sent) == 3 and "at 80% of" in sent[2]
+    assert len(sent) == 3 and "Budget at 80%:" in sent[2]
 
 
 async def test_a_downgrade_ends_at_local_midnight(db: Database, auckland: None) -> None:

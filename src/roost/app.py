@@ -101,6 +101,7 @@ class App:
             health=self.health,
             refresh_tools=self._refresh_tools,
             _features=lambda: self.features,
+            budget=self.budget,
         )
         factories = [*core_features(settings), *features]
         self.features: tuple[Feature, ...] = tuple(build(self.ports) for build in factories)

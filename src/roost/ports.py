@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from roost.features.contract import Feature, HttpRoute
     from roost.features.jobs import JobOperations
     from roost.features.methods import Method
+    from roost.ledger.budget import BudgetGuard
     from roost.ledger.ledger import Ledger
     from roost.store.conversations import Conversations
     from roost.store.database import Database
@@ -152,6 +153,8 @@ class CorePorts:
     their ``tools:`` list names it."""
     _features: Callable[[], Sequence[Feature]] = field(repr=False)
     """The features present; others see only what they offer (below)."""
+    budget: BudgetGuard | None = None
+    """The caps: a channel adds a sink to tell the owner about budget notices (80%)."""
 
     def gateway_methods(self) -> list[Method]:
         """The WebSocket methods the features offer (for the gateway to host)."""

@@ -58,7 +58,7 @@ class BudgetStatus:
 
     def notice(self, kind: str) -> str:
         share = self.spent_usd / self.limit_usd
-        what = "reached" if kind == "exceeded" else f"at {share:.0%} of"
+        what = "reached" if kind == "exceeded" else f"at {share:.0%}"
         then = {
             "stop": "model calls will be refused at the cap",
             "downgrade": "the agent moves to its cheapest model at the cap",

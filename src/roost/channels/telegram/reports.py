@@ -41,6 +41,8 @@ async def status_text(core: CorePorts) -> str:
         f"{core.outbox.in_flight}",
         f"Spent today: ${spent:.4f}",
     ]
+    if core.budget is not None and core.budget.notices:
+        lines += [f"⚠ {notice}" for notice in core.budget.notices[-3:]]
     components: dict[str, Any] = health.get("components", {})
     for name, component in components.items():
         if name != "store":

@@ -125,6 +125,12 @@ class TelegramService(Feature):
             return ()
         return [HttpRoute(self.webhook.route(self.config.webhook.path), public=True)]
 
+    async def _tell_owners(self, text: str) -> None:
+        """A budget notice to each owner listed by id (their private chat with the bot),
+        through the outbox: stored first, so a notice is not lost to a restart."""
+        for owner in sorted(self.ctx.access.owner_ids):
+            await self.ctx.say(ChatRef(owner), text)
+
     def _default_agent(self) -> str:
         return self.ctx.default_agent()
 
@@ -146,6 +152,8 @@ class TelegramService(Feature):
         except (TelegramError, OSError, TimeoutError) as exc:
             self._unreachable(exc)
         self.channel.ready.set()
+        if self.ctx.core.budget is not None:
+            self.ctx.core.budget.sinks.append(self._tell_owners)
         self.typing.start()
         if self.progress is not None:
             self.progress.start()
@@ -194,6 +202,9 @@ class TelegramService(Feature):
             await self.poller.run()
 
     async def stop(self) -> None:
+        budget = self.ctx.core.budget
+        if budget is not None and self._tell_owners in budget.sinks:
+            budget.sinks.remove(self._tell_owners)
         if self.webhook is not None:
             self.webhook.accepting = False
         if self._task is not None:
