@@ -170,3 +170,43 @@ async def test_downgrade_moves_the_turn_to_the_cheapest_configured_model(
     state = [s.state for s in await downgrading_app.budget.statuses("assistant")]
     assert state == ["downgraded"]
     assert any("Budget reached" in notice for notice in downgrading_app.budget.notices)
+
+
+async def _spend_in_store(path: Path, quarters: int) -> None:
+    db = Database(load_settings(path, env=os.environ).store_url)
+    await db.open()
+    try:
+        await spend(Ledger(db, PriceTable()), datetime.now(UTC), quarters, agent="assistant")
+    finally:
+        await db.close()
+
+
+def test_roost_budget_shows_each_cap_spent_left_and_state(
+    fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    import asyncio
+    import json
+    import subprocess
+    import sys
+
+    path = write_config(
+        provider_yaml(fake_llm)
+        + f"""home: {tmp_path / "home"}
+budget: {{monthly_usd: 100}}
+agents:
+  assistant:
+    model: claude/claude-haiku-4-5
+    budget: {{daily_usd: 1.25, on_exceed: downgrade}}
+"""
+    )
+    asyncio.run(_spend_in_store(path, 4))  # $1.00
+    roost = [sys.executable, "-m", "roost", "budget"]
+    shown = subprocess.run([*roost, "--json"], capture_output=True, text=True, check=True)
+    rows = {(row["scope"], row["period"]): row for row in json.loads(shown.stdout)["budgets"]}
+    daily = rows[("agent assistant", "daily")]
+    assert (daily["spent_usd"], daily["left_usd"]) == (1.0, 0.25)
+    assert daily["state"] == "warning" and daily["on_exceed"] == "downgrade"
+    assert rows[("all agents", "monthly")]["state"] == "ok"
+    asyncio.run(_spend_in_store(path, 1))  # $1.25: the cap
+    table = subprocess.run(roost, capture_output=True, text=True, check=True).stdout
+    assert "downgraded" in table and "$1.25" in table
