@@ -94,3 +94,34 @@ agents:
     with pytest.raises(ConfigError) as refused:
         load_settings(path, env=os.environ)
     assert "agents.assistant.planner_model: unknown provider 'nope'" in str(refused.value)
+
+
+def test_agents_verbose_shows_the_fixed_bytes_of_every_request(
+    fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from roost.agents.planner import PLAN_SPEC
+
+    system = "é" * 100  # 200 bytes in UTF-8
+    write_config(
+        provider_yaml(fake_llm)
+        + f"""home: {tmp_path / "home"}
+agents:
+  planning:
+    {{model: claude/claude-haiku-4-5, planner_model: gpt/gpt-5, tools: [], system: {system}}}
+  bare: {{model: claude/claude-haiku-4-5, tools: [], system: {system}}}
+  filing: {{model: claude/claude-haiku-4-5, tools: [read_file], system: {system}}}
+"""
+    )
+    roost = [sys.executable, "-m", "roost", "agents", "--verbose"]
+    shown = subprocess.run([*roost, "--json"], capture_output=True, text=True, check=True)
+    rows = {row["name"]: row for row in json.loads(shown.stdout)["agents"]}
+    plan = json.dumps([PLAN_SPEC.name, PLAN_SPEC.description, PLAN_SPEC.input_schema])
+    assert rows["bare"]["fixed_request_bytes"] == 200
+    assert rows["planning"]["fixed_request_bytes"] == 200 + len(plan.encode())
+    assert rows["filing"]["fixed_request_bytes"] > 200
+    assert rows["planning"]["planner_model"] == "gpt/gpt-5"
+    table = subprocess.run(roost, capture_output=True, text=True, check=True).stdout
+    assert "fixed bytes" in table

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from roost.cli.common import fail, load, out_console, stdout_is_terminal
+from roost.cli.common import fail, load, out_console, state, stdout_is_terminal
 from roost.client.config_check import say_running_config
 
 if TYPE_CHECKING:
@@ -24,10 +24,15 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 
 
 def agents(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """List the configured agents with their models and tools."""
+    """List the configured agents with their models and tools.
+
+    With --verbose: the planner model and the bytes of the fixed part of every request
+    (system prompt + tool specs), which every call pays for.
+    """
     from rich.table import Table
 
     settings = load(ctx)
+    verbose = state(ctx).verbose
     rows: list[dict[str, Any]] = [
         {
             "name": agent.name,
@@ -38,15 +43,47 @@ def agents(ctx: typer.Context, as_json: JsonOption = False) -> None:
         }
         for agent in settings.agents.values()
     ]
+    if verbose:
+        for row, fixed in zip(rows, _fixed_bytes(settings).values(), strict=True):
+            agent = settings.agents[row["name"]]
+            row["planner_model"] = (
+                f"{agent.planner_provider}/{agent.planner_model}" if agent.planner_model else None
+            )
+            row["fixed_request_bytes"] = fixed
     if as_json:
         print(json.dumps({"agents": rows}))
         say_running_config(settings.home, settings.config_path)
         return
     table = Table("agent", "model", "tools", "workspace")
+    if verbose:
+        table.add_column("fixed bytes", justify="right")
     for row in rows:
-        table.add_row(*_cells(row).values())
+        cells = list(_cells(row).values())
+        if verbose:
+            cells.append(f"{row['fixed_request_bytes']:,}")
+        table.add_row(*cells)
     _print_whole(table, rows)
     say_running_config(settings.home, settings.config_path)
+
+
+def _fixed_bytes(settings: Settings) -> dict[str, int]:
+    """Per agent: the UTF-8 bytes of its system prompt and of its tools' specs as JSON (the
+    plan tool's too, with a planner model) — sent again with every call."""
+    from roost.agents.planner import PLAN_SPEC
+    from roost.app import App
+
+    registry = App(settings).tools  # not started: no connection, no SDK import
+    sizes = {}
+    for name, agent in settings.agents.items():
+        specs = list(registry.specs(agent.tools))
+        if agent.planner_model:
+            specs.append(PLAN_SPEC)
+        tools = sum(
+            len(json.dumps([spec.name, spec.description, spec.input_schema]).encode())
+            for spec in specs
+        )
+        sizes[name] = len(agent.system.encode()) + tools
+    return sizes
 
 
 def _cells(row: dict[str, Any]) -> dict[str, str]:
