@@ -125,3 +125,37 @@ agents:
     assert rows["planning"]["planner_model"] == "gpt/gpt-5"
     table = subprocess.run(roost, capture_output=True, text=True, check=True).stdout
     assert "fixed bytes" in table
+
+
+async def test_a_turn_asked_for_the_planner_runs_on_it_with_the_planner_role(
+    planning_app: App, fake_llm: FakeLLM
+) -> None:
+    result = await planning_app.ask("assistant", "think hard", "p", planner=True)
+    assert result.ok and result.text == "echo: think hard"
+    request = fake_llm.last_request
+    assert request.api == "openai" and request.body["model"] == "gpt-5"
+    assert "plan" not in [t["function"]["name"] for t in request.body.get("tools", [])]
+    assert list(await planning_app.ledger.totals_by("role")) == ["planner"]
+
+
+def test_ask_planner_on_an_agent_without_one_fails_clearly(
+    fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    write_config(
+        provider_yaml(fake_llm)
+        + f"""home: {tmp_path / "home"}
+agents:
+  plain: {{model: claude/claude-haiku-4-5}}
+"""
+    )
+    refused = subprocess.run(
+        [sys.executable, "-m", "roost", "ask", "plain", "hi", "--planner"],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "agent 'plain' has no planner model" in refused.stderr
+    assert not fake_llm.requests

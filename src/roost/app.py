@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from roost.agents.actor import Agent
 from roost.agents.observer import TurnObserver
-from roost.agents.turn import TurnDeps, TurnResult
+from roost.agents.turn import TurnDeps, TurnOrigin, TurnResult
 from roost.builtin_features import core_features
 from roost.bus.agent_channel import AgentChannel
 from roost.bus.dispatcher import Dispatcher
@@ -205,10 +205,18 @@ class App:
             raise UnknownAgent(name, list(self.agents)) from None
 
     async def ask(
-        self, agent: str, text: str, session: str, observer: TurnObserver | None = None
+        self,
+        agent: str,
+        text: str,
+        session: str,
+        observer: TurnObserver | None = None,
+        *,
+        planner: bool = False,
     ) -> TurnResult:
-        """Run a turn directly, without the inbox (for `roost ask` when no gateway runs)."""
-        return await self.agent(agent).ask(session, text, observer)
+        """Run a turn directly, without the inbox (for `roost ask` when no gateway runs);
+        ``planner``: on the agent's planner model."""
+        origin = TurnOrigin(planner=True) if planner else None
+        return await self.agent(agent).ask(session, text, observer, origin)
 
     def health(self) -> dict[str, Any]:
         components: dict[str, dict[str, Any]] = {"store": {"state": "ok"}}

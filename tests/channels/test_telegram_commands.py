@@ -153,3 +153,23 @@ async def test_the_owner_is_told_once_at_80_percent_of_a_budget(
     await ask(fake, "third", 5)
     await settle(roost, fake)
     assert sum("Budget at" in text for text in texts(fake, OWNER)) == 2  # the notice and /status
+
+
+async def test_plan_runs_the_message_on_the_planner_model(
+    start_roost: RoostFactory, tg_settings: Settings, fake: FakeTelegram, fake_llm: FakeLLM
+) -> None:
+    assistant = dataclasses.replace(
+        tg_settings.agents["assistant"], planner_provider="gpt", planner_model="gpt-5"
+    )
+    settings = dataclasses.replace(
+        tg_settings, agents={**tg_settings.agents, "assistant": assistant}
+    )
+    roost = await start_roost(settings)
+    fake.send_text(OWNER, "/plan a strategy")
+    sent = await wait_sent(fake, 1, OWNER, within=60)  # the first call imports the SDK
+    assert sent[0].visible_text == "echo: a strategy"
+    assert fake_llm.last_request.body["model"] == "gpt-5"
+    assert list(await roost.app.ledger.totals_by("role")) == ["planner"]
+    assert "now talks to coder" in await ask(fake, "/use coder", 2)
+    assert "has no planner model" in await ask(fake, "/plan again", 3)
+    assert "Usage: /plan text" in await ask(fake, "/plan", 4)

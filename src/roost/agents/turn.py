@@ -23,6 +23,7 @@ from roost.agents.planner import PLAN_SPEC, PLAN_TOOL, Planner
 from roost.config.settings import NO_PROVIDER_REPLY, AgentSettings
 from roost.ledger.budget import BudgetGuard
 from roost.ledger.ledger import CallRecord, Ledger, LedgerEntry
+from roost.ledger.roles import LedgerRole
 from roost.providers.base import (
     Message,
     ModelRequest,
@@ -93,6 +94,9 @@ class TurnOrigin:
     """How many delegations led here; tools that delegate refuse past the limit."""
     model: str | None = None
     """A model id overriding the agent's for this turn (a job's ``model``)."""
+    planner: bool = False
+    """Run the whole turn on the agent's planner model (Telegram's /plan, `roost ask
+    --planner`); its calls are recorded with the role ``planner``."""
     recovered: bool = False
     """The envelope is run again after a crash: look for the earlier turn's work."""
     on_answer: AnswerHook | None = None
@@ -175,6 +179,10 @@ class _Turn:
         )
         self.turn_id: int | None = None
         self.provider = deps.provider
+        self.role = LedgerRole.ROUTINE
+        if origin.planner and self.planner is not None:
+            self.provider, self.model = self.planner.provider, self.planner.model
+            self.role, self.planner = LedgerRole.PLANNER, None
 
     async def run(self, text: str) -> TurnResult:
         store = self.deps.conversations
@@ -317,6 +325,7 @@ class _Turn:
                 duration_ms=int((time.perf_counter() - started) * 1000),
                 turn_id=turn_id,
                 error=error,
+                role=self.role,
             )
         )
         if response is None:
@@ -359,6 +368,7 @@ class _Turn:
                     model,
                 )
             self.provider, self.model = provider, model
+            self.role = LedgerRole.ROUTINE if model == self.agent.model else self.role
         self.planner = None
 
     async def _run_tool(self, call: ToolCall, context: ToolContext) -> Message:

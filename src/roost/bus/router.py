@@ -258,6 +258,7 @@ class Router:
             sender=envelope.sender,
             depth=envelope.depth,
             model=envelope.meta.get("model"),
+            planner=envelope.meta.get("planner") is True,
             recovered=recovered,
             on_answer=answer,
         )
