@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -210,3 +213,61 @@ agents:
     asyncio.run(_spend_in_store(path, 1))  # $1.25: the cap
     table = subprocess.run(roost, capture_output=True, text=True, check=True).stdout
     assert "downgraded" in table and "$1.25" in table
+
+
+async def run(*command: str) -> subprocess.CompletedProcess[str]:
+    """A CLI command, off the event loop (the App under test keeps running)."""
+    return await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True)
+
+
+async def test_budget_set_persists_applies_at_once_and_yields_to_a_file_change(
+    fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    import sys
+
+    def configure(daily: float) -> Path:
+        return write_config(
+            provider_yaml(fake_llm)
+            + f"""home: {tmp_path / "home"}
+agents:
+  assistant: {{model: claude/claude-haiku-4-5, budget: {{daily_usd: {daily}}}}}
+"""
+        )
+
+    configure(5)
+    app = App(load_settings(tmp_path / "roost.yaml", env=os.environ))
+    await app.start()
+    try:
+        await app.ledger.record(
+            CallRecord("assistant", "s", "claude", "claude-haiku-4-5", QUARTER, 1)
+        )
+        assert (await app.ask("assistant", "hi", "b")).ok
+        roost = [sys.executable, "-m", "roost", "budget"]
+        changed = await run(*roost, "set", "assistant", "daily", "0.25")
+        assert changed.returncode == 0, changed.stderr
+        assert "agents.assistant.budget.daily_usd is now $0.25" in changed.stdout
+        refused = await app.ask("assistant", "again", "b")  # the running process, at once
+        assert refused.status == "over_budget" and "$0.25 daily budget" in refused.text
+        shown = await run(*roost, "--json")
+        assert json.loads(shown.stdout)["budgets"][0]["limit_usd"] == 0.25
+        for bad in (["nobody", "daily", "1"], ["assistant", "weekly", "1"], ["all", "daily", "-1"]):
+            wrong = await run(*roost, "set", *bad)
+            assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+    finally:
+        await app.stop(grace_s=1)
+    # A restart keeps the override while the file still says 5 ...
+    restarted = App(load_settings(tmp_path / "roost.yaml", env=os.environ))
+    await restarted.start()
+    try:
+        assert (await restarted.ask("assistant", "still?", "b")).status == "over_budget"
+    finally:
+        await restarted.stop(grace_s=1)
+    # ... and the file wins once it changes that key.
+    configure(6)
+    edited = App(load_settings(tmp_path / "roost.yaml", env=os.environ))
+    await edited.start()
+    try:
+        assert (await edited.ask("assistant", "now?", "b")).ok
+        assert [s.limit_usd for s in await edited.budget.statuses("assistant")] == [6.0]
+    finally:
+        await edited.stop(grace_s=1)

@@ -20,7 +20,7 @@ COMMANDS: dict[str, str] = {
     "init": "roost.cli.init_cmd:init",
     "agents": "roost.cli.info_cmds:agents",
     "cost": "roost.cli.info_cmds:cost",
-    "budget": "roost.cli.budget_cmd:budget",
+    "budget": "roost.cli.budget_cmd:budget_app",
     "sessions": "roost.cli.sessions_cmd:sessions",
     "history": "roost.cli.sessions_cmd:history",
     "jobs": "roost.cli.jobs_cmd:jobs_app",

@@ -27,6 +27,24 @@ WARN_SHARE = 0.8
 
 NoticeSink = Callable[[str], Awaitable[None]]
 
+OVERRIDE_PREFIX = "budget.override."
+"""State keys of the caps `roost budget set` changed: the prefix, then the config key."""
+
+
+async def set_cap(
+    state: StateStore, settings: Settings, agent: str | None, period: str, usd: float
+) -> str:
+    """Change a cap at run time (``agent`` None: the overall one); return its config key.
+
+    Stored with the file's value of that key at this moment: when the file's value differs
+    from it later, the file wins and the override is dropped (see ``_overrides``).
+    """
+    caps = settings.budget if agent is None else settings.agents[agent].budget
+    key = ("budget" if agent is None else f"agents.{agent}.budget") + f".{period}_usd"
+    file_usd = caps.daily_usd if period == "daily" else caps.monthly_usd
+    await state.set(OVERRIDE_PREFIX + key, {"usd": usd, "file_usd": file_usd})
+    return key
+
 
 @dataclass(frozen=True)
 class BudgetStatus:
@@ -129,11 +147,18 @@ class BudgetGuard:
                 scopes.append((name, caps, f"agent {name}", f"agents.{name}.budget"))
         scopes.append((None, self._overall, "all agents", "budget"))
         now = self._clock() if self._clock else None
+        in_file = {
+            f"{key}.{period}_usd": limit
+            for _, caps, _, key in scopes
+            for period, limit in (("daily", caps.daily_usd), ("monthly", caps.monthly_usd))
+        }
+        overrides = await self._overrides(in_file)
         caps_set: list[tuple[str | None, str, str, str, float]] = [
             (who, scope, key, period, limit)
             for who, caps, scope, key in scopes
-            for period, limit in (("daily", caps.daily_usd), ("monthly", caps.monthly_usd))
-            if limit is not None
+            for period in ("daily", "monthly")
+            if (limit := overrides.get(f"{key}.{period}_usd", in_file[f"{key}.{period}_usd"]))
+            is not None
         ]
         if not caps_set:
             return []
@@ -153,6 +178,26 @@ class BudgetGuard:
             )
             for (_, scope, key, period, limit), amount in zip(caps_set, spent, strict=True)
         ]
+
+    async def _overrides(self, in_file: Mapping[str, float | None]) -> dict[str, float]:
+        """The caps `roost budget set` changed, by config key, while the file still has the
+        value it had then; an override whose key the file has changed since is dropped."""
+        if self._state is None:
+            return {}
+        found: dict[str, float] = {}
+        for state_key, value in (await self._state.with_prefix(OVERRIDE_PREFIX)).items():
+            config_key = state_key.removeprefix(OVERRIDE_PREFIX)
+            if config_key not in in_file:
+                continue  # another agent's, or one no longer configured
+            if value.get("file_usd") != in_file[config_key]:
+                log.warning(
+                    "%s changed in the config file: the cap set with `roost budget set` is dropped",
+                    config_key,
+                )
+                await self._state.delete(state_key)
+                continue
+            found[config_key] = float(value["usd"])
+        return found
 
     async def check(self, agent: str) -> BudgetCheck:
         """What the caps say about the next model call for ``agent``; tells the owner what is
