@@ -118,7 +118,35 @@ def test_spans(text: str, span: timedelta) -> None:
     assert parse_window(text) == span
 
 
-@pytest.mark.parametrize("text", ["", "d", "-1d", "7y", "9999999d", "1.5d"])
+@pytest.mark.parametrize("text", ["", "d", "-1d", "7y", "99999d", "1.5d"])
 def test_bad_spans_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="is not a span"):
         parse_window(text)
+
+
+async def test_by_job_follows_the_turn_to_the_run_that_started_it(tmp_path: Path) -> None:
+    from sqlalchemy import Connection, insert
+
+    from roost.store.conversations import Conversations
+    from roost.store.tables import job_runs
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}")
+    await db.open()
+    ledger = Ledger(db, PriceTable())
+    conversations = Conversations(db)
+    session = await conversations.session_id("a", "job:digest")
+    started = await conversations.begin_turn(session, "a", 41, "make the digest")
+
+    def add_run(connection: Connection) -> None:  # the scheduler's row for envelope 41
+        run = {"job_name": "digest", "status": "ok", "envelope_id": 41}
+        connection.execute(insert(job_runs).values(scheduled_for=NOW.replace(tzinfo=None), **run))
+
+    await db.write(add_run)
+    await ledger.record(
+        CallRecord("a", "job:digest", "claude", "claude-haiku-4-5", DOLLAR, 1, started.turn_id)
+    )
+    await record(ledger, NOW)  # a call outside any job
+    groups = (await cost_report(ledger, None, "job", NOW)).groups
+    await db.close()
+    assert {name: t.calls for name, t in groups.items()} == {NO_JOB: 1, "digest": 1}
+    assert groups["digest"].cost_usd == pytest.approx(1.0)

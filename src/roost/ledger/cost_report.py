@@ -53,7 +53,8 @@ class CostReport:
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of `roost cost --json` and `usage.summary`."""
         return {
-            "since": self.since.isoformat() + "Z" if self.since else None,
+            # Naive UTC, as usage.summary has always sent it (its docs: naive = UTC).
+            "since": self.since.isoformat() if self.since else None,
             "by": self.by,
             "total": totals_dict(self.total),
             "groups": {name: totals_dict(totals) for name, totals in self.groups.items()},
@@ -85,7 +86,7 @@ def parse_window(text: str) -> timedelta:
     """``7d``, ``12h``, ``30m`` or ``2w`` as a time span (``ValueError`` with a clear message)."""
     units = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
     value, unit = text.strip()[:-1], text.strip()[-1:].lower()
-    if unit not in units or not value.isdigit() or len(value) > 6:
+    if unit not in units or not value.isdigit() or len(value) > 4:  # 9999w: no overflow
         raise ValueError(f"{text!r} is not a span like 7d, 12h, 30m or 2w")
     return timedelta(seconds=int(value) * units[unit])
 
