@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select
 
 from roost.ledger.pricing import PriceTable
+from roost.ledger.roles import LedgerRole
 from roost.providers.base import Usage
 from roost.store.database import Database
 from roost.store.tables import model_calls, utcnow
@@ -34,6 +35,8 @@ class CallRecord:
     duration_ms: int
     turn_id: int | None = None
     error: str | None = None
+    role: LedgerRole = LedgerRole.ROUTINE
+    """What the call was for (see ``LedgerRole``)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class Ledger:
                 "duration_ms": call.duration_ms,
                 "status": "error" if call.error else "ok",
                 "error": call.error,
+                "role": str(call.role),
             },
         )
 

@@ -19,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0006"
 """The newest migration's revision id; a test keeps it in step with migrations/versions."""
 
 metadata = MetaData()
@@ -92,6 +92,7 @@ model_calls = Table(
     Column("duration_ms", Integer, nullable=False, default=0),
     Column("status", String(20), nullable=False),
     Column("error", Text),
+    Column("role", String(16), nullable=False, default="routine", server_default="routine"),
     Index("ix_model_calls_created", "created_at"),
     Index("ix_model_calls_agent", "agent", "created_at"),
 )
