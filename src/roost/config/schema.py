@@ -26,6 +26,8 @@ class ProviderConfig(_Strict):
     base_url: str | None = None
     max_retries: int = Field(default=3, ge=0, le=10)
     timeout_s: float = Field(default=120.0, gt=0)
+    prompt_cache: bool = True
+    """Anthropic: mark cache breakpoints (tools, system, conversation); off sends none."""
 
 
 class ModelPrice(_Strict):
@@ -55,6 +57,8 @@ class AgentConfig(_Strict):
     max_tokens: int = Field(default=4096, ge=16)
     temperature: float | None = Field(default=None, ge=0, le=2)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    compaction: Literal["auto", "off"] = "auto"
+    """``auto``: history beyond max_context_tokens is summarised; ``off``: it is dropped."""
 
     @field_validator("model")
     @classmethod

@@ -50,6 +50,8 @@ class AgentSettings:
     max_tokens: int = 4096
     temperature: float | None = None
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    compaction: bool = True
+    """Summarise what scrolls out of ``max_context_tokens`` (``agents.<n>.compaction``)."""
 
     @property
     def model_ref(self) -> str:
