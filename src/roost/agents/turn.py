@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from roost.agents.context import fit_history
+from roost.agents.compaction import ContextWindow, SummaryCall
 from roost.agents.observer import TurnObserver
 from roost.config.settings import NO_PROVIDER_REPLY, AgentSettings
 from roost.ledger.budget import BudgetGuard
@@ -184,7 +184,14 @@ class _Turn:
             if tail is not None and tail.role == "assistant" and not tail.tool_calls:
                 self.result.text = tail.text  # the answer was stored; only the finish was lost
             else:
-                await self._loop(session_id, turn_id, start.history)
+                window = ContextWindow(
+                    self.agent,
+                    store.summaries,
+                    session_id,
+                    start.ids,
+                    await store.summaries.get(session_id) if self.agent.compaction else None,
+                )
+                await self._loop(turn_id, start.history, window)
         except asyncio.CancelledError:
             self.result.status = TurnStatus.INTERRUPTED
             await asyncio.shield(self._finish(turn_id))
@@ -199,7 +206,7 @@ class _Turn:
             await self._finish(turn_id)
         return self.result
 
-    async def _loop(self, session_id: int, turn_id: int, history: list[Message]) -> None:
+    async def _loop(self, turn_id: int, history: list[Message], window: ContextWindow) -> None:
         provider = self.deps.provider
         if provider is None:
             self.result.status, self.result.text = TurnStatus.UNCONFIGURED, NO_PROVIDER_REPLY
@@ -215,7 +222,7 @@ class _Turn:
             if await self._over_budget():
                 return
             self.result.rounds += 1
-            response, entry = await self._call_model(provider, history, turn_id)
+            response, entry = await self._call_model(provider, history, turn_id, window)
             self.result.cost_usd += entry.cost_usd
             if response is None:
                 await self._finish(turn_id, entry)  # the failed call is in the ledger too
@@ -225,13 +232,13 @@ class _Turn:
             final = not response.tool_calls
             if final:
                 self.result.text = response.text
-            await self._store_reply(session_id, turn_id, reply, entry, final)
+            await self._store_reply(window.session_id, turn_id, reply, entry, final)
             if final:
                 return
             history.append(reply)
             for call in response.tool_calls:
                 result = await self._run_tool(call, context)
-                await self.deps.conversations.append(session_id, turn_id, result)
+                await self.deps.conversations.append(window.session_id, turn_id, result)
                 history.append(result)
         self.result.status = TurnStatus.MAX_ROUNDS
         self.result.text = (
@@ -274,16 +281,17 @@ class _Turn:
             hook.stored()
 
     async def _call_model(
-        self, provider: Provider, history: list[Message], turn_id: int
+        self, provider: Provider, history: list[Message], turn_id: int, window: ContextWindow
     ) -> tuple[ModelResponse | None, LedgerEntry]:
         """Make one call; its ledger row is stored by the caller, with what it produced."""
         tools = self.deps.tools.specs(self.agent.tools)
+        summary_call = SummaryCall(
+            provider, self.deps.ledger, self.session, turn_id, self._add_spent
+        )
         request = ModelRequest(
             model=self.model,
             system=self.agent.system,
-            messages=tuple(
-                fit_history(history, self.agent.system, tools, self.agent.max_context_tokens)
-            ),
+            messages=tuple(await window.messages(history, tools, summary_call)),
             tools=tools,
             max_tokens=self.agent.max_tokens,
             temperature=self.agent.temperature,
@@ -333,6 +341,11 @@ class _Turn:
             tool_name=call.name,
             is_error=outcome.is_error,
         )
+
+    def _add_spent(self, cost_usd: float, usage: Usage) -> None:
+        """A call made for the turn besides its own (a summary): billed to it too."""
+        self.result.cost_usd += cost_usd
+        self._add_usage(usage)
 
     def _add_usage(self, usage: Usage) -> None:
         total = self.result.usage

@@ -60,6 +60,14 @@ class AgentConfig(_Strict):
     compaction: Literal["auto", "off"] = "auto"
     """``auto``: history beyond max_context_tokens is summarised; ``off``: it is dropped."""
 
+    @field_validator("compaction", mode="before")
+    @classmethod
+    def _yaml_off_is_false(cls, value: object) -> object:
+        # YAML reads a bare `off` as false (and `on` as true): take them as meant.
+        if isinstance(value, bool):
+            return "auto" if value else "off"
+        return value
+
     @field_validator("model")
     @classmethod
     def _model_has_provider(cls, value: str) -> str:

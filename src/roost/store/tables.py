@@ -19,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0008"
 """The newest migration's revision id; a test keeps it in step with migrations/versions."""
 
 metadata = MetaData()
@@ -71,6 +71,22 @@ messages = Table(
     Column("is_error", Boolean, nullable=False, default=False),
     Column("created_at", DateTime, nullable=False),
     Index("ix_messages_session", "session_id", "id"),
+)
+
+session_summaries = Table(
+    # Compaction: what a session's oldest messages said, sent in their place. The
+    # messages stay; ``covers_through`` is the id of the newest one it summarises.
+    "session_summaries",
+    metadata,
+    Column(
+        "session_id",
+        Integer,
+        ForeignKey("sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("text", Text, nullable=False),
+    Column("covers_through", Integer, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
 )
 
 model_calls = Table(

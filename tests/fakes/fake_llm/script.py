@@ -156,6 +156,9 @@ class LLMScript:
         """Keep only this many newest requests (a long-running standalone fake)."""
         self.openai_stream_usage = True
         """Set False to mimic servers that ignore ``stream_options.include_usage``."""
+        self.responder: Callable[[RecordedRequest], ScriptedAnswer | None] | None = None
+        """Asked for an answer when nothing is queued (``None`` from it: the echo); lets a
+        test or benchmark answer from what each request contains."""
         self.clock: Callable[[], float] = time.monotonic
         """Seconds, for the prompt caches' 5-minute TTL (a test may swap in a manual clock)."""
         self.anthropic_cache = AnthropicPromptCache(lambda: self.clock())
@@ -212,6 +215,7 @@ class LLMScript:
             self.requests.clear()
             self.openai_stream_usage = True
             self.clock = time.monotonic
+            self.responder = None
         self.anthropic_cache.clear()
         self.openai_cache.clear()
 
@@ -247,7 +251,8 @@ class LLMScript:
     async def next_answer(self, record: RecordedRequest) -> ScriptedAnswer:
         """Record ``record``, then (after any pending delay) say what to answer.
 
-        With nothing queued the answer echoes the request's last user text.
+        With nothing queued the ``responder`` answers, else the request's last user text
+        is echoed.
         """
         with self._lock:
             self.requests.append(record)
@@ -255,6 +260,9 @@ class LLMScript:
                 del self.requests[: -self.max_recorded]
             answer = self._script.popleft() if self._script else None
             delay, self._next_delay = self._next_delay, 0.0
+            responder = self.responder
+        if answer is None and responder is not None:
+            answer = responder(record)
         if answer is None:
             answer = TextAnswer(f"echo: {_last_user_text(record.body)}")
         if delay > 0:
