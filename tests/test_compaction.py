@@ -226,3 +226,16 @@ async def test_a_reset_session_starts_without_its_summary(
     await compacting.ask("assistant", "hello again", "long")
     last = _turn_requests(fake_llm)[-1].body["messages"]
     assert len(last) == 1 and "hello again" in _text(last[0]["content"])
+
+
+async def test_fifty_turns_read_most_input_from_the_cache_and_keep_the_first_fact(
+    fake_llm: FakeLLM,
+) -> None:
+    """The benchmark's conversation (bench/cache_conversation.py), caching and compaction on."""
+    from bench.cache_conversation import run_conversation
+
+    figures = await run_conversation(fake_llm, "claude-sonnet-4-5", 50, on=True)
+    assert figures["summary_calls"] >= 1
+    assert figures["cache_read_share"] >= 0.7
+    assert figures["fact_from_turn_1_in_last_turn"] is True
+    assert figures["unpriced_calls"] == 0 and figures["cost_usd"] > 0
