@@ -239,3 +239,31 @@ async def test_fifty_turns_read_most_input_from_the_cache_and_keep_the_first_fac
     assert figures["cache_read_share"] >= 0.7
     assert figures["fact_from_turn_1_in_last_turn"] is True
     assert figures["unpriced_calls"] == 0 and figures["cost_usd"] > 0
+
+
+async def test_a_long_backlog_is_folded_in_several_bounded_summary_calls(
+    write_config: ConfigWriter, tmp_path: Path, fake_llm: FakeLLM
+) -> None:
+    # A session that grew with compaction off, then compaction on: the backlog goes into
+    # the summary in calls of about one context's worth each, not in one huge request.
+    before = await _app(write_config, tmp_path, fake_llm, "    compaction: off\n")
+    try:
+        await _chat(before, range(12))
+    finally:
+        await before.stop(grace_s=1)
+    fake_llm.reset()
+    fake_llm.responder = summarise
+    after = await _app(write_config, tmp_path, fake_llm, "")
+    try:
+        result = await after.ask("assistant", "Turn 12. What is the boat called?", "long")
+    finally:
+        await after.stop(grace_s=1)
+    assert result.ok
+    summaries = _summary_requests(fake_llm)
+    assert len(summaries) >= 2
+    for record in summaries:
+        folded = _text(record.body["messages"][-1]["content"]).split("Messages to fold into it:")
+        assert len(folded[1]) <= 1000 * 4 + 200  # about max_context_tokens at 4 chars a token
+    last = _turn_requests(fake_llm)[-1].body["messages"]
+    assert "boat is called Albatross" in _text(last[0]["content"])
+    assert "What is the boat called?" in _text(last[-1]["content"])

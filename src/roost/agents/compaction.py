@@ -43,6 +43,8 @@ SUMMARY_SYSTEM = (
     "changed; drop greetings and repetition. Plain text, at most {words} words. "
     "Reply with the updated summary only."
 )
+MAX_FOLDS_PER_CALL = 4
+"""Summary calls one model call may wait for (a long backlog); then the window slides."""
 _TOOL_TEXT_LIMIT = 1_000
 """Characters of a tool's arguments or result shown to the summariser."""
 
@@ -88,27 +90,38 @@ class ContextWindow:
         if not settings.compaction:
             return fit_history(history, settings.system, tools, settings.max_context_tokens)
         budget = history_budget(settings.system, tools, settings.max_context_tokens)
+        for _ in range(MAX_FOLDS_PER_CALL):
+            visible = list(history[self._first_uncovered(history) :])
+            if self._failed or _tokens(self._lead(), visible) <= budget:
+                break
+            if not await self._fold(history, budget, call):
+                break
+        return self._sent(list(history[self._first_uncovered(history) :]), budget)
+
+    async def _fold(self, history: Sequence[Message], budget: int, call: SummaryCall) -> bool:
+        """Fold the oldest uncovered messages into the summary; whether it was done."""
         start = self._first_uncovered(history)
-        visible = list(history[start:])
-        if _tokens(self._lead(), visible) <= budget or self._failed:
-            return self._sent(visible, budget)
-        fold = _fold_point(visible, budget // 2)
+        visible = history[start:]
+        # At most about one context's worth per summary call, so a long backlog (a session
+        # that predates compaction) goes in several calls, each of a size the model takes.
+        fold = _fold_point(visible, budget // 2, self._settings.max_context_tokens)
         if fold == 0 or start + fold > len(self._ids):
-            return self._sent(visible, budget)  # nothing before the current turn to fold
+            return False  # nothing before the current turn to fold
         try:
             text = await self._summarise(visible[:fold], call)
+            summary = SessionSummary(text, self._ids[start + fold - 1])
+            await self._summaries.save(self.session_id, summary)
         except Exception:
             log.warning(
                 "agent %s: summarising the oldest messages failed; "
                 "sending the newest that fit instead for this turn",
-                settings.name,
+                self._settings.name,
                 exc_info=True,
             )
             self._failed = True
-            return self._sent(visible, budget)
-        self._summary = SessionSummary(text, self._ids[start + fold - 1])
-        await self._summaries.save(self.session_id, self._summary)
-        return self._sent(visible[fold:], budget)
+            return False
+        self._summary = summary
+        return True
 
     def _first_uncovered(self, history: Sequence[Message]) -> int:
         if self._summary is None:
@@ -194,13 +207,28 @@ def _tokens(lead: Sequence[Message], messages: Sequence[Message]) -> int:
     return sum(message_tokens(m) for m in lead) + sum(message_tokens(m) for m in messages)
 
 
-def _fold_point(visible: Sequence[Message], keep: int) -> int:
-    """Where to cut: the first user message from which at most ``keep`` tokens remain,
-    but never past the current turn's user message; 0 when there is no such cut."""
+def _fold_point(visible: Sequence[Message], keep: int, most: int) -> int:
+    """Where to cut: the first user message from which at most ``keep`` tokens remain, or
+    before which at most ``most`` tokens are folded, whichever comes first (but at least
+    one turn); never past the current turn's user message; 0 when there is no cut."""
     last_user = max((i for i, m in enumerate(visible) if m.role == "user"), default=0)
     remaining = _tokens([], visible)
+    folded = 0
     for index, message in enumerate(visible):
-        if index > 0 and message.role == "user" and (remaining <= keep or index == last_user):
-            return index
+        if index > 0 and message.role == "user":
+            next_turn = _turn_tokens(visible, index)
+            if remaining <= keep or index == last_user or folded + next_turn > most:
+                return index
         remaining -= message_tokens(message)
+        folded += message_tokens(message)
     return 0
+
+
+def _turn_tokens(messages: Sequence[Message], start: int) -> int:
+    """Tokens of the turn that begins at ``start`` (up to the next user message)."""
+    total = message_tokens(messages[start])
+    for message in messages[start + 1 :]:
+        if message.role == "user":
+            break
+        total += message_tokens(message)
+    return total
