@@ -29,7 +29,7 @@ from roost.config.settings import AgentSettings
 from roost.ledger.ledger import CallRecord, Ledger
 from roost.ledger.roles import LedgerRole
 from roost.providers.base import Message, ModelRequest, Provider, ToolSpec, Usage
-from roost.store.summaries import SessionSummary, Summaries
+from roost.store.summaries import CompactionSummary, Summaries
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class ContextWindow:
         summaries: Summaries,
         session_id: int,
         ids: Sequence[int],
-        summary: SessionSummary | None,
+        summary: CompactionSummary | None,
     ) -> None:
         self._settings = settings
         self._summaries = summaries
@@ -109,7 +109,7 @@ class ContextWindow:
             return False  # nothing before the current turn to fold
         try:
             text = await self._summarise(visible[:fold], call)
-            summary = SessionSummary(text, self._ids[start + fold - 1])
+            summary = CompactionSummary(text, self._ids[start + fold - 1])
             await self._summaries.save(self.session_id, summary)
         except Exception:
             log.warning(

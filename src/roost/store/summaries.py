@@ -16,7 +16,7 @@ from roost.store.tables import session_summaries, utcnow
 
 
 @dataclass(frozen=True)
-class SessionSummary:
+class CompactionSummary:
     text: str
     covers_through: int
     """The id of the newest message the summary stands for."""
@@ -26,18 +26,18 @@ class Summaries:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def get(self, session_id: int) -> SessionSummary | None:
+    async def get(self, session_id: int) -> CompactionSummary | None:
         query = select(session_summaries.c.text, session_summaries.c.covers_through).where(
             session_summaries.c.session_id == session_id
         )
 
-        def find(connection: Connection) -> SessionSummary | None:
+        def find(connection: Connection) -> CompactionSummary | None:
             row = connection.execute(query).first()
-            return SessionSummary(row[0], int(row[1])) if row is not None else None
+            return CompactionSummary(row[0], int(row[1])) if row is not None else None
 
         return await self._db.read(find)
 
-    async def save(self, session_id: int, summary: SessionSummary) -> None:
+    async def save(self, session_id: int, summary: CompactionSummary) -> None:
         """Replace the session's summary (one transaction: never two, never none)."""
         values = {
             "session_id": session_id,
