@@ -55,6 +55,12 @@ def _scheduler() -> FeatureFactory:
     return SchedulerService
 
 
+def _openai_api() -> FeatureFactory:
+    from roost.openai_api.service import OpenAIFeature
+
+    return OpenAIFeature
+
+
 def _always(_: Settings) -> bool:
     return True
 
@@ -66,6 +72,7 @@ BUILTIN_FEATURES: tuple[BuiltinFeature, ...] = (
     BuiltinFeature(
         "scheduler", ("schedule_job", "list_jobs", "cancel_job"), True, _always, _scheduler
     ),
+    BuiltinFeature("openai_api", (), True, lambda s: s.gateway.enabled, _openai_api),
 )
 
 

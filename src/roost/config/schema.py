@@ -55,6 +55,9 @@ class AgentConfig(_Strict):
     max_tokens: int = Field(default=4096, ge=16)
     temperature: float | None = Field(default=None, ge=0, le=2)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    openai_system: Literal["ignore", "append"] = "ignore"
+    """What a ``system`` message from an OpenAI-compatible client (/v1/chat/completions)
+    does: nothing (logged once), or it is added to the turn's input as context."""
 
     @field_validator("model")
     @classmethod

@@ -50,6 +50,8 @@ class AgentSettings:
     max_tokens: int = 4096
     temperature: float | None = None
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    openai_system: str = "ignore"
+    """``ignore`` or ``append``: a system message from an OpenAI-compatible client."""
 
     @property
     def model_ref(self) -> str:
