@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import secrets
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -30,6 +31,7 @@ from roost.openai_api.sessions import (
     conversation,
 )
 from roost.openai_api.turns import StoppedWaiting, TurnRunner
+from roost.store.database import StorageUnavailable
 
 if TYPE_CHECKING:
     import asyncio
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 8 * 1024 * 1024
 """A resent chat history can be long; this is far more than any model's context."""
 SENDER_SCHEME = "openai"
+REMEMBERED_SYSTEM_MESSAGES = 10_000
 
 
 class RequestError(Exception):
@@ -69,7 +72,8 @@ class OpenAIApi:
         self._turns = TurnRunner(core, stopping)
         self._created = int(core.started_at)
         self._warned_system: set[str] = set()
-        self._appended_system: dict[tuple[str, str], str] = {}
+        self._appended_system: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        """Per session, the client system message last added (its digest), most recent last."""
 
     async def models(self, request: Request) -> Response:
         return JSONResponse(wire.models_list(sorted(self._core.agents), self._created))
@@ -87,6 +91,8 @@ class OpenAIApi:
             return exc.response()
         except (StoppedWaiting, RouterStopped) as exc:
             return RequestError(503, str(exc), "shutting_down", "server_error").response()
+        except StorageUnavailable as exc:  # logged once by the store, not per request
+            return RequestError(exc.http_status, str(exc), exc.code, "server_error").response()
         except Exception:
             log.exception("openai: POST /v1/chat/completions failed")
             return RequestError(
@@ -121,14 +127,14 @@ class OpenAIApi:
         completion_id = f"chatcmpl-{secrets.token_hex(12)}"
         if body.stream:
             writer = wire.ChunkWriter(completion_id, agent, body.include_usage)
-            self._sessions.went_on(talk, placement.session)
+            self._sessions.went_on(talk, placement)
             return StreamingResponse(
                 self._turns.stream(envelope, writer),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Roost-Session": placement.session},
             )
         result = await self._turns.ask(envelope)
-        self._sessions.went_on(talk, placement.session)
+        self._sessions.went_on(talk, placement)
         turn = {"message_id": envelope.id, **result.as_dict()}
         return JSONResponse(
             wire.completion(completion_id, result, turn),
@@ -163,9 +169,13 @@ class OpenAIApi:
                     agent,
                 )
             return False
-        if self._appended_system.get((agent, session)) == system:
+        digest = hashlib.sha256(system.encode("utf-8")).digest()
+        if self._appended_system.get((agent, session)) == digest:
+            self._appended_system.move_to_end((agent, session))
             return False
-        self._appended_system[(agent, session)] = system
+        self._appended_system[(agent, session)] = digest
+        while len(self._appended_system) > REMEMBERED_SYSTEM_MESSAGES:
+            self._appended_system.popitem(last=False)
         return True
 
 

@@ -114,10 +114,13 @@ class SessionMap:
         )
         return Placement(branch, "branch" if talk.earlier else "derived")
 
-    def went_on(self, talk: Conversation, session: str) -> None:
-        """The newest message went into ``session``: the next request continues it there."""
+    def went_on(self, talk: Conversation, placement: Placement) -> None:
+        """The newest message went into the placement's session: the conversation's next
+        request continues there (for derived sessions; a header or ``user`` says so itself)."""
+        if placement.how not in ("derived", "branch"):
+            return
         key = _fingerprint(talk.agent, talk.client, talk.user_texts)
-        self._branches[key] = session
+        self._branches[key] = placement.session
         self._branches.move_to_end(key)
         while len(self._branches) > REMEMBERED_BRANCHES:
             self._branches.popitem(last=False)

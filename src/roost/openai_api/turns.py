@@ -85,8 +85,12 @@ class TurnRunner:
             try:
                 result = ask.result()
             except StoppedWaiting as exc:
-                yield sse(error_body(str(exc), "server_error", "shutting_down"))
-                yield b"data: [DONE]\n\n"
+                yield _failed(str(exc), "shutting_down")
+                return
+            except Exception:
+                # The headers are sent: the error goes in the stream, in OpenAI's shape.
+                log.exception("openai: the streamed turn of message %d failed", envelope.id)
+                yield _failed("internal error (see the server log)", "internal")
                 return
             if not streamed and result.text:
                 yield writer.text(result.text)  # e.g. an error, or a provider that does not stream
@@ -97,6 +101,10 @@ class TurnRunner:
                 ask.cancel()  # the client left: the turn goes on and is stored
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await ask
+
+
+def _failed(message: str, code: str) -> bytes:
+    return sse(error_body(message, "server_error", code)) + b"data: [DONE]\n\n"
 
 
 async def _pieces(
