@@ -109,7 +109,7 @@ async def start_roost(settings: Settings) -> AsyncIterator[RoostFactory]:
 
     yield start
     for app in started:
-        await app.stop(grace_s=1)
+        await app.stop(grace_s=1)  # again for one a test stopped: harmless
 
 
 @pytest.fixture

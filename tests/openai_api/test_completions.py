@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.fakes.llm_server import FakeLLM, FakeUsage
-from tests.openai_api.conftest import TIMEOUT, Roost, sent_messages, sent_system
+from tests.openai_api.conftest import TIMEOUT, Roost, RoostFactory, sent_messages, sent_system
 
 
 async def test_models_lists_one_model_per_agent(roost: Roost) -> None:
@@ -136,3 +136,30 @@ async def test_a_client_that_leaves_mid_stream_loses_nothing(
             texts = [m["text"] for m in await roost.history("left")]
             await asyncio.sleep(0.02)
     assert texts == ["q", "the answer nobody waited for"]
+
+
+async def test_roost_stopping_mid_turn_answers_503_and_keeps_the_message(
+    start_roost: RoostFactory, fake_llm: FakeLLM
+) -> None:
+    roost = await start_roost()
+    fake_llm.delay(30)  # the model never answers before Roost stops
+    body = {"model": "assistant", "messages": [{"role": "user", "content": "slow"}]}
+    async with roost.http() as http:
+        waiting = asyncio.ensure_future(
+            http.post("/v1/chat/completions", json=body, headers={"X-Roost-Session": "s"})
+        )
+        await asyncio.to_thread(fake_llm.wait_for_requests, 1, TIMEOUT)
+        await roost.app.stop(grace_s=0.1)
+        response = await waiting
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "shutting_down"
+    assert response.json()["error"]["type"] == "server_error"
+    fake_llm.reset()
+    fake_llm.reply("answered after the restart")
+    again = await start_roost()  # the same home: the stored message runs again
+    texts: list[str] = []
+    async with asyncio.timeout(TIMEOUT):
+        while len(texts) < 2:
+            texts = [m["text"] for m in await again.history("s")]
+            await asyncio.sleep(0.02)
+    assert texts == ["slow", "answered after the restart"]
