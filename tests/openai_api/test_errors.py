@@ -48,6 +48,12 @@ BAD_BODIES: list[tuple[str, bytes | str, str]] = [
         "invalid_messages",
     ),
     (
+        "an image alone",
+        b'{"model": "assistant", "messages": [{"role": "user", "content": "old question"},'
+        b' {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}',
+        "invalid_messages",
+    ),
+    (
         "two answers",
         b'{"model": "assistant", "n": 2, "messages": [{"role": "user", "content": "x"}]}',
         "invalid_request",

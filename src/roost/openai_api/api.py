@@ -108,7 +108,10 @@ class OpenAIApi:
         talk = conversation(agent, client, body.messages)
         if talk is None:
             raise RequestError(
-                400, "messages: no user message with text", "invalid_messages", param="messages"
+                400,
+                "messages: the newest user message has no text (only text parts are read)",
+                "invalid_messages",
+                param="messages",
             )
         header = request.headers.get(SESSION_HEADER)
         if header is not None and not 0 < len(header) <= MAX_KEY_CHARS:

@@ -77,12 +77,10 @@ def client_name(header: str | None, user_agent: str | None) -> str:
 
 
 def conversation(agent: str, client: str, messages: list[ChatMessage]) -> Conversation | None:
-    """The conversation of a request, or None when it has no user message with text."""
-    newest = max(
-        (i for i, message in enumerate(messages) if message.role == "user" and message.text),
-        default=None,
-    )
-    if newest is None:
+    """The conversation of a request, or None when its newest user message has no text
+    (there is none, or it has only images or other parts Roost does not take)."""
+    newest = max((i for i, message in enumerate(messages) if message.role == "user"), default=None)
+    if newest is None or not messages[newest].text:
         return None
     users = tuple(m.text for m in messages[: newest + 1] if m.role == "user" and m.text)
     earlier = tuple(
