@@ -21,7 +21,8 @@ from tests.fakes.llm_server import FakeLLM
 from tests.gateway.conftest import TIMEOUT, TOKEN, WsClient
 
 SDK_TIMEOUT = 120.0
-"""Generous: a first turn imports the provider's SDK, slow on a busy machine."""
+"""Upper bound for a turn: generous, as a first turn imports the provider's SDK, which is
+slow on a busy machine (a healthy run takes a fraction of it)."""
 
 __all__ = ["TIMEOUT", "TOKEN", "Roost", "RoostFactory"]
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from roost.openai_api import turns
 from tests.fakes.llm_server import FakeLLM, FakeUsage
-from tests.openai_api.conftest import TIMEOUT, Roost, RoostFactory, sent_messages, sent_system
+from tests.openai_api.conftest import SDK_TIMEOUT, Roost, RoostFactory, sent_messages, sent_system
 
 
 async def test_models_lists_one_model_per_agent(roost: Roost) -> None:
@@ -131,7 +134,7 @@ async def test_a_client_that_leaves_mid_stream_loses_nothing(
         first = await anext(response.aiter_lines())
         assert first.startswith("data: ")
     texts: list[str] = []
-    async with asyncio.timeout(TIMEOUT):
+    async with asyncio.timeout(SDK_TIMEOUT):
         while "the answer nobody waited for" not in texts:
             texts = [m["text"] for m in await roost.history("left")]
             await asyncio.sleep(0.02)
@@ -148,7 +151,7 @@ async def test_roost_stopping_mid_turn_answers_503_and_keeps_the_message(
         waiting = asyncio.ensure_future(
             http.post("/v1/chat/completions", json=body, headers={"X-Roost-Session": "s"})
         )
-        await asyncio.to_thread(fake_llm.wait_for_requests, 1, TIMEOUT)
+        await asyncio.to_thread(fake_llm.wait_for_requests, 1, SDK_TIMEOUT)
         await roost.app.stop(grace_s=0.1)
         response = await waiting
     assert response.status_code == 503
@@ -158,8 +161,26 @@ async def test_roost_stopping_mid_turn_answers_503_and_keeps_the_message(
     fake_llm.reply("answered after the restart")
     again = await start_roost()  # the same home: the stored message runs again
     texts: list[str] = []
-    async with asyncio.timeout(TIMEOUT):
+    async with asyncio.timeout(SDK_TIMEOUT):
         while len(texts) < 2:
             texts = [m["text"] for m in await again.history("s")]
             await asyncio.sleep(0.02)
     assert texts == ["slow", "answered after the restart"]
+
+
+async def test_a_silent_turn_keeps_the_stream_alive(
+    roost: Roost, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(turns, "KEEPALIVE_S", 0.05)
+    fake_llm.delay(0.5)  # the model (or a tool) takes its time
+    fake_llm.reply("at last")
+    body = {"model": "assistant", "messages": [{"role": "user", "content": "x"}], "stream": True}
+    async with (
+        roost.http() as http,
+        http.stream("POST", "/v1/chat/completions", json=body) as response,
+    ):
+        lines = [line async for line in response.aiter_lines() if line]
+    assert ": keep-alive" in lines
+    end = next(i for i, line in enumerate(lines) if '"finish_reason":"stop"' in line)
+    assert lines.index(": keep-alive") < end
+    assert lines[-1] == "data: [DONE]"
