@@ -55,6 +55,12 @@ def _scheduler() -> FeatureFactory:
     return SchedulerService
 
 
+def _mcp() -> FeatureFactory:
+    from roost.mcp.feature import McpFeature
+
+    return McpFeature
+
+
 def _always(_: Settings) -> bool:
     return True
 
@@ -66,6 +72,8 @@ BUILTIN_FEATURES: tuple[BuiltinFeature, ...] = (
     BuiltinFeature(
         "scheduler", ("schedule_job", "list_jobs", "cancel_job"), True, _always, _scheduler
     ),
+    # Its tools are the servers' (``mcp:<server>`` entries, checked against mcp_servers).
+    BuiltinFeature("mcp", (), True, lambda s: bool(s.mcp_servers), _mcp),
 )
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from roost.config.mcp_servers import McpServerConfig
 from roost.config.origins import normalize_origin
 from roost.config.schedules import ScheduleConfig
 
@@ -223,6 +224,7 @@ class RoostConfig(_Strict):
     telegram: TelegramConfig | None = None
     schedules: dict[str, ScheduleConfig] = Field(default_factory=dict)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    mcp_servers: dict[str, McpServerConfig] = Field(default_factory=dict)
     max_delegation_depth: int = Field(default=3, ge=0, le=10)
     max_concurrent_turns: int = Field(default=32, ge=1, le=10_000, strict=True)
     """Turns running at once across all agents; more wait in the (durable) inbox."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from roost.config.mcp_servers import McpServerConfig
 from roost.config.schedules import ScheduleConfig
 from roost.config.schema import (
     BudgetConfig,
@@ -74,5 +75,6 @@ class Settings:
     telegram: TelegramConfig | None = None
     schedules: dict[str, ScheduleConfig] = field(default_factory=dict)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    mcp_servers: dict[str, McpServerConfig] = field(default_factory=dict)
     config_sha256: str | None = None
     """SHA-256 of the config file as it was read (see ``roost.config.fingerprint``)."""
