@@ -76,6 +76,7 @@ def _http() -> None:
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    sock.listen(128)  # connections made before uvicorn serves wait in the backlog
     port = sock.getsockname()[1]
     print(f"http://127.0.0.1:{port}/mcp", flush=True)
     config = uvicorn.Config(guarded(app), log_level="warning", lifespan="on")

@@ -186,6 +186,10 @@ async def _async_checks(settings: Settings) -> list[Check]:
     checks += _check_gateway(settings)
     checks += await _check_running(settings)
     checks += [Check(ok, what) for ok, what in await telegram_checks(settings.telegram)]
+    if settings.mcp_servers:
+        from roost.mcp.probe import probe_servers
+
+        checks += [Check(ok, what) for ok, what in await probe_servers(settings.mcp_servers)]
     return checks
 
 

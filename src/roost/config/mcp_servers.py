@@ -33,7 +33,9 @@ class McpServerConfig(BaseModel):
     url: str | None = None
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     timeout_s: float = Field(default=30.0, gt=0, le=3600)
-    """How long one call (and the start) may take; a call past it restarts the server."""
+    """How long one call may take; a call past it restarts the server."""
+    start_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    """How long starting (and listing the tools) may take (``npx`` may download first)."""
     tools: dict[str, Literal["ask", "allow"]] = Field(default_factory=dict)
     """Per tool (its name on the server): ``ask`` waits for the owner's approval."""
 

@@ -62,6 +62,7 @@ class McpServer:
         on_tools_changed: Callable[[], None],
         errlog: Path | None = None,
         backoff: Backoff = Backoff(),
+        announce: bool = True,
     ) -> None:
         self.name = name
         self.config = config
@@ -71,6 +72,8 @@ class McpServer:
         self._on_tools_changed = on_tools_changed
         self._errlog = errlog
         self._backoff = backoff
+        self._announce = announce
+        """Log failures (a probe, which reports them itself, does not)."""
         self._session: Any = None
         self._settled = asyncio.Event()
         """Set when a start attempt ended (ready or not); cleared while starting."""
@@ -94,6 +97,13 @@ class McpServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._set_state(STOPPED)
+
+    async def settled(self, timeout_s: float) -> str:
+        """Wait (at most ``timeout_s``) until a start attempt ended; the state then."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._settled.wait()
+        return self.state
 
     def status(self) -> dict[str, Any]:
         """State, tools and last error, for /healthz and `roost mcp list` (no secrets)."""
@@ -123,7 +133,7 @@ class McpServer:
                 raise
             except BaseException as exc:  # an anyio group raises ExceptionGroups
                 up_since = self._up_since
-                error = describe(exc, self.config)
+                error = self._lost_reason or describe(exc, self.config)
             was_ready = up_since is not None
             if was_ready and time.monotonic() - (up_since or 0) >= self._backoff.stable_s:
                 failures = 0
@@ -132,7 +142,8 @@ class McpServer:
             self.last_error = error
             self._retry_at = time.monotonic() + delay
             self._set_state(BACKING_OFF if was_ready else FAILED)
-            log.warning(
+            log.log(
+                logging.WARNING if self._announce else logging.DEBUG,
                 "MCP server %s %s: %s; restarting in %.1fs",
                 self.name,
                 "lost" if was_ready else "failed to start",
@@ -153,7 +164,7 @@ class McpServer:
             read = _watch_closing(read, self._lost, stack)
             session_type = modules["mcp.client.session"].ClientSession
             session = await stack.enter_async_context(session_type(read, write))
-            async with asyncio.timeout(self.config.timeout_s):
+            async with asyncio.timeout(self.config.start_timeout_s):
                 await session.initialize()
                 listed = await _list_tools(session)
             self.tools = listed
@@ -200,7 +211,11 @@ class McpServer:
     def restart(self, reason: str) -> None:
         """Drop the connection (a hung or broken server); the supervisor starts it again."""
         if self.state == READY:
-            self._lost_reason = reason
+            # Down from now on: no call may take the session being torn down.
+            self._lost_reason = self.last_error = reason
+            self._session = None
+            self._retry_at = None
+            self._set_state(BACKING_OFF)
             self._lost.set()
 
     # -- calls -----------------------------------------------------------------
@@ -237,9 +252,7 @@ class McpServer:
 
     async def _ready_session(self) -> Any:
         if self.state == STARTING:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.config.timeout_s):
-                    await self._settled.wait()
+            await self.settled(self.config.timeout_s)
         session = self._session
         if self.state != READY or session is None:
             raise ServerUnavailable(self.unavailable_reason())
@@ -318,7 +331,7 @@ def describe(exc: BaseException, config: McpServerConfig) -> str:
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     if isinstance(exc, TimeoutError):
-        return f"no answer within {config.timeout_s:g}s"
+        return f"not started within {config.start_timeout_s:g}s"
     if isinstance(exc, FileNotFoundError) and config.command:
         return f"command not found: {config.command}"
     text = str(exc) or type(exc).__name__

@@ -1,0 +1,156 @@
+"""MCP stdio servers through a running App: tools offered to the model as
+``server__tool``, called in an agent turn through the fake LLM, filtered by globs,
+restarted after a crash or a hang, and reported in /healthz and `mcp.list`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import httpx
+
+from roost.gateway.service import GatewayService
+from tests.fakes.llm_server import FakeLLM
+from tests.mcp.conftest import START_S, StartRoost, stdio_server, wait_for_state
+
+
+def offered_tools(fake_llm: FakeLLM, request: int = 0) -> list[str]:
+    return [tool["name"] for tool in fake_llm.requests[request].body.get("tools", [])]
+
+
+async def test_an_agent_turn_calls_an_mcp_tool_and_gets_its_result(
+    start_roost: StartRoost, fake_llm: FakeLLM
+) -> None:
+    app = await start_roost({"srv": stdio_server()}, ["read_file", "mcp:srv"])
+    status = await wait_for_state(app, "srv", "ready")
+    assert set(status["tools"]) == {"echo", "read_note", "write_note", "pid", "block"}
+    fake_llm.tool_call("srv__echo", {"text": "hello there"})
+    fake_llm.reply("It echoed.")
+    result = await app.ask("assistant", "echo something", "s1")
+    assert result.ok and result.text == "It echoed."
+    assert offered_tools(fake_llm) == [
+        "read_file",
+        "srv__echo",
+        "srv__read_note",
+        "srv__write_note",
+        "srv__pid",
+        "srv__block",
+    ]
+    echo_spec = fake_llm.requests[0].body["tools"][1]
+    assert echo_spec["description"] == "Echo the text back."
+    assert echo_spec["input_schema"]["properties"]["text"]["type"] == "string"
+    second = json.dumps(fake_llm.requests[1].body)
+    # The result went back to the model, marked as untrusted data from that tool.
+    assert "echo: hello there" in second
+    assert 'untrusted source=\\"mcp:srv/echo\\"' in second
+
+
+async def test_a_glob_offers_only_the_matching_tools(
+    start_roost: StartRoost, fake_llm: FakeLLM
+) -> None:
+    app = await start_roost({"srv": stdio_server()}, ["mcp:srv/read_*", "mcp:srv/pid"])
+    await wait_for_state(app, "srv", "ready")
+    fake_llm.tool_call("srv__write_note", {"name": "n", "text": "t"})
+    fake_llm.reply("ok")
+    await app.ask("assistant", "write", "s1")
+    assert offered_tools(fake_llm) == ["srv__read_note", "srv__pid"]
+    # A tool the agent was not given is refused, though the server has it.
+    assert "unknown tool 'srv__write_note'" in json.dumps(fake_llm.requests[1].body)
+
+
+async def test_a_server_killed_mid_call_errors_clearly_and_works_after_its_restart(
+    start_roost: StartRoost, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    marker = tmp_path / "blocked"
+    server = stdio_server(env={"MCP_TEST_MARKER": str(marker)})
+    app = await start_roost({"srv": server}, ["mcp:srv"])
+    await wait_for_state(app, "srv", "ready")
+    fake_llm.tool_call("srv__block", {})
+    fake_llm.reply("the call failed")
+    import asyncio
+
+    turn = asyncio.create_task(app.ask("assistant", "block", "s1"))
+    await _wait_for_file(marker, turn)
+    os.kill(int(marker.read_text()), signal.SIGKILL)
+    result = await asyncio.wait_for(turn, START_S)
+    assert result.ok
+    answer = json.dumps(fake_llm.requests[1].body)
+    assert "MCP server 'srv' went away during the call; it is being restarted" in answer
+    await wait_for_state(app, "srv", "ready")
+    fake_llm.tool_call("srv__echo", {"text": "again"})
+    fake_llm.reply("back")
+    assert (await app.ask("assistant", "echo", "s2")).text == "back"
+    assert "echo: again" in json.dumps(fake_llm.requests[3].body)
+
+
+async def test_a_hanging_call_times_out_and_the_server_is_restarted(
+    start_roost: StartRoost, fake_llm: FakeLLM
+) -> None:
+    app = await start_roost({"srv": stdio_server(timeout_s=1)}, ["mcp:srv"])
+    await wait_for_state(app, "srv", "ready")
+    fake_llm.tool_call("srv__block", {})
+    fake_llm.reply("gave up")
+    result = await app.ask("assistant", "block", "s1")
+    assert result.text == "gave up"
+    answer = json.dumps(fake_llm.requests[1].body)
+    assert "MCP server 'srv' did not answer within 1s; it is being restarted" in answer
+    await wait_for_state(app, "srv", "ready")
+    fake_llm.tool_call("srv__echo", {"text": "after the hang"})
+    fake_llm.reply("back")
+    assert (await app.ask("assistant", "echo", "s2")).text == "back"
+    assert "echo: after the hang" in json.dumps(fake_llm.requests[3].body)
+
+
+async def test_a_server_that_fails_to_start_does_not_delay_readiness_and_shows_failed(
+    start_roost: StartRoost, fake_llm: FakeLLM
+) -> None:
+    broken = stdio_server(env={"MCP_TEST_FAIL_START": "1"})
+    app = await start_roost(
+        {"bad": broken, "missing": {"command": "/nonexistent/mcp"}}, ["mcp:bad"]
+    )
+    # start() returned: the gateway listens, while the servers are still being started.
+    gateway = app.feature(GatewayService)
+    async with httpx.AsyncClient(base_url=gateway.http_url) as client:
+        assert (await client.get("/healthz")).status_code == 200
+    status = await wait_for_state(app, "missing", "failed")
+    assert status["last_error"] == "command not found: /nonexistent/mcp"
+    assert "retry_in_s" in status
+    bad = await wait_for_state(app, "bad", "failed")
+    assert bad["tools"] == []
+    async with httpx.AsyncClient(base_url=gateway.http_url) as client:
+        health = (await client.get("/healthz")).json()
+    component = health["components"]["mcp"]
+    assert component["state"] == "degraded"
+    assert component["servers"]["missing"]["state"] == "failed"
+    # The agent has no tools from it, and still answers.
+    fake_llm.reply("fine without it")
+    assert (await app.ask("assistant", "hi", "s1")).text == "fine without it"
+    assert offered_tools(fake_llm) == []
+
+
+async def test_an_ask_tool_is_refused_without_an_approval_gate(
+    start_roost: StartRoost, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    marker = tmp_path / "called"
+    server = stdio_server(tools={"block": "ask"}, env={"MCP_TEST_MARKER": str(marker)})
+    app = await start_roost({"srv": server}, ["mcp:srv"])
+    await wait_for_state(app, "srv", "ready")
+    fake_llm.tool_call("srv__block", {})
+    fake_llm.reply("not allowed")
+    assert (await app.ask("assistant", "block", "s1")).text == "not allowed"
+    answer = json.dumps(fake_llm.requests[1].body)
+    assert "srv__block needs the owner's approval" in answer
+    assert "approvals are not available" in answer
+    assert not marker.exists()  # the server never saw the call
+
+
+async def _wait_for_file(path: Path, turn: object) -> None:
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + START_S
+    while not path.exists():
+        assert time.monotonic() < deadline, "the call never reached the server"
+        await asyncio.sleep(0.02)
