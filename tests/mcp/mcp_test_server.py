@@ -48,11 +48,15 @@ def pid() -> str:
 @server.tool()
 async def block() -> str:
     """Never answers (the marker file says the call arrived)."""
+    _mark_arrival()
+    await asyncio.Event().wait()
+    return "unreachable"
+
+
+def _mark_arrival() -> None:
     marker = os.environ.get("MCP_TEST_MARKER")
     if marker:
         Path(marker).write_text(str(os.getpid()), encoding="utf-8")
-    await asyncio.Event().wait()
-    return "unreachable"
 
 
 def _http() -> None:
