@@ -64,7 +64,10 @@ class Tool:
             return True
         if self.grant is None or ":" not in entry:
             return False
-        return self.grant.startswith(entry + "/") or fnmatchcase(self.grant, entry)
+        # The source is named whole; only the tool's part (after the "/") may be a glob.
+        source, _, pattern = entry.partition("/")
+        granted_source, _, tool = self.grant.partition("/")
+        return source == granted_source and (not pattern or fnmatchcase(tool, pattern))
 
 
 @dataclass(frozen=True)
