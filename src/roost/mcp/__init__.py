@@ -11,3 +11,5 @@
 The ``mcp`` SDK takes over a second to import, so it is imported in a worker
 thread (``sdk.load``), never on the event loop, and only when a server is declared.
 """
+
+__all__ = ["approval", "feature", "naming", "probe", "results", "sdk", "server"]
