@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import sys
 from pathlib import Path
 
 import httpx
 
+from roost.app import App
 from roost.gateway.service import GatewayService
 from tests.fakes.llm_server import FakeLLM
 from tests.mcp.conftest import START_S, StartRoost, stdio_server, wait_for_state
@@ -72,7 +75,7 @@ async def test_a_server_killed_mid_call_errors_clearly_and_works_after_its_resta
     import asyncio
 
     turn = asyncio.create_task(app.ask("assistant", "block", "s1"))
-    await _wait_for_file(marker, turn)
+    await _wait_for_file(marker)
     os.kill(int(marker.read_text()), signal.SIGKILL)
     result = await asyncio.wait_for(turn, START_S)
     assert result.ok
@@ -107,13 +110,16 @@ async def test_a_server_that_fails_to_start_does_not_delay_readiness_and_shows_f
     start_roost: StartRoost, fake_llm: FakeLLM
 ) -> None:
     broken = stdio_server(env={"MCP_TEST_FAIL_START": "1"})
-    app = await start_roost(
-        {"bad": broken, "missing": {"command": "/nonexistent/mcp"}}, ["mcp:bad"]
-    )
-    # start() returned: the gateway listens, while the servers are still being started.
+    silent = {"command": sys.executable, "args": ["-c", "import time; time.sleep(600)"]}
+    servers = {"bad": broken, "missing": {"command": "/nonexistent/mcp"}, "silent": silent}
+    app = await start_roost(servers, ["mcp:bad"])
+    # start() returned, the gateway listens, and a server that never answers is still
+    # starting: readiness did not wait for it.
     gateway = app.feature(GatewayService)
     async with httpx.AsyncClient(base_url=gateway.http_url) as client:
-        assert (await client.get("/healthz")).status_code == 200
+        health = await client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["components"]["mcp"]["servers"]["silent"]["state"] == "starting"
     status = await wait_for_state(app, "missing", "failed")
     assert status["last_error"] == "command not found: /nonexistent/mcp"
     assert "retry_in_s" in status
@@ -146,7 +152,30 @@ async def test_an_ask_tool_is_refused_without_an_approval_gate(
     assert not marker.exists()  # the server never saw the call
 
 
-async def _wait_for_file(path: Path, turn: object) -> None:
+async def test_a_server_that_dies_while_idle_is_restarted_without_waiting_for_a_call(
+    start_roost: StartRoost, fake_llm: FakeLLM
+) -> None:
+    app = await start_roost({"srv": stdio_server()}, ["mcp:srv"])
+    await wait_for_state(app, "srv", "ready")
+    first = await _server_pid(app, fake_llm, "s1")
+    os.kill(first, signal.SIGKILL)
+    status = await wait_for_state(app, "srv", "backing off", "starting")
+    assert status["last_error"] == "the server closed the connection"
+    await wait_for_state(app, "srv", "ready")
+    assert await _server_pid(app, fake_llm, "s2") != first
+
+
+async def _server_pid(app: App, fake_llm: FakeLLM, session: str) -> int:
+    fake_llm.reset()
+    fake_llm.tool_call("srv__pid", {})
+    fake_llm.reply("ok")
+    await app.ask("assistant", "your pid?", session)
+    found = re.search(r"mcp:srv/pid[^0-9]*([0-9]+)", json.dumps(fake_llm.requests[1].body))
+    assert found is not None
+    return int(found[1])
+
+
+async def _wait_for_file(path: Path) -> None:
     import asyncio
     import time
 

@@ -20,7 +20,7 @@ from roost.features import Feature
 from roost.mcp.approval import DENIED, NO_GATE, ApprovalGate
 from roost.mcp.naming import model_name
 from roost.mcp.results import result_text
-from roost.mcp.server import READY, McpServer, ServerUnavailable
+from roost.mcp.server import READY, STARTING, McpServer, ServerUnavailable
 from roost.tools.registry import Tool, ToolContext, ToolError
 
 if TYPE_CHECKING:
@@ -102,7 +102,13 @@ class McpFeature(Feature):
     def health(self) -> dict[str, Any]:
         servers = self.list_servers()
         states = {status["state"] for status in servers.values()}
-        state = "ok" if states <= {READY} else "degraded"
+        state = (
+            "ok"
+            if states <= {READY}
+            else "starting"
+            if states <= {READY, STARTING}
+            else ("degraded")
+        )
         return {"state": state, "servers": servers}
 
     def list_servers(self) -> dict[str, dict[str, Any]]:

@@ -19,6 +19,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from roost.config.mcp_servers import McpServerConfig
 from roost.mcp import sdk
@@ -339,8 +340,15 @@ def describe(exc: BaseException, config: McpServerConfig) -> str:
 
 
 def _clean(text: str, config: McpServerConfig) -> str:
-    for secret in (*config.headers.values(), *config.env.values()):
-        value = secret.get_secret_value()
+    secrets = [
+        secret.get_secret_value() for secret in (*config.headers.values(), *config.env.values())
+    ]
+    if config.url:
+        # A URL may carry a key too (``?key=…``, ``user:password@``): errors quoting it
+        # (an HTTP client's "for url '…'") show neither.
+        parts = urlsplit(config.url)
+        secrets += [parts.query, parts.password or ""]
+    for value in sorted(secrets, key=len, reverse=True):
         if value:
             text = text.replace(value, "***")
     line = " ".join(text.split())
