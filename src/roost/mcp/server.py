@@ -82,6 +82,7 @@ class McpServer:
         self._lost_reason: str | None = None
         self._up_since: float | None = None
         self._retry_at: float | None = None
+        self._logged_error: str | None = None
         self._task: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------
@@ -143,8 +144,16 @@ class McpServer:
             self.last_error = error
             self._retry_at = time.monotonic() + delay
             self._set_state(BACKING_OFF if was_ready else FAILED)
+            # The first failure of a kind is a warning; the same one again (a server down
+            # for hours, retried each minute) is information.
+            repeated = error == self._logged_error
+            self._logged_error = error
             log.log(
-                logging.WARNING if self._announce else logging.DEBUG,
+                logging.DEBUG
+                if not self._announce
+                else logging.INFO
+                if repeated
+                else logging.WARNING,
                 "MCP server %s %s: %s; restarting in %.1fs",
                 self.name,
                 "lost" if was_ready else "failed to start",
@@ -171,7 +180,7 @@ class McpServer:
             self.tools = listed
             self._session = session
             self._up_since = time.monotonic()
-            self.last_error = None
+            self.last_error = self._logged_error = None
             self._set_state(READY)
             self._on_tools_changed()
             try:
