@@ -10,6 +10,8 @@ tools' own names); the model sees them as ``server__tool``.
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from roost.config.mcp_servers import MCP_PREFIX
 from roost.features import Feature
 from roost.mcp.approval import DENIED, NO_GATE, ApprovalGate
-from roost.mcp.naming import model_name
+from roost.mcp.naming import RemoteTool, model_name
 from roost.mcp.results import result_text
 from roost.mcp.server import READY, STARTING, McpServer, ServerUnavailable
 from roost.tools.registry import Tool, ToolContext, ToolError
@@ -26,6 +28,9 @@ from roost.tools.registry import Tool, ToolContext, ToolError
 if TYPE_CHECKING:
     from roost.gateway.methods import CallContext, Method
     from roost.ports import CorePorts
+
+
+log = logging.getLogger(__name__)
 
 
 class McpArguments(BaseModel):
@@ -42,7 +47,7 @@ class McpFeature(Feature):
         self.approvals = approvals
         logs = core.settings.home / "logs"
         self.servers = {
-            name: McpServer(name, config, core.refresh_tools, errlog=logs / f"mcp-{name}.log")
+            name: McpServer(name, config, self._tools_changed, errlog=logs / f"mcp-{name}.log")
             for name, config in core.settings.mcp_servers.items()
         }
 
@@ -54,6 +59,13 @@ class McpFeature(Feature):
     async def stop(self) -> None:
         await asyncio.gather(*(server.stop() for server in self.servers.values()))
 
+    def _tools_changed(self) -> None:
+        try:
+            self.core.refresh_tools()
+        except ValueError as exc:
+            # Another feature has a tool of the same name: the catalogue stays as it was.
+            log.error("MCP tools not offered: %s", exc)
+
     def tools(self) -> Sequence[Tool]:
         taken: set[str] = set()
         tools: list[Tool] = []
@@ -64,7 +76,7 @@ class McpFeature(Feature):
                     tools.append(self._tool(server, remote.name, name, remote))
         return tools
 
-    def _tool(self, server: McpServer, remote: str, name: str, listed: Any) -> Tool:
+    def _tool(self, server: McpServer, remote: str, name: str, listed: RemoteTool) -> Tool:
         source = f"{MCP_PREFIX}{server.name}/{remote}"
         ask = server.config.tools.get(remote) == "ask"
 
@@ -102,13 +114,12 @@ class McpFeature(Feature):
     def health(self) -> dict[str, Any]:
         servers = self.list_servers()
         states = {status["state"] for status in servers.values()}
-        state = (
-            "ok"
-            if states <= {READY}
-            else "starting"
-            if states <= {READY, STARTING}
-            else ("degraded")
-        )
+        if states <= {READY}:
+            state = "ok"
+        elif states <= {READY, STARTING}:
+            state = "starting"
+        else:
+            state = "degraded"
         return {"state": state, "servers": servers}
 
     def list_servers(self) -> dict[str, dict[str, Any]]:
@@ -125,7 +136,5 @@ class McpFeature(Feature):
 
 
 def _short(arguments: dict[str, Any], limit: int = 300) -> str:
-    import json
-
     text = json.dumps(arguments, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"

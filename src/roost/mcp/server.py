@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
+
 from roost.config.mcp_servers import McpServerConfig
 from roost.mcp import sdk
 from roost.mcp.naming import RemoteTool, check_tool
@@ -144,23 +146,22 @@ class McpServer:
             self.last_error = error
             self._retry_at = time.monotonic() + delay
             self._set_state(BACKING_OFF if was_ready else FAILED)
-            # The first failure of a kind is a warning; the same one again (a server down
-            # for hours, retried each minute) is information.
-            repeated = error == self._logged_error
-            self._logged_error = error
-            log.log(
-                logging.DEBUG
-                if not self._announce
-                else logging.INFO
-                if repeated
-                else logging.WARNING,
-                "MCP server %s %s: %s; restarting in %.1fs",
-                self.name,
-                "lost" if was_ready else "failed to start",
-                error,
-                delay,
-            )
+            self._log_failure(error, was_ready, delay)
             await asyncio.sleep(delay)  # the backoff itself
+
+    def _log_failure(self, error: str, was_ready: bool, delay: float) -> None:
+        # The first failure of a kind is a warning; the same one again (a server down
+        # for hours, retried each minute) is information.
+        level = logging.INFO if error == self._logged_error else logging.WARNING
+        self._logged_error = error
+        log.log(
+            level if self._announce else logging.DEBUG,
+            "MCP server %s %s: %s; restarting in %.1fs",
+            self.name,
+            "lost" if was_ready else "failed to start",
+            error,
+            delay,
+        )
 
     async def _serve_once(self) -> float | None:
         """Connect, list the tools, serve until the connection is lost or a restart is
@@ -194,6 +195,8 @@ class McpServer:
         if config.url is not None:
             headers = {key: value.get_secret_value() for key, value in config.headers.items()}
             http = modules["mcp.shared._httpx_utils"].create_mcp_http_client(headers=headers)
+            # The transport leaves a client it was given open: closed after it, here.
+            stack.push_async_callback(http.aclose)
             return modules["mcp.client.streamable_http"].streamable_http_client(
                 config.url, http_client=http
             )
@@ -253,11 +256,20 @@ class McpServer:
             raise ServerUnavailable(
                 f"MCP server '{self.name}' went away during the call; it is being restarted"
             ) from None
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, anyio.ClosedResourceError, anyio.BrokenResourceError) as exc:
             self.restart(describe(exc, self.config))
             raise ServerUnavailable(
                 f"MCP server '{self.name}' failed during the call ({describe(exc, self.config)}); "
                 "it is being restarted"
+            ) from None
+        except Exception as exc:
+            # Not the connection: the SDK refused what the server answered (a result
+            # that breaks the tool's output schema, say). The server stays up.
+            log.warning(
+                "MCP server %s: call to %s failed: %s", self.name, tool, describe(exc, self.config)
+            )
+            raise ServerUnavailable(
+                f"MCP server '{self.name}': the call failed: {describe(exc, self.config)}"
             ) from None
 
     async def _ready_session(self) -> Any:
@@ -299,8 +311,6 @@ def _watch_closing(read: Any, lost: asyncio.Event, stack: AsyncExitStack) -> Any
     """Relay the transport's read stream, setting ``lost`` when it ends (the process
     exited, the HTTP stream closed): the SDK fails pending calls then, and this is
     how the supervisor learns of it while no call is under way."""
-    import anyio  # the SDK's own dependency; imported with it, so already loaded
-
     sink, relayed = anyio.create_memory_object_stream[Any](0)
 
     async def relay() -> None:
