@@ -16,7 +16,7 @@ import socket
 import sys
 from pathlib import Path
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 
 server = MCPServer("roost-test")
 
@@ -51,6 +51,18 @@ async def block() -> str:
     _mark_arrival()
     await asyncio.Event().wait()
     return "unreachable"
+
+
+@server.tool()
+async def grow(ctx: Context) -> str:
+    """Add the tool ``extra`` and tell the client the tools changed."""
+    server.add_tool(_extra, name="extra", description="Added while running.")
+    await ctx.session.send_tool_list_changed()
+    return "grown"
+
+
+def _extra() -> str:
+    return "extra here"
 
 
 def _mark_arrival() -> None:

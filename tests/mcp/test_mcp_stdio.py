@@ -4,11 +4,13 @@ restarted after a crash or a hang, and reported in /healthz and `mcp.list`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import signal
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -16,7 +18,7 @@ import httpx
 from roost.app import App
 from roost.gateway.service import GatewayService
 from tests.fakes.llm_server import FakeLLM
-from tests.mcp.conftest import START_S, StartRoost, stdio_server, wait_for_state
+from tests.mcp.conftest import START_S, StartRoost, servers_of, stdio_server, wait_for_state
 
 
 def offered_tools(fake_llm: FakeLLM, request: int = 0) -> list[str]:
@@ -28,7 +30,7 @@ async def test_an_agent_turn_calls_an_mcp_tool_and_gets_its_result(
 ) -> None:
     app = await start_roost({"srv": stdio_server()}, ["read_file", "mcp:srv"])
     status = await wait_for_state(app, "srv", "ready")
-    assert set(status["tools"]) == {"echo", "read_note", "write_note", "pid", "block"}
+    assert set(status["tools"]) == {"echo", "read_note", "write_note", "pid", "block", "grow"}
     fake_llm.tool_call("srv__echo", {"text": "hello there"})
     fake_llm.reply("It echoed.")
     result = await app.ask("assistant", "echo something", "s1")
@@ -40,6 +42,7 @@ async def test_an_agent_turn_calls_an_mcp_tool_and_gets_its_result(
         "srv__write_note",
         "srv__pid",
         "srv__block",
+        "srv__grow",
     ]
     echo_spec = fake_llm.requests[0].body["tools"][1]
     assert echo_spec["description"] == "Echo the text back."
@@ -72,8 +75,6 @@ async def test_a_server_killed_mid_call_errors_clearly_and_works_after_its_resta
     await wait_for_state(app, "srv", "ready")
     fake_llm.tool_call("srv__block", {})
     fake_llm.reply("the call failed")
-    import asyncio
-
     turn = asyncio.create_task(app.ask("assistant", "block", "s1"))
     await _wait_for_file(marker)
     os.kill(int(marker.read_text()), signal.SIGKILL)
@@ -165,6 +166,25 @@ async def test_a_server_that_dies_while_idle_is_restarted_without_waiting_for_a_
     assert await _server_pid(app, fake_llm, "s2") != first
 
 
+async def test_tools_the_server_adds_while_running_are_offered_after_its_notice(
+    start_roost: StartRoost, fake_llm: FakeLLM
+) -> None:
+    app = await start_roost({"srv": stdio_server()}, ["mcp:srv"])
+    await wait_for_state(app, "srv", "ready")
+    fake_llm.tool_call("srv__grow", {})
+    fake_llm.reply("grown")
+    await app.ask("assistant", "grow", "s1")
+    deadline = time.monotonic() + START_S
+    while "extra" not in servers_of(app)["srv"]["tools"]:
+        assert time.monotonic() < deadline, servers_of(app)["srv"]
+        await asyncio.sleep(0.02)
+    fake_llm.tool_call("srv__extra", {})
+    fake_llm.reply("done")
+    await app.ask("assistant", "extra", "s2")
+    assert "srv__extra" in offered_tools(fake_llm, 2)
+    assert "extra here" in json.dumps(fake_llm.requests[3].body)
+
+
 async def _server_pid(app: App, fake_llm: FakeLLM, session: str) -> int:
     fake_llm.reset()
     fake_llm.tool_call("srv__pid", {})
@@ -176,9 +196,6 @@ async def _server_pid(app: App, fake_llm: FakeLLM, session: str) -> int:
 
 
 async def _wait_for_file(path: Path) -> None:
-    import asyncio
-    import time
-
     deadline = time.monotonic() + START_S
     while not os.path.exists(path):  # noqa: ASYNC240 - a stat, polled briefly
         assert time.monotonic() < deadline, "the call never reached the server"

@@ -81,6 +81,7 @@ class McpServer:
         self._settled = asyncio.Event()
         """Set when a start attempt ended (ready or not); cleared while starting."""
         self._lost = asyncio.Event()
+        self._relist = asyncio.Event()
         self._lost_reason: str | None = None
         self._up_since: float | None = None
         self._retry_at: float | None = None
@@ -168,13 +169,16 @@ class McpServer:
         asked for; returns when the connection came up (None: it never did)."""
         modules = await sdk.load()
         self._lost.clear()
+        self._relist.clear()
         self._lost_reason = None
         self._up_since = None
         async with AsyncExitStack() as stack:
             read, write = await stack.enter_async_context(self._transport(modules, stack))
             read = _watch_closing(read, self._lost, stack)
             session_type = modules["mcp.client.session"].ClientSession
-            session = await stack.enter_async_context(session_type(read, write))
+            session = await stack.enter_async_context(
+                session_type(read, write, message_handler=self._on_message)
+            )
             async with asyncio.timeout(self.config.start_timeout_s):
                 await session.initialize()
                 listed = await _list_tools(session)
@@ -185,10 +189,25 @@ class McpServer:
             self._set_state(READY)
             self._on_tools_changed()
             try:
-                await self._lost.wait()
+                await self._serve_until_lost(session)
             finally:
                 self._session = None
         return self._up_since
+
+    async def _serve_until_lost(self, session: Any) -> None:
+        """Wait for the connection's end; list the tools again when the server says
+        they changed (``notifications/tools/list_changed``)."""
+        while not self._lost.is_set():
+            await _first_set(self._lost, self._relist)
+            if self._relist.is_set() and not self._lost.is_set():
+                self._relist.clear()
+                async with asyncio.timeout(self.config.start_timeout_s):
+                    self.tools = await _list_tools(session)
+                self._on_tools_changed()
+
+    async def _on_message(self, message: Any) -> None:
+        if getattr(message, "method", None) == "notifications/tools/list_changed":
+            self._relist.set()
 
     def _transport(self, modules: dict[str, Any], stack: AsyncExitStack) -> Any:
         config = self.config
@@ -326,6 +345,15 @@ def _watch_closing(read: Any, lost: asyncio.Event, stack: AsyncExitStack) -> Any
     task = asyncio.create_task(relay())
     stack.push_async_callback(_cancel, task)
     return relayed
+
+
+async def _first_set(*events: asyncio.Event) -> None:
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
