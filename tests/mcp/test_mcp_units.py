@@ -38,6 +38,8 @@ def test_schemas_must_be_small_object_schemas() -> None:
     huge = {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(1000)}}
     assert "cap 8192" in (check_tool("t", "d", huge).problem or "")
     assert check_tool("", "d", {"type": "object"}).problem is not None
+    bad = check_tool("evil\x1b[2J\nname", "d", {"type": "object"})
+    assert bad.problem == "its name has control characters" and bad.name == "evil?[2J?name"
 
 
 @dataclass

@@ -47,6 +47,7 @@ def list_servers(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if not servers:
         print("no MCP servers; declare them under mcp_servers: in the config (docs/mcp.md)")
         return
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table("server", "transport", "state", "tools", "last error")
@@ -54,12 +55,13 @@ def list_servers(ctx: typer.Context, as_json: JsonOption = False) -> None:
         state = server["state"]
         if "retry_in_s" in server:
             state += f" (retry in {server['retry_in_s']}s)"
+        # What a server sent (tool names, error text) is text, never rich markup.
         table.add_row(
-            name,
+            escape(name),
             server["transport"],
-            state,
-            ", ".join(server["tools"]) or "-",
-            server.get("last_error") or "",
+            escape(state),
+            escape(", ".join(server["tools"]) or "-"),
+            escape(server.get("last_error") or ""),
         )
     out_console().print(table)
 

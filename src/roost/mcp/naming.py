@@ -32,7 +32,10 @@ def check_tool(name: Any, description: Any, schema: Any) -> RemoteTool:
     """The listed tool, with a trimmed description, or with the reason it is skipped."""
     text = trim_description(description if isinstance(description, str) else "")
     if not isinstance(name, str) or not name or len(name) > 256:
-        return RemoteTool(str(name)[:64], text, {}, "its name is empty or too long")
+        return RemoteTool(_printable(str(name))[:64], text, {}, "its name is empty or too long")
+    if not name.isprintable():
+        # It is shown in `roost mcp list` and logs: no escape sequences, no line breaks.
+        return RemoteTool(_printable(name), text, {}, "its name has control characters")
     if not isinstance(schema, dict) or schema.get("type") != "object":
         return RemoteTool(name, text, {}, "its input schema is not an object schema")
     try:
@@ -43,6 +46,10 @@ def check_tool(name: Any, description: Any, schema: Any) -> RemoteTool:
         cap = SCHEMA_LIMIT_BYTES
         return RemoteTool(name, text, {}, f"its input schema is {size} B (cap {cap})")
     return RemoteTool(name, text, schema)
+
+
+def _printable(text: str) -> str:
+    return "".join(char if char.isprintable() else "?" for char in text)
 
 
 def trim_description(text: str, limit: int = DESCRIPTION_LIMIT_BYTES) -> str:
