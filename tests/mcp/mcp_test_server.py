@@ -42,7 +42,7 @@ def write_note(name: str, text: str) -> str:
 @server.tool()
 def pid() -> str:
     """The server's process id."""
-    return str(os.getpid())
+    return f"pid={os.getpid()}"
 
 
 @server.tool()

@@ -17,6 +17,7 @@ import httpx
 
 from roost.app import App
 from roost.gateway.service import GatewayService
+from roost.tools.untrusted import untrusted
 from tests.fakes.llm_server import FakeLLM
 from tests.mcp.conftest import START_S, StartRoost, servers_of, stdio_server, wait_for_state
 
@@ -49,8 +50,7 @@ async def test_an_agent_turn_calls_an_mcp_tool_and_gets_its_result(
     assert echo_spec["input_schema"]["properties"]["text"]["type"] == "string"
     second = json.dumps(fake_llm.requests[1].body)
     # The result went back to the model, marked as untrusted data from that tool.
-    assert "echo: hello there" in second
-    assert 'untrusted source=\\"mcp:srv/echo\\"' in second
+    assert json.dumps(untrusted("mcp:srv/echo", "echo: hello there"))[1:-1] in second
 
 
 async def test_a_glob_offers_only_the_matching_tools(
@@ -190,7 +190,7 @@ async def _server_pid(app: App, fake_llm: FakeLLM, session: str) -> int:
     fake_llm.tool_call("srv__pid", {})
     fake_llm.reply("ok")
     await app.ask("assistant", "your pid?", session)
-    found = re.search(r"mcp:srv/pid[^0-9]*([0-9]+)", json.dumps(fake_llm.requests[1].body))
+    found = re.search(r"pid=([0-9]+)", json.dumps(fake_llm.requests[1].body))
     assert found is not None
     return int(found[1])
 
