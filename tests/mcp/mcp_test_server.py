@@ -46,6 +46,12 @@ def pid() -> str:
 
 
 @server.tool()
+def getenv(name: str) -> str:
+    """Whether an environment variable is set (never its value)."""
+    return f"{name} is {'set' if name in os.environ else 'unset'}"
+
+
+@server.tool()
 async def block() -> str:
     """Never answers (the marker file says the call arrived)."""
     _mark_arrival()

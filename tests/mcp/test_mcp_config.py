@@ -138,7 +138,7 @@ def test_doctor_reports_a_server_that_fails_to_start(
         + "  broken: {command: /nonexistent/mcp-server}\n"
     )
     done = roost(config, "doctor")
-    assert "✓ MCP server good starts: 6 tools" in done.stdout
+    assert "✓ MCP server good starts: 7 tools" in done.stdout
     assert "✗ MCP server broken fails to start: command not found: /nonexistent/mcp-server" in (
         done.stdout
     )

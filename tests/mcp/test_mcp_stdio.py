@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from roost.app import App
 from roost.gateway.service import GatewayService
@@ -31,7 +32,7 @@ async def test_an_agent_turn_calls_an_mcp_tool_and_gets_its_result(
 ) -> None:
     app = await start_roost({"srv": stdio_server()}, ["read_file", "mcp:srv"])
     status = await wait_for_state(app, "srv", "ready")
-    assert set(status["tools"]) == {"echo", "read_note", "write_note", "pid", "block", "grow"}
+    assert set(status["tools"]) >= {"echo", "read_note", "write_note", "pid", "block", "grow"}
     fake_llm.tool_call("srv__echo", {"text": "hello there"})
     fake_llm.reply("It echoed.")
     result = await app.ask("assistant", "echo something", "s1")
@@ -42,6 +43,7 @@ async def test_an_agent_turn_calls_an_mcp_tool_and_gets_its_result(
         "srv__read_note",
         "srv__write_note",
         "srv__pid",
+        "srv__getenv",
         "srv__block",
         "srv__grow",
     ]
@@ -51,6 +53,22 @@ async def test_an_agent_turn_calls_an_mcp_tool_and_gets_its_result(
     second = json.dumps(fake_llm.requests[1].body)
     # The result went back to the model, marked as untrusted data from that tool.
     assert json.dumps(untrusted("mcp:srv/echo", "echo: hello there"))[1:-1] in second
+
+
+async def test_a_stdio_server_gets_its_env_and_none_of_roosts_secrets(
+    start_roost: StartRoost, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-roost-own-key")
+    monkeypatch.setenv("NOTES_TOKEN", "for-the-server")
+    server = stdio_server(env={"NOTES_TOKEN": "${NOTES_TOKEN}"})
+    app = await start_roost({"srv": server}, ["mcp:srv/getenv"])
+    await wait_for_state(app, "srv", "ready")
+    fake_llm.tool_call("srv__getenv", {"name": "ANTHROPIC_API_KEY"})
+    fake_llm.tool_call("srv__getenv", {"name": "NOTES_TOKEN"})
+    fake_llm.reply("checked")
+    await app.ask("assistant", "check", "s1")
+    assert "ANTHROPIC_API_KEY is unset" in json.dumps(fake_llm.requests[1].body)
+    assert "NOTES_TOKEN is set" in json.dumps(fake_llm.requests[2].body)
 
 
 async def test_a_glob_offers_only_the_matching_tools(
