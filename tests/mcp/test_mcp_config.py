@@ -126,6 +126,18 @@ def test_mcp_list_without_roost_running_shows_the_configured_servers(
     assert "files" in table.stdout and "not running" in table.stdout
 
 
+def test_roost_help_mcp_prints_the_bundled_page(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "roost", "help", "mcp"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (Path(__file__).parents[2] / "docs" / "mcp.md").read_text("utf-8")
+
+
 def test_doctor_reports_a_server_that_fails_to_start(
     write_config: ConfigWriter, tmp_path: Path
 ) -> None:
