@@ -34,6 +34,7 @@ from roost.providers.base import (
 from roost.store.conversations import Conversations, TurnEnd, Write
 from roost.store.turn_status import TurnStatus
 from roost.tools.registry import ToolContext, ToolRegistry
+from roost.tools.untrusted import UNTRUSTED_PREAMBLE
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,8 @@ class _Turn:
         self.observer = observer
         self.origin = origin
         self.model = origin.model or deps.settings.model
+        # Said once, at the end of the stable prefix, so prompt caching keeps working.
+        self.system = f"{deps.settings.system}\n\n{UNTRUSTED_PREAMBLE}"
         self.started = time.perf_counter()
         self.result = TurnResult(
             agent=self.agent.name, session=session, text="", status=TurnStatus.OK
@@ -280,10 +283,8 @@ class _Turn:
         tools = self.deps.tools.specs(self.agent.tools)
         request = ModelRequest(
             model=self.model,
-            system=self.agent.system,
-            messages=tuple(
-                fit_history(history, self.agent.system, tools, self.agent.max_context_tokens)
-            ),
+            system=self.system,
+            messages=tuple(fit_history(history, self.system, tools, self.agent.max_context_tokens)),
             tools=tools,
             max_tokens=self.agent.max_tokens,
             temperature=self.agent.temperature,

@@ -37,6 +37,7 @@ from roost.bus.slots import DEFAULT_MAX_TURNS, TurnSlots
 from roost.bus.store import BusStore, Finishing
 from roost.store.conversations import Write
 from roost.store.turn_status import TurnStatus
+from roost.tools.untrusted import untrusted
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +383,7 @@ def _default_replies(envelope: Envelope, result: TurnResult) -> list[Delivery]:
     body = result.text
     session = envelope.meta.get("reply_session", "")
     if agent_name(target) is not None:
-        body = f"[reply from agent {result.agent}] {result.text}"
+        body = untrusted(f"reply from agent {result.agent}", result.text)
     return [
         Delivery(
             target=target,

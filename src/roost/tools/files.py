@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from roost.tools.listing import list_directory
 from roost.tools.registry import Tool, ToolContext, ToolError
+from roost.tools.untrusted import untrusted
 from roost.tools.workspace import resolve_in_workspace
 
 MAX_READ_BYTES = 100_000
@@ -41,7 +42,8 @@ class ListFilesArgs(BaseModel):
 
 async def read_file(context: ToolContext, args: ReadFileArgs) -> str:
     target = resolve_in_workspace(context.workspace, args.path)
-    return await asyncio.to_thread(_read, target, args.path)
+    # Whoever wrote the file (a download, another agent, a web page saved) is not the owner.
+    return untrusted(f"file {args.path}", await asyncio.to_thread(_read, target, args.path))
 
 
 def _read(target: Path, shown: str) -> str:

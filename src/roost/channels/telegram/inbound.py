@@ -27,6 +27,7 @@ from roost.channels.telegram.commands import Commands
 from roost.channels.telegram.context import ChannelContext, Incoming
 from roost.channels.telegram.documents import DocumentSaver, unsupported_kind
 from roost.channels.telegram.formatting import markdown_to_html
+from roost.tools.untrusted import untrusted
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,13 @@ class UpdateHandler:
             return
         if message.text:
             state = await self.ctx.chats.get(incoming.chat)
-            await self.ctx.submit(incoming, state.agent, self._without_mention(message.text))
+            text = self._without_mention(message.text)
+            if message.chat.type != ChatType.PRIVATE and not self.ctx.access.is_owner(
+                incoming.user_id, incoming.username
+            ):
+                # A group member the owner allowed is still not the owner: data, not orders.
+                text = untrusted(f"telegram group member {incoming.user_id}", text)
+            await self.ctx.submit(incoming, state.agent, text)
             return
         kind = unsupported_kind(message)
         if kind is None:  # service messages (joins, pins…) are silently ignored
