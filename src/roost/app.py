@@ -37,8 +37,10 @@ from roost.providers.base import Provider
 from roost.providers.factory import create_provider
 from roost.store.conversations import Conversations
 from roost.store.database import Database
+from roost.store.memory import MemoryStore
 from roost.timing.clock import Clock
 from roost.tools.files import FILE_TOOLS
+from roost.tools.memory import NoteRecall
 from roost.tools.registry import Tool, ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -162,8 +164,15 @@ class App:
                     f"{exc.strerror or exc}"
                 ) from None
             provider = self.providers.get(agent_settings.provider or "")
+            recall = agent_settings.memory.auto_recall
             deps = TurnDeps(
-                agent_settings, provider, self.conversations, self.ledger, self.tools, self.budget
+                agent_settings,
+                provider,
+                self.conversations,
+                self.ledger,
+                self.tools,
+                self.budget,
+                recall=NoteRecall(MemoryStore(self.db), recall) if recall else None,
             )
             agent = Agent(deps, on_turn=_log_turn)
             agent.start()

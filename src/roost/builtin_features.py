@@ -37,6 +37,18 @@ def _delegation() -> FeatureFactory:
     return DelegationFeature
 
 
+def _memory() -> FeatureFactory:
+    from roost.tools.memory import MemoryFeature
+
+    return MemoryFeature
+
+
+def _notify() -> FeatureFactory:
+    from roost.tools.notify import NotifyFeature
+
+    return NotifyFeature
+
+
 def _gateway() -> FeatureFactory:
     from roost.gateway.service import GatewayService
 
@@ -61,6 +73,8 @@ def _always(_: Settings) -> bool:
 
 BUILTIN_FEATURES: tuple[BuiltinFeature, ...] = (
     BuiltinFeature("delegation", ("send_message", "ask_agent"), False, _always, _delegation),
+    BuiltinFeature("memory", ("remember", "recall", "forget"), False, _always, _memory),
+    BuiltinFeature("notify", ("notify_owner",), False, _always, _notify),
     BuiltinFeature("gateway", (), True, lambda s: s.gateway.enabled, _gateway),
     BuiltinFeature("telegram", (), True, lambda s: s.telegram is not None, _telegram),
     BuiltinFeature(

@@ -66,6 +66,14 @@ class TurnDeps:
     ledger: Ledger
     tools: ToolRegistry
     budget: BudgetGuard | None = None
+    recall: Recall | None = None
+    """auto_recall: notes to put before a new message (``agents.<name>.memory``)."""
+
+
+class Recall(Protocol):
+    async def __call__(self, agent: str, message: str) -> str | None:
+        """A block of notes relevant to ``message``, or None."""
+        ...
 
 
 class AnswerHook(Protocol):
@@ -180,7 +188,7 @@ class _Turn:
         )
         # The turn and its user message (unless stored by the interrupted turn) go in together.
         start = await store.begin_turn(
-            session_id, self.agent.name, envelope_id, text if tail is None else None
+            session_id, self.agent.name, envelope_id, await self._with_notes(text, tail is None)
         )
         turn_id = self.result.turn_id = start.turn_id
         try:
@@ -201,6 +209,19 @@ class _Turn:
         if not self.finished:
             await self._finish(turn_id)
         return self.result
+
+    async def _with_notes(self, text: str, new: bool) -> str | None:
+        """The user message to store: ``text`` after the notes auto_recall finds (stored
+        with it, so the history the next turns send, and cache, stays the same)."""
+        recall = self.deps.recall
+        if not new or recall is None:
+            return text if new else None
+        try:
+            notes = await recall(self.agent.name, text)
+        except Exception:
+            log.exception("agent %s: recalling notes failed; going on without", self.agent.name)
+            return text
+        return f"{notes}\n\n{text}" if notes else text
 
     async def _loop(self, session_id: int, turn_id: int, history: list[Message]) -> None:
         provider = self.deps.provider

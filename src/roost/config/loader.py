@@ -261,6 +261,7 @@ def _resolve_agent(
         max_tokens=agent.max_tokens,
         temperature=agent.temperature,
         budget=agent.budget,
+        memory=agent.memory,
     )
 
 

@@ -44,6 +44,15 @@ class BudgetConfig(_Strict):
     monthly_usd: float | None = Field(default=None, gt=0)
 
 
+class MemoryConfig(_Strict):
+    """An agent's long-term notes (the remember, recall and forget tools)."""
+
+    auto_recall: int = Field(default=0, ge=0, le=20)
+    """Notes most relevant to a new message added to it (marked as notes); 0: none."""
+    max_notes: int = Field(default=1000, ge=1, le=100_000)
+    """Notes the agent may keep; remember refuses past it until it forgets some."""
+
+
 class AgentConfig(_Strict):
     model: str
     system: str | None = None
@@ -55,6 +64,7 @@ class AgentConfig(_Strict):
     max_tokens: int = Field(default=4096, ge=16)
     temperature: float | None = Field(default=None, ge=0, le=2)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
 
     @field_validator("model")
     @classmethod

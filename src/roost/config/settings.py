@@ -13,6 +13,7 @@ from roost.config.schedules import ScheduleConfig
 from roost.config.schema import (
     BudgetConfig,
     GatewayConfig,
+    MemoryConfig,
     ModelPrice,
     ProviderConfig,
     SchedulerConfig,
@@ -50,6 +51,7 @@ class AgentSettings:
     max_tokens: int = 4096
     temperature: float | None = None
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
 
     @property
     def model_ref(self) -> str:

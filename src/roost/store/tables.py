@@ -19,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0005"
 """The newest migration's revision id; a test keeps it in step with migrations/versions."""
 
 metadata = MetaData()
@@ -194,4 +194,17 @@ state = Table(
     Column("key", String(200), primary_key=True),
     Column("value", Text, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+)
+
+memory_notes = Table(
+    # An agent's long-term notes. Full-text search: an FTS5 index kept beside it on
+    # SQLite (store/memory.py creates it), an expression GIN index on PostgreSQL (0005).
+    "memory_notes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("agent", String(100), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("tags", String(400), nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_memory_notes_agent", "agent", "id"),
 )
