@@ -61,68 +61,12 @@ def sqlite_has_fts5() -> bool:
     return True
 
 
-_STOP_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "but",
-        "by",
-        "can",
-        "did",
-        "do",
-        "does",
-        "for",
-        "from",
-        "had",
-        "has",
-        "have",
-        "how",
-        "i",
-        "if",
-        "in",
-        "is",
-        "it",
-        "its",
-        "me",
-        "my",
-        "no",
-        "not",
-        "of",
-        "on",
-        "or",
-        "our",
-        "so",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "to",
-        "us",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "you",
-        "your",
-    ]
+_STOP_WORD_LIST = (
+    "a an and are as at be but by can did do does for from had has have how i if in "
+    "is it its me my no not of on or our so that the their them then there these they "
+    "this to us was we were what when where which who why will with you your"
 )
+_STOP_WORDS = frozenset(_STOP_WORD_LIST.split())
 """Dropped from a query (unless nothing else is left): in an OR of words they would
 match, and rank, nearly every note. PostgreSQL's 'english' configuration drops its own."""
 
