@@ -186,7 +186,15 @@ async def _async_checks(settings: Settings) -> list[Check]:
     checks += _check_gateway(settings)
     checks += await _check_running(settings)
     checks += [Check(ok, what) for ok, what in await telegram_checks(settings.telegram)]
+    checks += await _feature_checks(settings)
     return checks
+
+
+async def _feature_checks(settings: Settings) -> list[Check]:
+    """What the features and tools add (file modes, memory, shell, fetch, MCP…)."""
+    from roost.cli.doctor_checks import feature_checks
+
+    return [Check(ok, what) for ok, what in await feature_checks(settings)]
 
 
 async def _check_store(settings: Settings) -> Check:

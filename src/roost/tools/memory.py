@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from roost.features.contract import Feature
-from roost.store.memory import MemoryFull, MemoryStore, Note
+from roost.store.memory import MemoryFull, MemoryStore, Note, sqlite_has_fts5
 from roost.tools.registry import Tool, ToolContext, ToolError
 from roost.tools.untrusted import untrusted
 
 if TYPE_CHECKING:
-    from roost.config.settings import AgentSettings
+    from roost.config.settings import AgentSettings, Settings
     from roost.ports import CorePorts
 
 log = logging.getLogger(__name__)
@@ -124,3 +124,21 @@ class MemoryFeature(Feature):
 
     def tools(self) -> Sequence[Tool]:
         return self._tools.tools()
+
+
+def doctor_checks(settings: Settings) -> list[tuple[bool | None, str]]:
+    """`roost doctor`: memory in use on a SQLite without FTS5 ranks notes crudely."""
+    users = [
+        name
+        for name, agent in settings.agents.items()
+        if agent.memory.auto_recall or set(MEMORY_TOOLS) & set(agent.tools)
+    ]
+    if not users or not settings.store_url.startswith("sqlite") or sqlite_has_fts5():
+        return []
+    return [
+        (
+            None,
+            f"memory ({', '.join(users)}): this Python's sqlite3 has no FTS5, so notes are "
+            "ranked by counting words; a Python built with a newer SQLite ranks them better",
+        )
+    ]
