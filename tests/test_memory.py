@@ -136,6 +136,17 @@ async def test_caps_on_note_size_query_length_and_note_count(
     full = await memory.call("assistant", "remember", {"text": "three"})
     assert full.is_error and "memory.max_notes" in full.text and "forget" in full.text
     await memory.remember("coder", "the limit counts per agent")
+    absurd = await memory.call("coder", "forget", {"id": 2**70})
+    assert absurd.is_error and "less than or equal" in absurd.text
+
+
+async def test_text_a_database_would_refuse_is_cleaned(db: Database, settings: Settings) -> None:
+    memory = Memory(db, settings)
+    note = await memory.remember("assistant", "nul\x00byte in a note", ["t\x00ag"])
+    outcome = await memory.call("assistant", "recall", {"query": "note"})
+    assert f"#{note} [tag] nulbyte in a note" in outcome.text
+    surrogate = await memory.call("assistant", "remember", {"text": "lone \ud800"})
+    assert surrogate.is_error and "invalid arguments for remember" in surrogate.text
 
 
 async def test_notes_stored_before_the_index_existed_are_found(

@@ -42,7 +42,7 @@ class RecallArgs(BaseModel):
 
 
 class ForgetArgs(BaseModel):
-    id: int = Field(description="A note's id, as recall shows it")
+    id: int = Field(ge=1, le=2**63 - 1, description="A note's id, as recall shows it")
 
 
 def format_notes(notes: Sequence[Note]) -> str:
@@ -72,11 +72,11 @@ class MemoryTools:
         ]
 
     async def _remember(self, context: ToolContext, args: RememberArgs) -> str:
-        tags = tuple(_tag(tag) for tag in args.tags if _tag(tag))
+        tags = tuple(_clean(_tag(tag)) for tag in args.tags if _clean(_tag(tag)))
         settings = self._agents.get(context.agent)
         limit = settings.memory.max_notes if settings else 1000
         try:
-            note = await self._store.add(context.agent, args.text, tags, limit)
+            note = await self._store.add(context.agent, _clean(args.text), tags, limit)
         except MemoryFull as exc:
             raise ToolError(f"not saved: {exc}; forget notes you no longer need") from None
         return f"saved as note #{note.id}"
@@ -91,6 +91,12 @@ class MemoryTools:
         if not await self._store.forget(context.agent, args.id):
             raise ToolError(f"you have no note #{args.id}")
         return f"forgot note #{args.id}"
+
+
+def _clean(text: str) -> str:
+    """Storable text: no NUL, which PostgreSQL refuses (pydantic already refuses a lone
+    surrogate in the arguments' JSON)."""
+    return text.replace("\x00", "")
 
 
 def _tag(tag: str) -> str:
