@@ -11,7 +11,7 @@ The content cannot close the region early: any ``<`` that starts something readi
 the tag (``</untrusted``, ``< / UNtrusted``, a full-width
 less-than sign, invisible characters between the letters) is written ``&lt;`` instead,
 and the source label is stripped of quotes, angle brackets and line breaks. The wrapping
-costs about 40 bytes per piece: request size matters more than a longer delimiter buys.
+costs about 50 bytes per piece: request size matters more than a longer delimiter buys.
 
 This is a mitigation, not a guarantee: a model may still follow text it was told is
 data. docs/security.md says what each tool can still do.
