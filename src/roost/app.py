@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from roost.agents.actor import Agent
 from roost.agents.observer import TurnObserver
@@ -37,11 +37,12 @@ from roost.providers.base import Provider
 from roost.providers.factory import create_provider
 from roost.store.conversations import Conversations
 from roost.store.database import Database
-from roost.store.memory import MemoryStore
 from roost.timing.clock import Clock
 from roost.tools.files import FILE_TOOLS
-from roost.tools.memory import NoteRecall
 from roost.tools.registry import Tool, ToolRegistry
+
+if TYPE_CHECKING:
+    from roost.tools.memory import NoteRecall
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,6 @@ class App:
                     f"{exc.strerror or exc}"
                 ) from None
             provider = self.providers.get(agent_settings.provider or "")
-            recall = agent_settings.memory.auto_recall
             deps = TurnDeps(
                 agent_settings,
                 provider,
@@ -172,11 +172,20 @@ class App:
                 self.ledger,
                 self.tools,
                 self.budget,
-                recall=NoteRecall(MemoryStore(self.db), recall) if recall else None,
+                recall=self._note_recall(agent_settings.memory.auto_recall),
             )
             agent = Agent(deps, on_turn=_log_turn)
             agent.start()
             self.agents[name] = agent
+
+    def _note_recall(self, count: int) -> NoteRecall | None:
+        """auto_recall's notes for an agent that asks for ``count`` (imported only then)."""
+        if not count:
+            return None
+        from roost.store.memory import MemoryStore
+        from roost.tools.memory import NoteRecall
+
+        return NoteRecall(MemoryStore(self.db), count)
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stop in the order that loses nothing.
