@@ -39,6 +39,20 @@ def _delegation() -> FeatureFactory:
     return DelegationFeature
 
 
+def _web() -> FeatureFactory:
+    from roost.web.feature import WebFeature
+
+    return WebFeature
+
+
+def _web_wanted(settings: Settings) -> bool:
+    return any(
+        name in agent.tools
+        for agent in settings.agents.values()
+        for name in ("http_fetch", "web_search")
+    )
+
+
 def _gateway() -> FeatureFactory:
     return gateway_feature
 
@@ -70,6 +84,7 @@ def _always(_: Settings) -> bool:
 
 BUILTIN_FEATURES: tuple[BuiltinFeature, ...] = (
     BuiltinFeature("delegation", ("send_message", "ask_agent"), False, _always, _delegation),
+    BuiltinFeature("web", ("http_fetch", "web_search"), False, _web_wanted, _web),
     BuiltinFeature("gateway", (), True, lambda s: s.gateway.enabled, _gateway),
     BuiltinFeature("telegram", (), True, lambda s: s.telegram is not None, _telegram),
     BuiltinFeature(

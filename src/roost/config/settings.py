@@ -12,11 +12,13 @@ from pathlib import Path
 from roost.config.schedules import ScheduleConfig
 from roost.config.schema import (
     BudgetConfig,
+    FetchConfig,
     GatewayConfig,
     ModelPrice,
     ProviderConfig,
     SchedulerConfig,
     TelegramConfig,
+    WebSearchConfig,
 )
 
 DEFAULT_AGENT = "assistant"
@@ -50,6 +52,7 @@ class AgentSettings:
     max_tokens: int = 4096
     temperature: float | None = None
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
 
     @property
     def model_ref(self) -> str:
@@ -74,5 +77,7 @@ class Settings:
     telegram: TelegramConfig | None = None
     schedules: dict[str, ScheduleConfig] = field(default_factory=dict)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    web_search: WebSearchConfig | None = None
+    """``web_search``'s backend; ``None``: the tool is not offered."""
     config_sha256: str | None = None
     """SHA-256 of the config file as it was read (see ``roost.config.fingerprint``)."""
