@@ -38,4 +38,4 @@ def html_to_markdown(html: str, base_url: str) -> str:
     content = soup.find("main") or soup.find("article") or soup.body or soup
     markdown = MarkdownConverter(heading_style="ATX").convert_soup(content)
     text = _BLANK_LINES.sub("\n\n", markdown).strip()
-    return f"# {title}\n\n{text}" if title and not text.startswith("# ") else text
+    return f"# {title}\n\n{text}" if title and not text.startswith(f"# {title}") else text
