@@ -180,5 +180,5 @@ async def test_a_big_body_is_cut_at_the_size_limit(base: str) -> None:
 
 
 async def test_a_body_that_never_ends_is_cut_at_the_time_limit(base: str) -> None:
-    with pytest.raises(FetchFailed, match="no complete answer within 0.5 s"):
+    with pytest.raises(FetchFailed, match=r"no complete answer within 0\.5 s"):
         await asyncio.wait_for(fetch(f"{base}/slow", allow=("127.0.0.1",), timeout_s=0.5), 10)
