@@ -176,3 +176,10 @@ async def test_search_refuses_paths_out_and_files(workspace: Path) -> None:
     assert out.is_error and "'..' is not allowed" in out.text
     not_dir = await search(workspace, query="x", path="a.txt")
     assert not_dir.is_error and "is not a directory" in not_dir.text
+
+
+def test_optional_arguments_cost_no_null_option_in_the_schema() -> None:
+    (spec,) = builtin_registry().specs(["search_files"])
+    assert spec.input_schema["properties"]["glob"] == {"type": "string", "description": "e.g. *.py"}
+    assert spec.input_schema["required"] == ["query"]
+    assert "anyOf" not in json.dumps(spec.input_schema)

@@ -34,16 +34,17 @@ MAX_FILE_BYTES = 2_000_000
 MAX_SCANNED_BYTES = 50_000_000
 MAX_FILES = 20_000
 REGEX_MEMORY = 8 << 20
+MAX_QUERY_CHARS = 1000
 SKIPPED_DIRECTORIES = {".git"}
 
 Matcher = Callable[[str], bool]
 
 
 class SearchFilesArgs(BaseModel):
-    query: str = Field(min_length=1, max_length=1000)
-    regex: bool = Field(default=False, description="query is an RE2 regular expression")
-    glob: str | None = Field(default=None, description="Only files matching, e.g. *.py")
-    path: str = Field(default=".", description="Directory relative to the workspace")
+    query: str = Field(min_length=1)
+    regex: bool = Field(default=False, description="query is RE2 syntax")
+    glob: str | None = Field(default=None, description="e.g. *.py")
+    path: str = Field(default=".", description="Directory to search")
 
 
 @dataclass
@@ -70,6 +71,8 @@ async def search_files(context: ToolContext, args: SearchFilesArgs) -> str:
 
 
 def compile_matcher(query: str, regex: bool) -> Matcher:
+    if len(query) > MAX_QUERY_CHARS:  # checked here: a maxLength in the schema costs bytes
+        raise ToolError(f"the query is longer than {MAX_QUERY_CHARS} characters")
     if not regex:
         return lambda line: query in line
     import re2  # imported on first use: most searches are plain text
@@ -156,7 +159,7 @@ def _result(search: _Search) -> str:
 
 SEARCH_FILES_TOOL = Tool(
     "search_files",
-    "Search your workspace's text files; returns path:line: text.",
+    "Search text in your workspace's files (path:line: text).",
     SearchFilesArgs,
     search_files,
 )

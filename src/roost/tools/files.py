@@ -36,7 +36,7 @@ class WriteFileArgs(BaseModel):
 
 class EditFileArgs(BaseModel):
     path: str = Field(description="Path relative to the workspace")
-    old: str = Field(min_length=1, description="Exact text to replace; must occur once")
+    old: str = Field(min_length=1)  # "exact" and "once" are said by the tool's description
     new: str
 
 
@@ -148,7 +148,7 @@ FILE_TOOLS = (
     Tool("list_files", "List a directory in your workspace.", ListFilesArgs, list_files),
     Tool(
         "edit_file",
-        "Replace one exact snippet of a file in your workspace.",
+        "Replace text (old, exact, found once) in a file in your workspace.",
         EditFileArgs,
         edit_file,
     ),

@@ -28,12 +28,17 @@ MAX_TEXT_CHARS = 40_000
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
+MAX_URL_CHARS = 4000
+MAX_QUERY_CHARS = 500
+"""Checked by the handlers: a ``maxLength`` in the schema is paid on every request."""
+
+
 class FetchArgs(BaseModel):
-    url: str = Field(min_length=1, max_length=4000, description="http(s) URL")
+    url: str = Field(min_length=1, description="http(s) URL")
 
 
 class SearchArgs(BaseModel):
-    query: str = Field(min_length=1, max_length=500)
+    query: str = Field(min_length=1)
     limit: int = Field(default=5, ge=1, le=20)
 
 
@@ -58,6 +63,8 @@ class WebFeature(Feature):
             await self._search.aclose()
 
     async def _fetch(self, context: ToolContext, args: FetchArgs) -> str:
+        if len(args.url) > MAX_URL_CHARS:
+            raise ToolError(f"http_fetch: the URL is longer than {MAX_URL_CHARS} characters")
         agent = self._settings.agents.get(context.agent)
         config = agent.fetch if agent is not None else FetchConfig()
         policy = AddressPolicy.allowing(config.allow_private)
@@ -70,6 +77,8 @@ class WebFeature(Feature):
 
     async def _web_search(self, context: ToolContext, args: SearchArgs) -> str:
         assert self._search is not None  # offered only with a backend
+        if len(args.query) > MAX_QUERY_CHARS:
+            raise ToolError(f"web_search: the query is longer than {MAX_QUERY_CHARS} characters")
         try:
             results = await self._search.search(args.query, args.limit)
         except SearchFailed as exc:
