@@ -15,6 +15,7 @@ BENCHMARKS = [
     "ask_cold",
     "ask_via_gateway",
     "request_bytes",
+    "tool_round",
     "install_size",
     "telegram_latency",
     "scheduler_fire",
