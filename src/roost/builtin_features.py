@@ -37,6 +37,12 @@ def _delegation() -> FeatureFactory:
     return DelegationFeature
 
 
+def _approvals() -> FeatureFactory:
+    from roost.approvals.service import ApprovalsService
+
+    return ApprovalsService
+
+
 def _gateway() -> FeatureFactory:
     from roost.gateway.service import GatewayService
 
@@ -61,6 +67,7 @@ def _always(_: Settings) -> bool:
 
 BUILTIN_FEATURES: tuple[BuiltinFeature, ...] = (
     BuiltinFeature("delegation", ("send_message", "ask_agent"), False, _always, _delegation),
+    BuiltinFeature("approvals", ("shell",), False, _always, _approvals),
     BuiltinFeature("gateway", (), True, lambda s: s.gateway.enabled, _gateway),
     BuiltinFeature("telegram", (), True, lambda s: s.telegram is not None, _telegram),
     BuiltinFeature(

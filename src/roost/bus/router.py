@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from sqlalchemy import Connection
@@ -119,6 +120,11 @@ class Router:
         """
         while self._tasks:
             await asyncio.wait(list(self._tasks))
+
+    def waiting_without_slot(self, envelope_id: int | None) -> AbstractAsyncContextManager[None]:
+        """While the block waits (for the owner's approval), the turn of ``envelope_id``
+        lends its turn slot to another; it takes one back when the block ends."""
+        return self._slots.waiting_without_slot(envelope_id)
 
     @property
     def accepting(self) -> bool:

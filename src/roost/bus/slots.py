@@ -7,6 +7,10 @@ session is going on. A delegated message (``depth`` > 0) runs under its caller's
 it never waits for one, so a chain of delegations cannot deadlock on the limit. The
 limit keeps the database's queue short, so what must be prompt (a job firing, a
 message being accepted) is not stuck behind thousands of turns' transactions.
+
+A turn that waits for something outside (the owner's approval) lends its slot
+(``waiting_without_slot``): another turn runs meanwhile, and the waiting turn takes
+a slot back, before any new message, once it goes on.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from roost.bus.envelope import Envelope
 
@@ -37,6 +42,12 @@ class TurnSlots:
         self._sessions: dict[tuple[str, str], deque[tuple[Envelope, bool]]] = {}
         """Sessions with a message going on or waiting in ``_ready``; their later
         messages wait here, without a slot, until it ended."""
+        self._holding: set[int] = set()
+        """Envelope ids whose turn holds a slot."""
+        self._lent: set[int] = set()
+        """Envelope ids whose turn lent its slot while it waits (``waiting_without_slot``)."""
+        self._reclaiming: deque[tuple[int, asyncio.Future[None]]] = deque()
+        """Lent turns going on again, waiting to take a slot back (before ``_ready``)."""
 
     @property
     def max_turns(self) -> int:
@@ -73,17 +84,56 @@ class TurnSlots:
         self._stopped = True
         self._ready.clear()
         self._sessions.clear()
+        for _, waiter in self._reclaiming:  # they go on (and are cancelled) without one
+            if not waiter.done():
+                waiter.set_result(None)
+        self._reclaiming.clear()
+
+    @asynccontextmanager
+    async def waiting_without_slot(self, envelope_id: int | None) -> AsyncIterator[None]:
+        """Lend the slot of ``envelope_id``'s turn while the block waits; take one back
+        (before new messages get one) when it ends. A turn holding no slot (delegated,
+        or run outside the inbox) simply waits."""
+        if envelope_id is None or envelope_id not in self._holding:
+            yield
+            return
+        self._holding.discard(envelope_id)
+        self._lent.add(envelope_id)
+        self._gated -= 1
+        self._admit()
+        try:
+            yield
+        except BaseException:
+            raise  # the turn is ending (cancelled, failed): it needs no slot back
+        waiter = asyncio.get_running_loop().create_future()
+        self._reclaiming.append((envelope_id, waiter))
+        self._admit()
+        await waiter
 
     def _admit(self) -> None:
+        while self._reclaiming and self._gated < self._max_turns and not self._stopped:
+            envelope_id, waiter = self._reclaiming.popleft()
+            if envelope_id not in self._lent:
+                continue  # its turn ended while it waited
+            self._lent.discard(envelope_id)
+            self._holding.add(envelope_id)
+            self._gated += 1
+            if not waiter.done():
+                waiter.set_result(None)
         while self._ready and self._gated < self._max_turns and not self._stopped:
             envelope, recovered = self._ready.popleft()
             self._gated += 1
+            self._holding.add(envelope.id)
             task = self._spawn(envelope, recovered)
             task.add_done_callback(functools.partial(self._ended, envelope))
 
     def _ended(self, envelope: Envelope, _task: object) -> None:
         """A gated turn ended: its session's next message queues for a slot; admit more."""
-        self._gated -= 1
+        if envelope.id in self._lent:
+            self._lent.discard(envelope.id)  # it had lent its slot: nothing to give back
+        else:
+            self._gated -= 1
+            self._holding.discard(envelope.id)
         if self._stopped:
             return
         key = (envelope.recipient, envelope.session)

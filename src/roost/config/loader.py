@@ -201,6 +201,8 @@ def _resolve(
         telegram=config.telegram,
         schedules=dict(config.schedules),
         scheduler=config.scheduler,
+        shell=config.shell,
+        approvals=config.approvals,
     )
 
 
@@ -261,6 +263,7 @@ def _resolve_agent(
         max_tokens=agent.max_tokens,
         temperature=agent.temperature,
         budget=agent.budget,
+        shell=agent.shell,
     )
 
 

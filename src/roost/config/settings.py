@@ -18,6 +18,7 @@ from roost.config.schema import (
     SchedulerConfig,
     TelegramConfig,
 )
+from roost.config.shell import ApprovalsConfig, ShellConfig, ShellPolicyConfig
 
 DEFAULT_AGENT = "assistant"
 DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"
@@ -50,6 +51,7 @@ class AgentSettings:
     max_tokens: int = 4096
     temperature: float | None = None
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    shell: ShellPolicyConfig = field(default_factory=ShellPolicyConfig)
 
     @property
     def model_ref(self) -> str:
@@ -74,5 +76,7 @@ class Settings:
     telegram: TelegramConfig | None = None
     schedules: dict[str, ScheduleConfig] = field(default_factory=dict)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    shell: ShellConfig = field(default_factory=ShellConfig)
+    approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     config_sha256: str | None = None
     """SHA-256 of the config file as it was read (see ``roost.config.fingerprint``)."""

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from roost.gateway.methods import Method
     from roost.ports import CorePorts
     from roost.scheduler.api import JobsApi
+    from roost.tools.approval import ApprovalGate
     from roost.tools.registry import Tool
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,10 @@ class Feature:
 
     def jobs_api(self) -> JobsApi | None:
         """The job operations, if this feature runs scheduled jobs."""
+        return None
+
+    def approval_gate(self) -> ApprovalGate | None:
+        """The gate tools ask the owner through, if this feature decides approvals."""
         return None
 
     def lifespan(self) -> AbstractAsyncContextManager[None]:
