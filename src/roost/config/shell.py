@@ -66,6 +66,12 @@ class ShellConfig(BaseModel):
     sandbox: Literal["auto", "off", "required"] = "auto"
     """``auto``: bwrap when it works here; ``required``: refuse commands without it."""
 
+    @field_validator("sandbox", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        # YAML reads a bare ``off`` as false: take it as meant.
+        return "off" if value is False else value
+
 
 class ApprovalsConfig(BaseModel):
     """``approvals``: how long a tool waits for the owner's decision."""

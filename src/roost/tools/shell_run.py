@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 _KEPT_VARIABLES = ("LANG", "LC_ALL", "TZ")
@@ -113,25 +114,45 @@ async def run_command(
 ) -> CommandResult:
     """Run ``argv`` (e.g. ``sh -c …``); the process group dies with it, whatever happens."""
     started = time.monotonic()
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=cwd,
-        env=dict(env),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
-    )
+    # A pipe of our own rather than asyncio's: asyncio's ``wait()`` also waits for its
+    # pipes to close, which a backgrounded grandchild holding stdout would delay forever.
+    read_end, write_end = os.pipe()
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=cwd,
+            env=dict(env),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=write_end,
+            stderr=write_end,
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    pipe = os.fdopen(read_end, "rb", buffering=0)
     output = _CappedOutput(cap)
+    reader = asyncio.ensure_future(_read_all(pipe, output))
+    deadline = started + timeout_s
     timed_out = False
     try:
-        await asyncio.wait_for(_collect(process, output), timeout_s)
-    except TimeoutError:
-        timed_out = True
+        try:
+            await asyncio.wait_for(process.wait(), timeout_s)
+        except TimeoutError:
+            timed_out = True
+        # Background children still holding the pipe would keep it open: they go too.
+        _kill_group(process.pid)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(reader), max(deadline - time.monotonic(), 0.1))
     finally:
         _kill_group(process.pid)
         with contextlib.suppress(ProcessLookupError):
             process.kill()
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+        pipe.close()  # if the reader was cancelled before it took the pipe over
         await process.wait()
     shown = [secret for secret in secrets if secret]
     return CommandResult(
@@ -143,22 +164,16 @@ async def run_command(
     )
 
 
-async def _collect(process: asyncio.subprocess.Process, output: _CappedOutput) -> None:
-    """Read until the command exits; then kill what it left behind and drain the pipe."""
-    assert process.stdout is not None
-    reader = asyncio.ensure_future(_read_all(process.stdout, output))
+async def _read_all(pipe: BinaryIO, output: _CappedOutput) -> None:
+    """Read the pipe until every writer closed it (or this is cancelled)."""
+    loop = asyncio.get_running_loop()
+    stream = asyncio.StreamReader(limit=CHUNK_BYTES)
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream), pipe)
     try:
-        await process.wait()
-        # Background children still holding the pipe would keep it open forever.
-        _kill_group(process.pid)
-        await reader
+        while chunk := await stream.read(CHUNK_BYTES):
+            output.add(chunk)
     finally:
-        reader.cancel()
-
-
-async def _read_all(stream: asyncio.StreamReader, output: _CappedOutput) -> None:
-    while chunk := await stream.read(CHUNK_BYTES):
-        output.add(chunk)
+        transport.close()
 
 
 def _kill_group(pid: int) -> None:
