@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import resource
 import time
@@ -28,6 +29,14 @@ def alive(pid: int) -> bool:
         return False
 
 
+async def gone(pid: int, within_s: float = 5.0) -> None:
+    """Polls (with a deadline) until ``pid`` is gone: SIGKILL is delivered asynchronously."""
+    deadline = time.monotonic() + within_s
+    while alive(pid) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert not alive(pid)
+
+
 async def test_runs_in_the_workspace_and_reports_the_exit_code(tmp_path: Path) -> None:
     env = clean_environment(tmp_path, os.environ)
     result = await run_command(
@@ -47,10 +56,7 @@ async def test_a_command_that_runs_forever_is_killed_with_its_forked_grandchild(
     assert result.timed_out and result.exit_code is None
     assert "started" in result.output and "killed after 0.5 s (timeout)" in result.for_model(0.5)
     grandchild = int((tmp_path / "child.pid").read_text())
-    deadline = time.monotonic() + 5
-    while alive(grandchild) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not alive(grandchild)
+    await gone(grandchild)
 
 
 async def test_background_children_do_not_outlive_a_finished_command(tmp_path: Path) -> None:
@@ -60,10 +66,7 @@ async def test_background_children_do_not_outlive_a_finished_command(tmp_path: P
     )
     assert result.exit_code == 0 and result.output == "done\n"
     grandchild = int((tmp_path / "child.pid").read_text())
-    deadline = time.monotonic() + 5
-    while alive(grandchild) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not alive(grandchild)
+    await gone(grandchild)
 
 
 async def test_gigabytes_of_output_are_capped_head_and_tail(tmp_path: Path) -> None:
