@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -132,7 +133,7 @@ async def test_sandbox_writes_the_workspace_only_and_hides_secrets(
     for target in ("/usr/pwned", "/root/pwned", f"{Path(__file__).parent}/pwned"):
         refused = await run(settings, f"touch {target}")
         assert "exit code 1" in refused.text and "Read-only file system" in refused.text
-        assert not os.path.lexists(target)
+        assert not await asyncio.to_thread(os.path.lexists, target)
     for hidden in (settings.home / "roost.db", settings.config_path):
         peek = await run(settings, f"cat {hidden}")
         assert "the database" not in peek.text and "providers" not in peek.text
