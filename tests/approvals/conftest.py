@@ -91,6 +91,8 @@ async def start_roost(
 
     async def start(**extra: Any) -> Roost:
         settings = approvals_settings(fake_llm, write_config, tmp_path, **extra)
+        if "change" in extra:
+            settings = extra["change"](settings)
         features = extra.get("features", [GatewayService])
         app = App(settings, features)
         roost = Roost(app)
