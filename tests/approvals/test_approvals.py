@@ -172,3 +172,28 @@ async def test_stopping_while_a_command_waits_denies_it(
     assert (decided["id"], decided["state"]) == (requested["id"], "abandoned")
     assert not (roost.workspace / "never.txt").exists()
     await asyncio.gather(turn, return_exceptions=True)
+
+
+async def test_a_process_that_does_not_serve_refuses_at_once(
+    start_roost: RoostFactory, fake_llm: FakeLLM
+) -> None:
+    roost = await start_roost()
+    settings = roost.app.settings
+    await roost.stop()
+    from roost.app import App
+
+    app = App(settings)  # as `roost ask` without a gateway: no lifespans, nobody to ask
+    await app.start()
+    try:
+        fake_llm.tool_call("shell", {"command": "touch direct.txt"})
+        fake_llm.reply("could not")
+        result = await app.ask("ops", "make a file", "direct")
+        assert result.text == "could not"
+        assert "which is given while `roost run` serves" in tool_results(fake_llm)
+        assert not (settings.agents["ops"].workspace / "direct.txt").exists()
+        fake_llm.tool_call("shell", {"command": "echo allowed anyway"})
+        fake_llm.reply("ran")
+        assert (await app.ask("ops", "say it", "direct")).text == "ran"
+        assert "allowed anyway" in tool_results(fake_llm)
+    finally:
+        await app.stop(grace_s=1)

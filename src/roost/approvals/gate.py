@@ -7,7 +7,9 @@ or the timeout (``approvals.timeout_s``: denied, ``timed_out``). Each decision i
 announced too (``approval.decided``).
 
 Only a process that serves (`roost run`) asks: elsewhere (``roost ask`` without a
-gateway) nobody could answer, so a request is refused at once (``no_approver``).
+gateway) nobody could answer, so a request is refused at once (``no_approver``). A
+turn from the inbox that asks before the features have started (one re-run at start)
+waits up to ``START_GRACE_S`` for `roost run` to be serving.
 When Roost stops, requests still waiting are denied (``abandoned``); at the next
 start, any request a killed process left pending is marked ``abandoned`` too — never
 re-asked, since the turn that asked is re-run from its message and asks again if
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 LendSlot = Callable[[int | None], AbstractAsyncContextManager[None]]
 """``CorePorts.inbox.waiting_without_slot``: the turn's slot is lent while it waits."""
 _OWNER_DECISIONS = (Decision.APPROVED, Decision.DENIED, Decision.ALWAYS)
+START_GRACE_S = 30.0
 
 
 class ApprovalGate:
@@ -50,8 +53,19 @@ class ApprovalGate:
         self._timeout = timedelta(seconds=timeout_s)
         self._clock = clock or SystemClock()
         self._waiting: dict[int, asyncio.Future[Decision]] = {}
-        self.serving = False
-        """Set while `roost run` serves: only then is anyone asked."""
+        self._serving = asyncio.Event()
+
+    @property
+    def serving(self) -> bool:
+        """True while `roost run` serves: only then is anyone asked."""
+        return self._serving.is_set()
+
+    @serving.setter
+    def serving(self, value: bool) -> None:
+        if value:
+            self._serving.set()
+        else:
+            self._serving.clear()
 
     async def request(
         self,
@@ -63,7 +77,7 @@ class ApprovalGate:
         session: str = "",
         envelope_id: int | None = None,
     ) -> Decision:
-        if not self.serving:
+        if not await self._someone_to_ask(envelope_id):
             return Decision.NO_APPROVER
         approval = await self._store.add(agent, tool, summary, pattern, session, envelope_id)
         decided: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
@@ -75,6 +89,17 @@ class ApprovalGate:
                 return await self._wait(approval.id, decided)
         finally:
             self._waiting.pop(approval.id, None)
+
+    async def _someone_to_ask(self, envelope_id: int | None) -> bool:
+        if self.serving:
+            return True
+        if envelope_id is None:  # a turn run directly (`roost ask` without a gateway)
+            return False
+        try:  # a turn re-run at start may ask before the features are up
+            await asyncio.wait_for(self._serving.wait(), START_GRACE_S)
+        except TimeoutError:
+            return False
+        return True
 
     async def _wait(self, approval_id: int, decided: asyncio.Future[Decision]) -> Decision:
         deadline = self._clock.now() + self._timeout

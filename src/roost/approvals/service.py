@@ -27,6 +27,7 @@ class ApprovalsService(Feature):
     name = "approvals"
 
     def __init__(self, core: CorePorts, clock: Clock | None = None) -> None:
+        self._settings = core.settings
         self.store = ApprovalStore(core.store)
         self.gate = ApprovalGate(
             self.store,
@@ -51,7 +52,8 @@ class ApprovalsService(Feature):
     async def start(self) -> None:
         await self.gate.abandon_stale()
         self.gate.serving = True
-        await self.shell.sandbox()  # probed (and a warning logged) at start, not mid-turn
+        if any("shell" in agent.tools for agent in self._settings.agents.values()):
+            await self.shell.sandbox()  # probed (and a warning logged) at start, not mid-turn
 
     async def stop(self) -> None:
         self.gate.serving = False
