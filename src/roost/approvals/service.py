@@ -9,7 +9,7 @@ only while `roost run` serves (its lifespan). It gives the gate to the core's po
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from roost.approvals.gate import ApprovalGate
 from roost.approvals.store import ApprovalStore
@@ -57,6 +57,3 @@ class ApprovalsService(Feature):
 
     async def stop(self) -> None:
         self.gate.serving = False
-
-    def health(self) -> dict[str, Any]:
-        return {"state": "ok" if self.gate.serving else "stopped"}
