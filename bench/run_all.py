@@ -19,6 +19,7 @@ BENCHMARKS = [
     "telegram_latency",
     "scheduler_fire",
     "slow_reader",
+    "shell_round",
 ]
 
 
