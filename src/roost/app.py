@@ -52,7 +52,7 @@ class App:
     """Owns the core of one process and the features built on it.
 
     ``features`` are built in order from the core's ports, after the features every
-    process that runs turns has (delegation, ``core_features``); `roost run` passes
+    process that runs turns has (delegation, approvals: ``core_features``); `roost run` passes
     the served ones (``served_features``: gateway, Telegram, scheduler). ``clock``
     times the outbox's retries and waits (a test passes a ManualClock).
     """

@@ -68,8 +68,8 @@ class ApprovalStore:
     ) -> Approval:
         approval = Approval(
             id=0,
-            agent=agent,
-            tool=tool,
+            agent=agent[:100],
+            tool=tool[:200],
             summary=summary[:MAX_SUMMARY_CHARS],
             pattern=pattern,
             session=session[:200],
