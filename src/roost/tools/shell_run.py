@@ -62,9 +62,11 @@ def clean_environment(
     env = {"PATH": source.get("PATH") or DEFAULT_PATH, "HOME": str(workspace), "TERM": "dumb"}
     env.update({name: source[name] for name in _KEPT_VARIABLES if source.get(name)})
     hidden = [secret for secret in secrets if secret]
-    return {
+    clean = {
         name: value for name, value in env.items() if not any(secret in value for secret in hidden)
     }
+    clean.setdefault("PATH", DEFAULT_PATH)  # a PATH holding a secret value is replaced
+    return clean
 
 
 class _CappedOutput:
