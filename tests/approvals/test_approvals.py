@@ -170,6 +170,7 @@ async def test_stopping_while_a_command_waits_denies_it(
     await roost.stop()
     decided = await roost.event("approval.decided")
     assert (decided["id"], decided["state"]) == (requested["id"], "abandoned")
+    assert decided["decided_by"] == "cancelled"
     assert not (roost.workspace / "never.txt").exists()
     await asyncio.gather(turn, return_exceptions=True)
 

@@ -108,7 +108,8 @@ class ApprovalGate:
         try:
             await self._clock.sleep_until(deadline, ring)
         except asyncio.CancelledError:
-            await asyncio.shield(self._record(approval_id, Decision.ABANDONED, "roost"))
+            # The turn was cancelled (`/stop`, chat.cancel) or Roost is stopping.
+            await asyncio.shield(self._record(approval_id, Decision.ABANDONED, "cancelled"))
             raise
         if decided.done():
             return decided.result()

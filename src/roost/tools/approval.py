@@ -25,7 +25,8 @@ class Decision(StrEnum):
     TIMED_OUT = "timed_out"
     """Nobody decided in time: denied."""
     ABANDONED = "abandoned"
-    """Roost stopped while it waited: denied (at the next start, if it was killed)."""
+    """Its turn was cancelled, or Roost stopped, while it waited: denied (at the next
+    start, if Roost was killed)."""
     NO_APPROVER = "no_approver"
     """Nobody can be asked in this process (not `roost run`): denied at once."""
 

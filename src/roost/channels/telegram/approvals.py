@@ -36,7 +36,7 @@ _SHOWN = {
     "always": "✅ Approved, and allowed from now on",
     "denied": "⛔ Denied",
     "timed_out": "⌛ Denied: nobody decided in time",
-    "abandoned": "⛔ Denied: Roost stopped",
+    "abandoned": "⛔ Withdrawn: the turn was cancelled or Roost stopped",
 }
 MAX_SUMMARY_CHARS = 3000
 """Telegram messages hold 4096 characters; the rest of a long command is elided."""
