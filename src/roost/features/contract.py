@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from roost.bus.dispatcher import Channel
-    from roost.bus.router import Finisher
+    from roost.bus.envelope_end import Finisher
     from roost.features.jobs import JobOperations
     from roost.features.methods import Method
     from roost.ports import CorePorts
@@ -64,7 +64,7 @@ class Feature:
         """Tools agents may list in their ``tools:`` (by name)."""
         return ()
 
-    def finishers(self) -> Mapping[str, Finisher]:
+    def finishers(self) -> Mapping[str, Finisher[Any]]:
         """What a finished turn sends, per sender scheme of its envelope (``job``…)."""
         return {}
 
