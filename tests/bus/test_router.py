@@ -273,3 +273,26 @@ async def test_an_end_stored_with_the_answer_unbeknown_to_the_turn_is_still_deli
     assert len(await serving_app.bus.deliveries_for(envelope_id=stored.id)) == 1
     await settled(serving_app)
     assert len(channel.delivered) == 1
+
+
+async def test_an_end_recorded_by_itself_is_retried_when_the_store_refuses(
+    serving_app: App, channel: RecordingChannel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No final answer to store the end with (an unknown agent): the router records the
+    # envelope's end by itself, and tries again when the database refuses once.
+    finish = serving_app.bus.finish
+    failures = [OSError("database is locked")]
+
+    async def refusing_once(*args: Any, **kwargs: Any) -> list[Delivery]:
+        if failures:
+            raise failures.pop()
+        return await finish(*args, **kwargs)
+
+    monkeypatch.setattr(serving_app.bus, "finish", refusing_once)
+    envelope = _to_assistant("hello", session="refused")
+    envelope.recipient = "agent:nobody"
+    stored = await serving_app.router.submit(envelope)
+    [reply] = await channel.wait_for(1)
+    assert failures == [] and reply.meta["message_id"] == stored.id
+    assert reply.meta["status"] == "unknown_agent" and "unknown agent 'nobody'" in reply.body
+    assert await _envelope_status(serving_app, stored.id) == "done"
