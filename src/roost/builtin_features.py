@@ -17,6 +17,8 @@ from roost.tools.files import FILE_TOOLS
 if TYPE_CHECKING:
     from roost.config.settings import Settings
     from roost.features.contract import FeatureFactory
+    from roost.gateway.service import GatewayService
+    from roost.ports import CorePorts
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,16 @@ def _approvals() -> FeatureFactory:
 
 
 def _gateway() -> FeatureFactory:
+    return gateway_feature
+
+
+def gateway_feature(core: CorePorts) -> GatewayService:
+    """The gateway, delivering to its WebSocket clients through the ``ws`` channel
+    (``channels/websocket.py``; neither package imports the other, so they meet here)."""
+    from roost.channels.websocket import WebSocketChannel
     from roost.gateway.service import GatewayService
 
-    return GatewayService
+    return GatewayService(core, WebSocketChannel)
 
 
 def _telegram() -> FeatureFactory:

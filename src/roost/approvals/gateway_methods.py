@@ -10,8 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from roost.gateway.methods import CallContext, Method, NoParams, Params
-from roost.gateway.protocol import MethodError
+from roost.features.methods import CallContext, Method, MethodError, NoParams, Params
 from roost.tools.approval import ApprovalGate, DecideError, Decision
 
 

@@ -18,7 +18,7 @@ from roost.timing.clock import Clock
 from roost.tools.shell import ShellTool
 
 if TYPE_CHECKING:
-    from roost.gateway.methods import Method
+    from roost.features.methods import Method
     from roost.ports import CorePorts
     from roost.tools.registry import Tool
 

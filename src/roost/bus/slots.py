@@ -1,12 +1,16 @@
 """How many turns go on at once (``max_concurrent_turns``), and who goes next.
 
 At most ``max_turns`` turns of accepted envelopes go on at once, across all agents;
-the others wait (already stored, so a restart runs them too) in arrival order, each
-session's in its own order and taking no slot while an earlier message of that
-session is going on. A delegated message (``depth`` > 0) runs under its caller's slot:
-it never waits for one, so a chain of delegations cannot deadlock on the limit. The
-limit keeps the database's queue short, so what must be prompt (a job firing, a
-message being accepted) is not stuck behind thousands of turns' transactions.
+the others wait (already stored, so a restart runs them too) in arrival order. A
+delegated message (``depth`` > 0) runs under its caller's slot: it never waits for
+one, so a chain of delegations cannot deadlock on the limit. The limit keeps the
+database's queue short, so what must be prompt (a job firing, a message being
+accepted) is not stuck behind thousands of turns' transactions.
+
+Per-session order is not kept here but by the agent's lanes (``agents/actor.py``),
+which every turn goes through. A session's later messages are held back here only so
+they take no slot while its lane would keep them waiting anyway; they are let go one
+at a time, in the order they came, as each earlier one ends.
 
 A turn that waits for something outside (the owner's approval) lends its slot
 (``waiting_without_slot``): another turn runs meanwhile, and the waiting turn takes
@@ -39,9 +43,10 @@ class TurnSlots:
         """Turns holding a slot (started and not ended)."""
         self._ready: deque[tuple[Envelope, bool]] = deque()
         """Envelopes waiting for a slot, oldest first: ``(envelope, recovered)``."""
-        self._sessions: dict[tuple[str, str], deque[tuple[Envelope, bool]]] = {}
+        self._held_back: dict[tuple[str, str], deque[tuple[Envelope, bool]]] = {}
         """Sessions with a message going on or waiting in ``_ready``; their later
-        messages wait here, without a slot, until it ended."""
+        messages are held back here, without a slot, until it ended (their lane would
+        keep them waiting behind it anyway)."""
         self._holding: set[int] = set()
         """Envelope ids whose turn holds a slot."""
         self._lent: set[int] = set()
@@ -61,7 +66,7 @@ class TurnSlots:
     @property
     def waiting(self) -> int:
         """Accepted messages waiting for a turn slot."""
-        return len(self._ready) + sum(len(queue) for queue in self._sessions.values())
+        return len(self._ready) + sum(len(queue) for queue in self._held_back.values())
 
     def start(self, envelope: Envelope, recovered: bool) -> None:
         """Start the envelope's turn now, or when a slot (and its session) is free."""
@@ -71,11 +76,11 @@ class TurnSlots:
             self._spawn(envelope, recovered)  # under its caller's slot
             return
         key = (envelope.recipient, envelope.session)
-        behind = self._sessions.get(key)
+        behind = self._held_back.get(key)
         if behind is not None:
             behind.append((envelope, recovered))  # after the session's earlier message
             return
-        self._sessions[key] = deque()
+        self._held_back[key] = deque()
         self._ready.append((envelope, recovered))
         self._admit()
 
@@ -83,7 +88,7 @@ class TurnSlots:
         """Start nothing more; what waits stays pending in the inbox."""
         self._stopped = True
         self._ready.clear()
-        self._sessions.clear()
+        self._held_back.clear()
         for _, waiter in self._reclaiming:  # they go on (and are cancelled) without one
             if not waiter.done():
                 waiter.set_result(None)
@@ -137,11 +142,11 @@ class TurnSlots:
         if self._stopped:
             return
         key = (envelope.recipient, envelope.session)
-        behind = self._sessions.get(key)
+        behind = self._held_back.get(key)
         if behind:
             self._ready.append(behind.popleft())
         else:
-            self._sessions.pop(key, None)
+            self._held_back.pop(key, None)
         self._admit()
 
 

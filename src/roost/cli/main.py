@@ -114,7 +114,7 @@ def _plain_option(args: list[str], index: int, *, after_run: bool) -> tuple[str 
 def _plain_values(
     config: str | None, grace_text: str | None, port_text: str | None
 ) -> tuple[Path | None, float, int | None] | None:
-    from roost.cli.plain_params import plain_float
+    from roost.cli.plain_numbers import plain_float
     from roost.cli.serve import DEFAULT_GRACE_S
 
     grace = DEFAULT_GRACE_S

@@ -3,8 +3,8 @@
 - ``registry``: `Tool`, `ToolRegistry`; errors are results the model reads;
 - ``workspace``: confinement to an agent's directory; ``files``, ``listing``: the file
   tools; ``builtin``: the catalogue;
-- ``delegation``, ``scheduling``: tools of the delegation and scheduler features
-  (known exceptions to the layers, issue #11).
+- ``delegation``: the delegation feature's tools (a known exception to the layers);
+  the scheduler's tools live with it (``roost.scheduler.agent_tools``).
 """
 
 __all__ = [
@@ -13,6 +13,5 @@ __all__ = [
     "files",
     "listing",
     "registry",
-    "scheduling",
     "workspace",
 ]

@@ -160,7 +160,10 @@ class UpdateHandler:
             return
         if message.text:
             state = await self.ctx.chats.get(incoming.chat)
-            await self.ctx.submit(incoming, state.agent, self._without_mention(message.text))
+            text = self._without_mention(message.text)
+            await self.ctx.core.inbox.submit(
+                await self.ctx.envelope_for(incoming, state.agent, text)
+            )
             return
         kind = unsupported_kind(message)
         if kind is None:  # service messages (joins, pins…) are silently ignored
