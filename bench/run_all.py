@@ -20,6 +20,7 @@ BENCHMARKS = [
     "telegram_latency",
     "scheduler_fire",
     "slow_reader",
+    "shell_round",
 ]
 
 

@@ -53,6 +53,12 @@ def _web_wanted(settings: Settings) -> bool:
     )
 
 
+def _approvals() -> FeatureFactory:
+    from roost.approvals.service import ApprovalsService
+
+    return ApprovalsService
+
+
 def _gateway() -> FeatureFactory:
     return gateway_feature
 
@@ -85,6 +91,7 @@ def _always(_: Settings) -> bool:
 BUILTIN_FEATURES: tuple[BuiltinFeature, ...] = (
     BuiltinFeature("delegation", ("send_message", "ask_agent"), False, _always, _delegation),
     BuiltinFeature("web", ("http_fetch", "web_search"), False, _web_wanted, _web),
+    BuiltinFeature("approvals", ("shell",), False, _always, _approvals),
     BuiltinFeature("gateway", (), True, lambda s: s.gateway.enabled, _gateway),
     BuiltinFeature("telegram", (), True, lambda s: s.telegram is not None, _telegram),
     BuiltinFeature(

@@ -203,6 +203,8 @@ def _resolve(
         schedules=dict(config.schedules),
         scheduler=config.scheduler,
         web_search=config.web_search,
+        shell=config.shell,
+        approvals=config.approvals,
     )
 
 
@@ -276,6 +278,7 @@ def _resolve_agent(
         temperature=agent.temperature,
         budget=agent.budget,
         fetch=agent.fetch,
+        shell=agent.shell,
     )
 
 

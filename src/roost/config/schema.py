@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from roost.config.origins import normalize_origin
 from roost.config.schedules import ScheduleConfig
+from roost.config.shell import ApprovalsConfig, ShellConfig, ShellPolicyConfig
 
 
 class _Strict(BaseModel):
@@ -86,6 +87,8 @@ class AgentConfig(_Strict):
     temperature: float | None = Field(default=None, ge=0, le=2)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     fetch: FetchConfig = Field(default_factory=FetchConfig)
+    shell: ShellPolicyConfig = Field(default_factory=ShellPolicyConfig)
+    """What the ``shell`` tool may run (docs/tools.md)."""
 
     @field_validator("model")
     @classmethod
@@ -255,6 +258,8 @@ class RoostConfig(_Strict):
     schedules: dict[str, ScheduleConfig] = Field(default_factory=dict)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     web_search: WebSearchConfig | None = None
+    shell: ShellConfig = Field(default_factory=ShellConfig)
+    approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
     max_delegation_depth: int = Field(default=3, ge=0, le=10)
     max_concurrent_turns: int = Field(default=32, ge=1, le=10_000, strict=True)
     """Turns running at once across all agents; more wait in the (durable) inbox."""

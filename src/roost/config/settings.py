@@ -20,6 +20,7 @@ from roost.config.schema import (
     TelegramConfig,
     WebSearchConfig,
 )
+from roost.config.shell import ApprovalsConfig, ShellConfig, ShellPolicyConfig
 
 DEFAULT_AGENT = "assistant"
 DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"
@@ -53,6 +54,7 @@ class AgentSettings:
     temperature: float | None = None
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    shell: ShellPolicyConfig = field(default_factory=ShellPolicyConfig)
 
     @property
     def model_ref(self) -> str:
@@ -79,5 +81,7 @@ class Settings:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     web_search: WebSearchConfig | None = None
     """``web_search``'s backend; ``None``: the tool is not offered."""
+    shell: ShellConfig = field(default_factory=ShellConfig)
+    approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     config_sha256: str | None = None
     """SHA-256 of the config file as it was read (see ``roost.config.fingerprint``)."""
