@@ -15,11 +15,11 @@ import pytest
 
 from roost.agents.turn import TurnResult
 from roost.app import App
+from roost.builtin_features import gateway_feature
 from roost.bus.envelope import Envelope, agent_address
 from roost.bus.events import Event
 from roost.config.loader import load_settings
 from roost.config.settings import Settings
-from roost.gateway.service import GatewayService
 from roost.tools.approval import APPROVALS_TOPIC
 from tests.conftest import ConfigWriter, provider_yaml
 from tests.fakes.llm_server import FakeLLM
@@ -93,7 +93,7 @@ async def start_roost(
         settings = approvals_settings(fake_llm, write_config, tmp_path, **extra)
         if "change" in extra:
             settings = extra["change"](settings)
-        features = extra.get("features", [GatewayService])
+        features = extra.get("features", [gateway_feature])
         app = App(settings, features)
         roost = Roost(app)
         app.events.subscribe(APPROVALS_TOPIC, roost.events.put_nowait)
