@@ -15,11 +15,13 @@ BENCHMARKS = [
     "ask_cold",
     "ask_via_gateway",
     "request_bytes",
+    "tool_round",
     "install_size",
     "telegram_latency",
     "scheduler_fire",
     "slow_reader",
     "memory_recall",
+    "shell_round",
 ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,6 +22,7 @@ from roost.agents.turn import TurnDeps, TurnResult
 from roost.builtin_features import core_features
 from roost.bus.agent_channel import AgentChannel
 from roost.bus.dispatcher import Dispatcher
+from roost.bus.envelope_end import Finisher
 from roost.bus.events import EventHub
 from roost.bus.router import Router
 from roost.bus.store import BusStore
@@ -55,7 +56,7 @@ class App:
     """Owns the core of one process and the features built on it.
 
     ``features`` are built in order from the core's ports, after the features every
-    process that runs turns has (delegation, ``core_features``); `roost run` passes
+    process that runs turns has (delegation, approvals: ``core_features``); `roost run` passes
     the served ones (``served_features``: gateway, Telegram, scheduler). ``clock``
     times the outbox's retries and waits (a test passes a ManualClock).
     """
@@ -86,6 +87,7 @@ class App:
             self.events,
             self.dispatcher.push,
             max_turns=settings.max_concurrent_turns,
+            finishers=FeatureFinishers(lambda: self.features),
         )
         self.dispatcher.register(AgentChannel(self.router))
         self.ports = CorePorts(
@@ -111,12 +113,11 @@ class App:
         self._serving = AsyncExitStack()
 
     def _wire(self, features: Sequence[Feature]) -> None:
-        """Plug in what the features declare for the bus: channels and finishers."""
+        """Plug in the features' delivery channels (their finishers the router reads
+        through ``FeatureFinishers``)."""
         for feature in features:
             for channel in feature.channels():
                 self.dispatcher.register(channel)
-            for scheme, finisher in feature.finishers().items():
-                self.router.set_finisher(scheme, finisher)
 
     def _all_tools(self) -> list[Tool]:
         return [*FILE_TOOLS, *(tool for feature in self.features for tool in feature.tools())]
@@ -236,6 +237,38 @@ class App:
             },
             "components": components,
         }
+
+
+class FeatureFinishers(Mapping[str, Finisher[Any]]):
+    """The features' finishers by sender scheme, read-only, as the router reads them when
+    a turn ends: the router is built before the features (they get it as their inbox), so
+    it is given this view rather than being told about each finisher afterwards. A later
+    feature's finisher for a scheme wins over an earlier one's."""
+
+    def __init__(self, features: Callable[[], Sequence[Feature]]) -> None:
+        self._features = features
+        self._seen: Sequence[Feature] | None = None
+        self._by_scheme: dict[str, Finisher[Any]] = {}
+
+    def _current(self) -> dict[str, Finisher[Any]]:
+        features = self._features()
+        if features is not self._seen:  # collected once the features are built
+            self._by_scheme = {
+                scheme: finisher
+                for feature in features
+                for scheme, finisher in feature.finishers().items()
+            }
+            self._seen = features
+        return self._by_scheme
+
+    def __getitem__(self, scheme: str) -> Finisher[Any]:
+        return self._current()[scheme]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
 
 
 @asynccontextmanager

@@ -31,7 +31,7 @@ from roost.providers.base import (
     ToolCall,
     Usage,
 )
-from roost.store.conversations import Conversations, TurnEnd, Write
+from roost.store.conversations import Conversations, TurnEnd, WriteInTransaction
 from roost.store.turn_status import TurnStatus
 from roost.tools.registry import ToolContext, ToolRegistry
 from roost.tools.untrusted import UNTRUSTED_PREAMBLE
@@ -77,10 +77,12 @@ class Recall(Protocol):
 
 
 class AnswerHook(Protocol):
-    """More to store with a turn's final answer, in the same transaction (the router:
-    the envelope finished and its reply queued)."""
+    """More to store with a turn's final answer, in the same transaction: the router's
+    ``bus.envelope_end.EnvelopeEnd`` (the envelope finished, its replies queued and what
+    its sender's finisher adds). If that transaction fails the answer is stored alone and
+    ``stored`` is not called: the router then records the envelope's end by itself."""
 
-    def write(self, result: TurnResult) -> Write:
+    def write(self, result: TurnResult) -> WriteInTransaction:
         """What to write, given the turn's result as it stands with its final answer."""
         ...
 
@@ -268,7 +270,7 @@ class _Turn:
     ) -> None:
         """Store the model's message with its ledger row; a final answer also with the
         turn's end and what the origin stores with it (``TurnOrigin.on_answer``)."""
-        attempts: list[tuple[Write, ...]] = [(entry.write,)]
+        attempts: list[tuple[WriteInTransaction, ...]] = [(entry.write,)]
         end = hook = None
         if final:
             end = self._end()

@@ -141,7 +141,7 @@ class Check:
 
 
 def doctor(ctx: typer.Context) -> None:
-    """Check the setup: config, data directory, store, providers, gateway, Telegram."""
+    """Check the setup: config, data directory, store, providers, gateway, Telegram, shell."""
     import asyncio
 
     from roost.config.errors import ConfigError
@@ -179,7 +179,10 @@ def _check_home(settings: Settings) -> list[Check]:
 
 
 async def _async_checks(settings: Settings) -> list[Check]:
+    import asyncio
+
     from roost.channels.telegram.doctor import telegram_checks
+    from roost.tools.shell_doctor import shell_checks
 
     checks = [await _check_store(settings)]
     checks += await _probe_providers(settings, _check_providers(settings))
@@ -187,6 +190,7 @@ async def _async_checks(settings: Settings) -> list[Check]:
     checks += await _check_running(settings)
     checks += [Check(ok, what) for ok, what in await telegram_checks(settings.telegram)]
     checks += await _feature_checks(settings)
+    checks += [Check(ok, what) for ok, what in await asyncio.to_thread(shell_checks, settings)]
     return checks
 
 
