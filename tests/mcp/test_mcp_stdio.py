@@ -12,12 +12,15 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from roost.app import App
+from roost.approvals.service import ApprovalsService
 from roost.gateway.service import GatewayService
+from roost.tools.approval import APPROVALS_TOPIC, Decision
 from roost.tools.untrusted import untrusted
 from tests.fakes.llm_server import FakeLLM
 from tests.mcp.conftest import START_S, StartRoost, servers_of, stdio_server, wait_for_state
@@ -155,19 +158,31 @@ async def test_a_server_that_fails_to_start_does_not_delay_readiness_and_shows_f
     assert offered_tools(fake_llm) == []
 
 
-async def test_an_ask_tool_is_refused_without_an_approval_gate(
+async def test_an_ask_tool_waits_for_the_owner_through_the_approvals_feature(
     start_roost: StartRoost, fake_llm: FakeLLM, tmp_path: Path
 ) -> None:
     marker = tmp_path / "called"
     server = stdio_server(tools={"block": "ask"}, env={"MCP_TEST_MARKER": str(marker)})
     app = await start_roost({"srv": server}, ["mcp:srv"])
     await wait_for_state(app, "srv", "ready")
+    requested: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    app.events.subscribe(
+        APPROVALS_TOPIC,
+        lambda event: (
+            requested.put_nowait(event.data) if event.name == "approval.requested" else None
+        ),
+    )
     fake_llm.tool_call("srv__block", {})
     fake_llm.reply("not allowed")
-    assert (await app.ask("assistant", "block", "s1")).text == "not allowed"
+    turn = asyncio.ensure_future(app.ask("assistant", "block", "s1"))
+    asked = await asyncio.wait_for(requested.get(), 30)
+    assert (asked["agent"], asked["tool"]) == ("assistant", "srv__block")
+    assert not marker.exists()  # nothing reaches the server before the owner decides
+    gate = app.feature(ApprovalsService).gate
+    await gate.decide(asked["id"], Decision.DENIED, "test:owner")
+    assert (await turn).text == "not allowed"
     answer = json.dumps(fake_llm.requests[1].body)
-    assert "srv__block needs the owner's approval" in answer
-    assert "approvals are not available" in answer
+    assert "the owner did not approve this call of srv__block" in answer
     assert not marker.exists()  # the server never saw the call
 
 

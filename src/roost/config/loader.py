@@ -192,6 +192,7 @@ def _resolve(
             workspace=home / "agents" / DEFAULT_AGENT / "workspace",
         )
     _check_agent_references(config, agents, problems)
+    _check_web_search(config, problems)
     if problems:
         raise ConfigError(problems, path)
     store_url = config.store.url or f"sqlite+aiosqlite:///{home / 'roost.db'}"
@@ -213,6 +214,9 @@ def _resolve(
         mcp_servers={
             name: _with_absolute_cwd(server, base) for name, server in config.mcp_servers.items()
         },
+        web_search=config.web_search,
+        shell=config.shell,
+        approvals=config.approvals,
     )
 
 
@@ -226,6 +230,18 @@ def _check_agent_references(
     for where, name in references:
         if name not in agents:
             problems.append(f"{where}: unknown agent '{name}'{_known(name, list(agents))}")
+
+
+def _check_web_search(config: RoostConfig, problems: list[str]) -> None:
+    """``web_search`` is offered only with a backend: listing it without one is a mistake."""
+    if config.web_search is not None:
+        return
+    for name, agent in config.agents.items():
+        if "web_search" in agent.tools:
+            problems.append(
+                f"agents.{name}.tools: web_search needs a search backend; add a web_search: "
+                "section (backend: searxng with its url, or brave with api_key)"
+            )
 
 
 def _resolve_agent(
@@ -279,6 +295,9 @@ def _resolve_agent(
         max_tokens=agent.max_tokens,
         temperature=agent.temperature,
         budget=agent.budget,
+        memory=agent.memory,
+        fetch=agent.fetch,
+        shell=agent.shell,
     )
 
 

@@ -13,12 +13,16 @@ from roost.config.mcp_servers import McpServerConfig
 from roost.config.schedules import ScheduleConfig
 from roost.config.schema import (
     BudgetConfig,
+    FetchConfig,
     GatewayConfig,
+    MemoryConfig,
     ModelPrice,
     ProviderConfig,
     SchedulerConfig,
     TelegramConfig,
+    WebSearchConfig,
 )
+from roost.config.shell import ApprovalsConfig, ShellConfig, ShellPolicyConfig
 
 DEFAULT_AGENT = "assistant"
 DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"
@@ -51,6 +55,9 @@ class AgentSettings:
     max_tokens: int = 4096
     temperature: float | None = None
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    shell: ShellPolicyConfig = field(default_factory=ShellPolicyConfig)
 
     @property
     def model_ref(self) -> str:
@@ -76,5 +83,9 @@ class Settings:
     schedules: dict[str, ScheduleConfig] = field(default_factory=dict)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     mcp_servers: dict[str, McpServerConfig] = field(default_factory=dict)
+    web_search: WebSearchConfig | None = None
+    """``web_search``'s backend; ``None``: the tool is not offered."""
+    shell: ShellConfig = field(default_factory=ShellConfig)
+    approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     config_sha256: str | None = None
     """SHA-256 of the config file as it was read (see ``roost.config.fingerprint``)."""

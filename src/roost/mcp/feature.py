@@ -26,7 +26,7 @@ from roost.mcp.server import READY, STARTING, McpServer, ServerUnavailable
 from roost.tools.registry import Tool, ToolContext, ToolError
 
 if TYPE_CHECKING:
-    from roost.gateway.methods import CallContext, Method
+    from roost.features.methods import CallContext, Method
     from roost.ports import CorePorts
 
 
@@ -105,10 +105,25 @@ class McpFeature(Feature):
     async def _approve(
         self, context: ToolContext, server: str, remote: str, name: str, arguments: dict[str, Any]
     ) -> None:
-        if self.approvals is None:
-            raise ToolError(NO_GATE.format(tool=name, server=server, remote=remote))
         summary = f"{name} {_short(arguments)}"
-        if not await self.approvals.request(context.agent, name, summary):
+        if self.approvals is not None:
+            allowed = await self.approvals.request(context.agent, name, summary)
+        else:
+            # The core's gate (the approvals feature): Telegram's buttons, approvals.*,
+            # `roost approvals`; the turn lends its slot while it waits.
+            gate = self.core.approvals()
+            if gate is None:
+                raise ToolError(NO_GATE.format(tool=name, server=server, remote=remote))
+            decision = await gate.request(
+                context.agent,
+                name,
+                summary,
+                None,  # no "Always" pattern: an MCP call is approved one call at a time
+                session=context.session,
+                envelope_id=context.envelope_id,
+            )
+            allowed = decision.allows
+        if not allowed:
             raise ToolError(DENIED.format(tool=name))
 
     def health(self) -> dict[str, Any]:
@@ -127,7 +142,7 @@ class McpFeature(Feature):
         return {name: server.status() for name, server in self.servers.items()}
 
     def gateway_methods(self) -> Sequence[Method]:
-        from roost.gateway.methods import Method, NoParams
+        from roost.features.methods import Method, NoParams
 
         async def mcp_list(_: CallContext, __: NoParams) -> dict[str, Any]:
             return {"servers": self.list_servers()}

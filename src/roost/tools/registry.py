@@ -168,10 +168,15 @@ def _explain(exc: ValueError) -> str:
 
 
 def _compact_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The JSON schema without pydantic's titles: every byte is paid on every call."""
+    """The JSON schema without pydantic's titles: every byte is paid on every call.
+
+    An optional field (``str | None = None``) is written as its type alone: not being
+    in ``required`` already says it may be left out, which is what the model does.
+    """
 
     def strip(node: Any) -> Any:
         if isinstance(node, dict):
+            node = _without_null_option(node)
             return {key: strip(value) for key, value in node.items() if key != "title"}
         if isinstance(node, list):
             return [strip(item) for item in node]
@@ -179,3 +184,14 @@ def _compact_schema(model: type[BaseModel]) -> dict[str, Any]:
 
     schema: dict[str, Any] = strip(model.model_json_schema())
     return schema
+
+
+def _without_null_option(node: dict[str, Any]) -> dict[str, Any]:
+    options = node.get("anyOf")
+    if not isinstance(options, list) or len(options) != 2 or {"type": "null"} not in options:
+        return node
+    kept = next(option for option in options if option != {"type": "null"})
+    rest = {key: value for key, value in node.items() if key != "anyOf"}
+    if "default" in rest and rest["default"] is None:
+        del rest["default"]
+    return {**kept, **rest}
