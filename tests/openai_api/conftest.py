@@ -13,6 +13,7 @@ from openai import AsyncOpenAI
 from pydantic import SecretStr
 
 from roost.app import App
+from roost.builtin_features import gateway_feature
 from roost.config.schema import GatewayConfig
 from roost.config.settings import Settings
 from roost.gateway.service import GatewayService
@@ -103,7 +104,7 @@ async def start_roost(settings: Settings) -> AsyncIterator[RoostFactory]:
         configured = dataclasses.replace(settings, gateway=config)
         if change is not None:
             configured = change(configured)
-        app = App(configured, [GatewayService, OpenAIFeature])
+        app = App(configured, [gateway_feature, OpenAIFeature])
         started.append(app)
         await app.start(recover=True)
         return Roost(app, app.feature(GatewayService))
