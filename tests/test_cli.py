@@ -318,7 +318,7 @@ async def test_terminal_printer_streams_text_and_shows_tools(
 )
 def test_a_plain_grace_is_read_as_typer_reads_it(text: str) -> None:
     """`roost run --grace` read without typer means what typer (click: float()) makes of it."""
-    from roost.cli.plain_params import plain_float
+    from roost.cli.plain_numbers import plain_float
 
     plain = plain_float(text)
     if plain is not None:  # else left to typer

@@ -31,9 +31,10 @@ from roost.providers.base import (
     ToolCall,
     Usage,
 )
-from roost.store.conversations import Conversations, TurnEnd, Write
+from roost.store.conversations import Conversations, TurnEnd, WriteInTransaction
 from roost.store.turn_status import TurnStatus
 from roost.tools.registry import ToolContext, ToolRegistry
+from roost.tools.untrusted import UNTRUSTED_PREAMBLE
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +66,23 @@ class TurnDeps:
     ledger: Ledger
     tools: ToolRegistry
     budget: BudgetGuard | None = None
+    recall: Recall | None = None
+    """auto_recall: notes to put before a new message (``agents.<name>.memory``)."""
+
+
+class Recall(Protocol):
+    async def __call__(self, agent: str, message: str) -> str | None:
+        """A block of notes relevant to ``message``, or None."""
+        ...
 
 
 class AnswerHook(Protocol):
-    """More to store with a turn's final answer, in the same transaction (the router:
-    the envelope finished and its reply queued)."""
+    """More to store with a turn's final answer, in the same transaction: the router's
+    ``bus.envelope_end.EnvelopeEnd`` (the envelope finished, its replies queued and what
+    its sender's finisher adds). If that transaction fails the answer is stored alone and
+    ``stored`` is not called: the router then records the envelope's end by itself."""
 
-    def write(self, result: TurnResult) -> Write:
+    def write(self, result: TurnResult) -> WriteInTransaction:
         """What to write, given the turn's result as it stands with its final answer."""
         ...
 
@@ -158,6 +169,8 @@ class _Turn:
         self.observer = observer
         self.origin = origin
         self.model = origin.model or deps.settings.model
+        # Said once, at the end of the stable prefix, so prompt caching keeps working.
+        self.system = f"{deps.settings.system}\n\n{UNTRUSTED_PREAMBLE}"
         self.started = time.perf_counter()
         self.result = TurnResult(
             agent=self.agent.name, session=session, text="", status=TurnStatus.OK
@@ -177,7 +190,7 @@ class _Turn:
         )
         # The turn and its user message (unless stored by the interrupted turn) go in together.
         start = await store.begin_turn(
-            session_id, self.agent.name, envelope_id, text if tail is None else None
+            session_id, self.agent.name, envelope_id, await self._with_notes(text, tail is None)
         )
         turn_id = self.result.turn_id = start.turn_id
         try:
@@ -205,6 +218,19 @@ class _Turn:
         if not self.finished:
             await self._finish(turn_id)
         return self.result
+
+    async def _with_notes(self, text: str, new: bool) -> str | None:
+        """The user message to store: ``text`` after the notes auto_recall finds (stored
+        with it, so the history the next turns send, and cache, stays the same)."""
+        recall = self.deps.recall
+        if not new or recall is None:
+            return text if new else None
+        try:
+            notes = await recall(self.agent.name, text)
+        except Exception:
+            log.exception("agent %s: recalling notes failed; going on without", self.agent.name)
+            return text
+        return f"{notes}\n\n{text}" if notes else text
 
     async def _loop(self, turn_id: int, history: list[Message], window: ContextWindow) -> None:
         provider = self.deps.provider
@@ -251,7 +277,7 @@ class _Turn:
     ) -> None:
         """Store the model's message with its ledger row; a final answer also with the
         turn's end and what the origin stores with it (``TurnOrigin.on_answer``)."""
-        attempts: list[tuple[Write, ...]] = [(entry.write,)]
+        attempts: list[tuple[WriteInTransaction, ...]] = [(entry.write,)]
         end = hook = None
         if final:
             end = self._end()
@@ -290,7 +316,7 @@ class _Turn:
         )
         request = ModelRequest(
             model=self.model,
-            system=self.agent.system,
+            system=self.system,
             messages=tuple(await window.messages(history, tools, summary_call)),
             tools=tools,
             max_tokens=self.agent.max_tokens,

@@ -95,7 +95,7 @@ def gateway_finder(ctx: typer.Context, url: str | None = None) -> GatewayFinder:
     (the data directory and gateway.token are all a client needs); when it is not
     plainly valid, the full loader runs and reports why.
     """
-    from roost.client.config_peek import peek_config
+    from roost.client.config_without_pydantic import peek_config
     from roost.client.location import GatewayFinder, finder
 
     peeked = peek_config(state(ctx).config_path, os.environ)

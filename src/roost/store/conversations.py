@@ -33,8 +33,9 @@ CACHED_CHARS = 4_000_000
 """Bounds of the in-memory history: sessions, and characters of text over all of them."""
 KNOWN_SESSION_IDS = 4096
 
-Write = Callable[[Connection], object]
-"""A write done in the same transaction (a ledger row, see ``Ledger.entry``)."""
+WriteInTransaction = Callable[[Connection], object]
+"""A write done in another write's transaction, given its connection: a ledger row (see
+``Ledger.entry``), an envelope's end stored with a turn's final answer."""
 
 
 @dataclass(frozen=True)
@@ -328,7 +329,7 @@ class Conversations:
         turn_id: int | None,
         message: Message,
         *,
-        also: Iterable[Write] = (),
+        also: Iterable[WriteInTransaction] = (),
         end: TurnEnd | None = None,
     ) -> None:
         """Store a message of a turn; with it, in the same transaction, the writes in
@@ -416,7 +417,7 @@ class Conversations:
         rounds: int,
         error: str | None = None,
         *,
-        also: Iterable[Write] = (),
+        also: Iterable[WriteInTransaction] = (),
     ) -> None:
         """Record how a turn ended; with it, in the same transaction, the writes in ``also``."""
         end = TurnEnd(status, rounds, error)

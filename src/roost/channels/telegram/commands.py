@@ -112,7 +112,7 @@ class Commands:
         if name not in self.ctx.core.agents:
             await self._say(incoming, f"There is no agent '{name}' ({self._known()}).")
             return
-        await self.ctx.submit(incoming, name, text.strip())
+        await self.ctx.core.inbox.submit(await self.ctx.envelope_for(incoming, name, text.strip()))
 
     async def new(self, incoming: Incoming, args: str) -> None:
         state = await self.ctx.chats.new_session(incoming.chat)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from roost.features.jobs import JobError, JobOperations
 from roost.ledger.budget import period_start
 from roost.ledger.ledger import Ledger, UsageReport, UsageTotals
 
 if TYPE_CHECKING:
     from roost.ports import CorePorts
-    from roost.scheduler.api import JobsApi
 
 JOBS_USAGE = "Usage: /jobs, /jobs run NAME, /jobs pause NAME, /jobs resume NAME"
 
@@ -93,8 +93,6 @@ def _tokens(totals: UsageTotals) -> str:
 
 
 async def jobs_text(core: CorePorts, args: str) -> str:
-    from roost.scheduler.errors import JobError
-
     api = core.jobs()
     if api is None:
         return "The scheduler is not running in this Roost."
@@ -110,7 +108,7 @@ async def jobs_text(core: CorePorts, args: str) -> str:
     return JOBS_USAGE
 
 
-async def _list_jobs(api: JobsApi) -> str:
+async def _list_jobs(api: JobOperations) -> str:
     jobs = await api.list_jobs()
     if not jobs:
         return "No jobs. Add some under schedules: in the config, or ask an agent."
@@ -124,7 +122,7 @@ async def _list_jobs(api: JobsApi) -> str:
     return "\n".join(lines)
 
 
-async def _job_action(api: JobsApi, action: str, name: str) -> str:
+async def _job_action(api: JobOperations, action: str, name: str) -> str:
     if action == "run":
         run = await api.run_now(name)
         if run.id == 0:
