@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from roost.agents.context import fit_history
+from roost.agents.compaction import ContextWindow, SummaryCall
 from roost.agents.observer import TurnObserver
 from roost.agents.planner import PLAN_SPEC, PLAN_TOOL, Planner
 from roost.config.settings import NO_PROVIDER_REPLY, AgentSettings
@@ -33,9 +33,10 @@ from roost.providers.base import (
     ToolCall,
     Usage,
 )
-from roost.store.conversations import Conversations, TurnEnd, Write
+from roost.store.conversations import Conversations, TurnEnd, WriteInTransaction
 from roost.store.turn_status import TurnStatus
 from roost.tools.registry import ToolContext, ToolRegistry
+from roost.tools.untrusted import UNTRUSTED_PREAMBLE
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +70,23 @@ class TurnDeps:
     budget: BudgetGuard | None = None
     planner: Provider | None = None
     """The provider of ``settings.planner_model``: with it, the turn offers the ``plan`` tool."""
+    recall: Recall | None = None
+    """auto_recall: notes to put before a new message (``agents.<name>.memory``)."""
+
+
+class Recall(Protocol):
+    async def __call__(self, agent: str, message: str) -> str | None:
+        """A block of notes relevant to ``message``, or None."""
+        ...
 
 
 class AnswerHook(Protocol):
-    """More to store with a turn's final answer, in the same transaction (the router:
-    the envelope finished and its reply queued)."""
+    """More to store with a turn's final answer, in the same transaction: the router's
+    ``bus.envelope_end.EnvelopeEnd`` (the envelope finished, its replies queued and what
+    its sender's finisher adds). If that transaction fails the answer is stored alone and
+    ``stored`` is not called: the router then records the envelope's end by itself."""
 
-    def write(self, result: TurnResult) -> Write:
+    def write(self, result: TurnResult) -> WriteInTransaction:
         """What to write, given the turn's result as it stands with its final answer."""
         ...
 
@@ -165,6 +176,8 @@ class _Turn:
         self.observer = observer
         self.origin = origin
         self.model = origin.model or deps.settings.model
+        # Said once, at the end of the stable prefix, so prompt caching keeps working.
+        self.system = f"{deps.settings.system}\n\n{UNTRUSTED_PREAMBLE}"
         self.started = time.perf_counter()
         self.result = TurnResult(
             agent=self.agent.name, session=session, text="", status=TurnStatus.OK
@@ -196,14 +209,21 @@ class _Turn:
         )
         # The turn and its user message (unless stored by the interrupted turn) go in together.
         start = await store.begin_turn(
-            session_id, self.agent.name, envelope_id, text if tail is None else None
+            session_id, self.agent.name, envelope_id, await self._with_notes(text, tail is None)
         )
         turn_id = self.result.turn_id = self.turn_id = start.turn_id
         try:
             if tail is not None and tail.role == "assistant" and not tail.tool_calls:
                 self.result.text = tail.text  # the answer was stored; only the finish was lost
             else:
-                await self._loop(session_id, turn_id, start.history)
+                window = ContextWindow(
+                    self.agent,
+                    store.summaries,
+                    session_id,
+                    start.ids,
+                    await store.summaries.get(session_id) if self.agent.compaction else None,
+                )
+                await self._loop(turn_id, start.history, window)
         except asyncio.CancelledError:
             self.result.status = TurnStatus.INTERRUPTED
             await asyncio.shield(self._finish(turn_id))
@@ -218,7 +238,20 @@ class _Turn:
             await self._finish(turn_id)
         return self.result
 
-    async def _loop(self, session_id: int, turn_id: int, history: list[Message]) -> None:
+    async def _with_notes(self, text: str, new: bool) -> str | None:
+        """The user message to store: ``text`` after the notes auto_recall finds (stored
+        with it, so the history the next turns send, and cache, stays the same)."""
+        recall = self.deps.recall
+        if not new or recall is None:
+            return text if new else None
+        try:
+            notes = await recall(self.agent.name, text)
+        except Exception:
+            log.exception("agent %s: recalling notes failed; going on without", self.agent.name)
+            return text
+        return f"{notes}\n\n{text}" if notes else text
+
+    async def _loop(self, turn_id: int, history: list[Message], window: ContextWindow) -> None:
         if self.provider is None:
             self.result.status, self.result.text = TurnStatus.UNCONFIGURED, NO_PROVIDER_REPLY
             return
@@ -233,7 +266,7 @@ class _Turn:
             if await self._over_budget():
                 return
             self.result.rounds += 1
-            response, entry = await self._call_model(self.provider, history, turn_id)
+            response, entry = await self._call_model(self.provider, history, turn_id, window)
             self.result.cost_usd += entry.cost_usd
             if response is None:
                 await self._finish(turn_id, entry)  # the failed call is in the ledger too
@@ -243,13 +276,13 @@ class _Turn:
             final = not response.tool_calls
             if final:
                 self.result.text = response.text
-            await self._store_reply(session_id, turn_id, reply, entry, final)
+            await self._store_reply(window.session_id, turn_id, reply, entry, final)
             if final:
                 return
             history.append(reply)
             for call in response.tool_calls:
                 result = await self._run_tool(call, context)
-                await self.deps.conversations.append(session_id, turn_id, result)
+                await self.deps.conversations.append(window.session_id, turn_id, result)
                 history.append(result)
         self.result.status = TurnStatus.MAX_ROUNDS
         self.result.text = (
@@ -262,7 +295,7 @@ class _Turn:
     ) -> None:
         """Store the model's message with its ledger row; a final answer also with the
         turn's end and what the origin stores with it (``TurnOrigin.on_answer``)."""
-        attempts: list[tuple[Write, ...]] = [(entry.write,)]
+        attempts: list[tuple[WriteInTransaction, ...]] = [(entry.write,)]
         end = hook = None
         if final:
             end = self._end()
@@ -292,18 +325,19 @@ class _Turn:
             hook.stored()
 
     async def _call_model(
-        self, provider: Provider, history: list[Message], turn_id: int
+        self, provider: Provider, history: list[Message], turn_id: int, window: ContextWindow
     ) -> tuple[ModelResponse | None, LedgerEntry]:
         """Make one call; its ledger row is stored by the caller, with what it produced."""
         tools = self.deps.tools.specs(self.agent.tools)
         if self.planner is not None:
             tools = (*tools, PLAN_SPEC)
+        summary_call = SummaryCall(
+            provider, self.deps.ledger, self.session, turn_id, self._add_spent
+        )
         request = ModelRequest(
             model=self.model,
-            system=self.agent.system,
-            messages=tuple(
-                fit_history(history, self.agent.system, tools, self.agent.max_context_tokens)
-            ),
+            system=self.system,
+            messages=tuple(await window.messages(history, tools, summary_call)),
             tools=tools,
             max_tokens=self.agent.max_tokens,
             temperature=self.agent.temperature,
@@ -388,6 +422,11 @@ class _Turn:
             tool_name=call.name,
             is_error=outcome.is_error,
         )
+
+    def _add_spent(self, cost_usd: float, usage: Usage) -> None:
+        """A call made for the turn besides its own (a summary): billed to it too."""
+        self.result.cost_usd += cost_usd
+        self._add_usage(usage)
 
     def _add_usage(self, usage: Usage) -> None:
         total = self.result.usage

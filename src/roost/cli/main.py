@@ -24,7 +24,9 @@ COMMANDS: dict[str, str] = {
     "sessions": "roost.cli.sessions_cmd:sessions",
     "history": "roost.cli.sessions_cmd:history",
     "jobs": "roost.cli.jobs_cmd:jobs_app",
+    "mcp": "roost.cli.mcp_cmd:mcp_app",
     "pairing": "roost.cli.telegram_cmds:pairing_app",
+    "approvals": "roost.cli.approvals_cmd:approvals_app",
     "doctor": "roost.cli.telegram_cmds:doctor",
     "help": "roost.cli.help_cmd:help_topic",
 }

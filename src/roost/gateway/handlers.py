@@ -10,8 +10,9 @@ from roost.bus.envelope import Envelope, agent_address
 from roost.bus.events import AGENTS, JOBS, TRAFFIC, session_topic
 from roost.gateway import queries
 from roost.gateway.methods import CallContext, MethodRegistry, NoParams, Params
+from roost.tools.approval import APPROVALS_TOPIC
 
-FIXED_TOPICS = (AGENTS, TRAFFIC, JOBS)
+FIXED_TOPICS = (AGENTS, TRAFFIC, JOBS, APPROVALS_TOPIC)
 AgentName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 SessionKey = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
@@ -49,7 +50,8 @@ class TopicsParams(Params):
         for topic in topics:
             if not valid_topic(topic):
                 raise ValueError(
-                    f"unknown topic {topic!r}: use agents, traffic, jobs or session:<agent>:<key>"
+                    f"unknown topic {topic!r}: use agents, traffic, jobs, approvals or "
+                    "session:<agent>:<key>"
                 )
         return topics
 

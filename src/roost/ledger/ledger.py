@@ -49,6 +49,7 @@ class CallRecord:
     turn_id: int | None = None
     error: str | None = None
     role: LedgerRole = LedgerRole.ROUTINE
+    """What the call was for (see ``LedgerRole``)."""
 
 
 @dataclass(frozen=True)

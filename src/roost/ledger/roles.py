@@ -1,4 +1,4 @@
-"""What a model call was for: each ledger row records its role, so reports say what each cost."""
+"""Why a model call was made: the role every ledger row records."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ from enum import StrEnum
 
 
 class LedgerRole(StrEnum):
+    """What a model call was for, so reports can say what each kind of work cost."""
+
     ROUTINE = "routine"
-    """The agent's own turn on its routine model."""
+    """An agent's ordinary turn, on its (cheap) routine model."""
     PLANNER = "planner"
-    """A call on the agent's strong planner model (the ``plan`` tool, or a turn asked for it)."""
+    """A call on the agent's strong planner model."""
     SUMMARY = "summary"
-    """Compaction: summarising history that no longer fits the context."""
+    """Compacting a long conversation: summarising what scrolled out of the context."""
     FALLBACK = "fallback"
-    """A call that went to the next model in the chain after the first one failed."""
+    """A call that went to the next model of the fallback chain after a failure."""

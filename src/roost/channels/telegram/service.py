@@ -23,6 +23,7 @@ from telegram.constants import ChatAction
 from telegram.error import InvalidToken, RetryAfter, TelegramError
 
 from roost.channels.telegram.access import Access, Pairings
+from roost.channels.telegram.approvals import ApprovalButtons
 from roost.channels.telegram.bot import (
     describe,
     hide_token_in_logs,
@@ -75,7 +76,8 @@ class TelegramService(Feature):
         access = Access(config, Pairings(self.store), self.store)
         chats = Chats(self.store, self._default_agent, lambda: list(core.agents))
         self.ctx = ChannelContext(core, config, self._sender.bot, access, chats)
-        self.handler = UpdateHandler(self.ctx)
+        self.buttons = ApprovalButtons(self.ctx, lambda: self._sender.bot)
+        self.handler = UpdateHandler(self.ctx, self.buttons)
         self.channel = TelegramChannel(
             lambda: self._sender.bot,
             access,
@@ -155,6 +157,7 @@ class TelegramService(Feature):
         if self.ctx.core.budget is not None:
             self.ctx.core.budget.sinks.append(self._tell_owners)
         self.typing.start()
+        self.buttons.start()
         if self.progress is not None:
             self.progress.start()
         self._task = asyncio.create_task(supervise("telegram", self._run), name="telegram")
@@ -214,6 +217,7 @@ class TelegramService(Feature):
             self._task = None
         self.status.state = "stopped"
         await self.typing.stop()
+        await self.buttons.stop()
         if self.progress is not None:
             await self.progress.stop()
         await self._sender.close()
