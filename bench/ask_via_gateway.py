@@ -25,7 +25,7 @@ from bench.common import emit, fake_llm_process, roost_home, summary, timed_run
 ROOST = [sys.executable, "-m", "roost"]
 CLIENT_IMPORTS = (
     "import gc, os; gc.disable(); import roost.cli.main, roost.cli.ask_cmd, "
-    "roost.client.gateway_client, roost.client.config_peek, roost.client.remote_turn; "
+    "roost.client.gateway_client, roost.client.config_without_pydantic, roost.client.remote_turn; "
     "os._exit(0)"
 )
 

@@ -87,16 +87,44 @@ def test_the_layer_contracts_hold(tmp_path: Path) -> None:
     assert "0 broken" in done.stdout
 
 
-def test_an_import_pointing_up_breaks_the_layers(tmp_path: Path) -> None:
-    """What `make layers` does when the configuration imports the scheduler again."""
+@pytest.mark.parametrize(
+    ("module", "wrong_import", "importer", "imported"),
+    [
+        # The configuration importing the scheduler again (the old import knot).
+        ("config/settings.py", "roost.scheduler.model", "roost.config", "roost.scheduler"),
+        # The WebSocket channel reaching into the gateway instead of its ClientSockets.
+        ("channels/websocket.py", "roost.gateway.protocol", "roost.channels", "roost.gateway"),
+        # A feature's WebSocket methods written against the gateway, not features.methods.
+        (
+            "scheduler/gateway_methods.py",
+            "roost.gateway.methods",
+            "roost.scheduler",
+            "roost.gateway",
+        ),
+        # Telegram's /jobs calling the scheduler, not the JobOperations protocol.
+        (
+            "channels/telegram/reports.py",
+            "roost.scheduler.api",
+            "roost.channels",
+            "roost.scheduler",
+        ),
+        # The ports typing the job operations with the scheduler's class.
+        ("ports.py", "roost.scheduler.api", "roost.ports", "roost.scheduler"),
+    ],
+)
+def test_an_import_pointing_the_wrong_way_breaks_the_layers(
+    tmp_path: Path, module: str, wrong_import: str, importer: str, imported: str
+) -> None:
+    """What `make layers` does when a cut arrow comes back (in a copy of the source)."""
     copy = tmp_path / "src" / "roost"
     shutil.copytree(SRC, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    settings = copy / "config" / "settings.py"
-    settings.write_text(settings.read_text() + "\nfrom roost.scheduler.model import Job\n")
+    source = copy / module
+    source.write_text(source.read_text() + f"\nimport {wrong_import}\n")
     done = _lint_imports(copy.parent, tmp_path)
     assert done.returncode == 1
-    assert "roost.config is not allowed to import roost.scheduler" in done.stdout
-    assert "roost.config.settings -> roost.scheduler.model" in done.stdout
+    assert f"{importer} is not allowed to import {imported}" in done.stdout
+    name = "roost." + module.removesuffix(".py").replace("/", ".")
+    assert f"{name} -> {wrong_import}" in done.stdout
 
 
 def test_timing_is_a_leaf_that_loads_nothing_else_of_roost() -> None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
     from roost.agents.turn import TurnResult
     from roost.bus.dispatcher import Dispatcher
     from roost.bus.envelope import Delivery, Envelope
@@ -24,11 +26,13 @@ if TYPE_CHECKING:
     from roost.bus.store import BusStore
     from roost.config.settings import AgentSettings, Settings
     from roost.features.contract import Feature, HttpRoute
-    from roost.gateway.methods import Method
+    from roost.features.jobs import JobOperations
+    from roost.features.methods import Method
+    from roost.ledger.budget import BudgetGuard
     from roost.ledger.ledger import Ledger
-    from roost.scheduler.api import JobsApi
     from roost.store.conversations import Conversations
     from roost.store.database import Database
+    from roost.tools.approval import ApprovalGate
 
 
 class AgentView(Protocol):
@@ -80,18 +84,43 @@ class Inbox(Protocol):
         """Run the turns of envelopes another transaction stored (``(envelope, duplicate)``)."""
         ...
 
+    def waiting_without_slot(self, envelope_id: int | None) -> AbstractAsyncContextManager[None]:
+        """While the block waits (an owner's approval), ``envelope_id``'s turn lends its
+        turn slot to another turn; it takes one back when the block ends."""
+        ...
+
+
+class OutboxRecords(Protocol):
+    """What features read and annotate of the inbox and outbox tables (``BusStore`` is
+    one); writing them stays the core's (``Outbox.queue``, the router's finish)."""
+
+    async def envelope(self, envelope_id: int) -> Envelope | None:
+        """The stored envelope (delegation and the scheduling tools read its ``reply_to``)."""
+        ...
+
+    async def deliveries_for(self, *, job_run_ids: Iterable[int]) -> list[Delivery]:
+        """The deliveries of some job runs (the scheduler's run reports)."""
+        ...
+
+    async def record_progress(
+        self, delivery_id: int, meta: dict[str, Any], *, urgent: bool = False
+    ) -> None:
+        """Save how far a multi-part delivery got (Telegram's chunks)."""
+        ...
+
 
 class Outbox:
     """The way out: deliveries are stored, then handed to the channels' lanes."""
 
     def __init__(self, store: BusStore, dispatcher: Dispatcher) -> None:
-        self.records = store
-        """The inbox and outbox tables, for a feature that reads or annotates its rows."""
+        self.records: OutboxRecords = store
+        """The few reads and annotations features make of the inbox and outbox rows."""
+        self._store = store
         self._dispatcher = dispatcher
 
     async def queue(self, delivery: Delivery) -> Delivery:
         """Store ``delivery`` and send it (in order with the other deliveries to its target)."""
-        stored = await self.records.enqueue(delivery)
+        stored = await self._store.enqueue(delivery)
         self._dispatcher.push([stored])
         return stored
 
@@ -132,6 +161,8 @@ class CorePorts:
     their ``tools:`` list names it."""
     _features: Callable[[], Sequence[Feature]] = field(repr=False)
     """The features present; others see only what they offer (below)."""
+    budget: BudgetGuard | None = None
+    """The caps: a channel adds a sink to tell the owner about budget notices (80%)."""
 
     def gateway_methods(self) -> list[Method]:
         """The WebSocket methods the features offer (for the gateway to host)."""
@@ -141,7 +172,15 @@ class CorePorts:
         """The HTTP routes the features offer (for the gateway to serve)."""
         return [route for feature in self._features() for route in feature.http_routes()]
 
-    def jobs(self) -> JobsApi | None:
+    def approvals(self) -> ApprovalGate | None:
+        """The approval gate (``roost.tools.approval``), if a feature gives one."""
+        for feature in self._features():
+            gate = feature.approval_gate()
+            if gate is not None:
+                return gate
+        return None
+
+    def jobs(self) -> JobOperations | None:
         """The job operations, if a feature runs jobs (the scheduler)."""
         for feature in self._features():
             api = feature.jobs_api()

@@ -24,7 +24,8 @@ from pydantic import SecretStr
 
 from roost.agents.turn import TURN_FIELDS
 from roost.app import App
-from roost.client.config_peek import peek_config
+from roost.builtin_features import gateway_feature
+from roost.client.config_without_pydantic import peek_config
 from roost.client.gateway_client import (
     GatewayAuthError,
     GatewayCallError,
@@ -38,7 +39,6 @@ from roost.config.loader import load_settings
 from roost.config.schema import GatewayConfig
 from roost.config.settings import Settings
 from roost.gateway.discovery import read_endpoint
-from roost.gateway.service import GatewayService
 from tests.conftest import ConfigWriter, provider_yaml
 from tests.fakes.llm_server import FakeLLM, FakeUsage
 
@@ -53,7 +53,7 @@ FINAL = ("chat.reply", "chat.error")
 @pytest.fixture
 async def gateway(settings: Settings) -> AsyncIterator[tuple[App, GatewayLocation]]:
     configured = dataclasses.replace(settings, gateway=GatewayConfig(port=0, token=SecretStr("t")))
-    app = App(configured, [GatewayService])
+    app = App(configured, [gateway_feature])
     await app.start(recover=True)
     try:
         location = locate(configured)
@@ -174,7 +174,7 @@ async def test_cancel_ends_the_turn_with_an_interrupted_error(
 
 async def test_locate_uses_the_token_file_when_the_config_has_none(settings: Settings) -> None:
     assert locate(settings) is None  # nothing running
-    app = App(dataclasses.replace(settings, gateway=GatewayConfig(port=0)), [GatewayService])
+    app = App(dataclasses.replace(settings, gateway=GatewayConfig(port=0)), [gateway_feature])
     await app.start(recover=True)
     try:
         location = locate(app.settings)

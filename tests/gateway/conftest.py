@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
 
 from roost.app import App
+from roost.builtin_features import gateway_feature
 from roost.config.schema import GatewayConfig
 from roost.config.settings import Settings
 from roost.gateway.service import GatewayService
@@ -69,7 +70,7 @@ async def start_gateway(settings: Settings) -> AsyncIterator[GatewayFactory]:
         configured = dataclasses.replace(settings, gateway=gateway_config)
         if change is not None:
             configured = change(configured)
-        app = App(configured, [GatewayService])
+        app = App(configured, [gateway_feature])
         service = app.feature(GatewayService)
         running = Gateway(app, service)
         started.append(running)

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from websockets.exceptions import ConnectionClosed
 
 from roost.app import App, StartupError
+from roost.builtin_features import gateway_feature
 from roost.config.schema import GatewayConfig
 from roost.config.settings import Settings
 from roost.features import Feature, HttpRoute
@@ -130,7 +131,7 @@ async def test_another_feature_serves_public_and_protected_routes_through_the_ga
     configured = dataclasses.replace(
         settings, gateway=GatewayConfig(port=0, token=SecretStr("the-token"))
     )
-    app = App(configured, [_HookFeature, GatewayService])
+    app = App(configured, [_HookFeature, gateway_feature])
     gateway = app.feature(GatewayService)
     await app.start(recover=True)
     try:

@@ -13,12 +13,12 @@ from roost.app import App
 from roost.gateway.methods import CallContext, MethodRegistry
 from roost.gateway.protocol import Request
 from roost.providers.base import ToolCall
+from roost.scheduler.agent_tools import split_when
 from roost.scheduler.errors import InvalidJob, JobExists, UnknownAgentForJob, UnknownJob
-from roost.scheduler.gateway_methods import register_job_methods
+from roost.scheduler.gateway_methods import job_methods
 from roost.scheduler.service import SchedulerService
 from roost.timing.clock import ManualClock
 from roost.tools.registry import ToolContext
-from roost.tools.scheduling import split_when
 from tests.fakes.llm_server import FakeLLM
 from tests.scheduler.conftest import START, Harness, SettingsMaker, serving
 
@@ -27,7 +27,8 @@ TOOLS = ["schedule_job", "list_jobs", "cancel_job"]
 
 async def _call(h: Harness, method: str, **params: Any) -> dict[str, Any]:
     registry = MethodRegistry()
-    register_job_methods(registry, h.scheduler)
+    for job_method in job_methods(h.scheduler):
+        registry.register(job_method.name, job_method.params, job_method.handler)
     return await registry.call(CallContext(h.app.ports), Request("1", method, params))
 
 
@@ -134,14 +135,14 @@ async def test_agents_touch_only_their_own_jobs(
         assert await h.scheduler.list_jobs() == []
 
 
-async def test_the_cli_backend_goes_through_a_running_gateway(
+async def test_the_jobs_command_backend_goes_through_a_running_gateway(
     make_settings: SettingsMaker, fake_llm: FakeLLM
 ) -> None:
-    from roost.gateway.service import GatewayService
-    from roost.scheduler.cli_backend import GatewayBackend, JobsCliError, open_backend
+    from roost.builtin_features import gateway_feature
+    from roost.cli.jobs_backend import GatewayBackend, JobsCliError, open_backend
 
     settings = make_settings(extra="gateway: {port: 0, token: test-token}\n")
-    app = App(settings, [GatewayService, SchedulerService])  # as `roost run` lists them
+    app = App(settings, [gateway_feature, SchedulerService])  # as `roost run` lists them
     await app.start(recover=True)
     try:
         backend = await open_backend(settings)

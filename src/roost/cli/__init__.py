@@ -2,7 +2,9 @@
 
 The top layer: it may import anything below. ``main`` is the entry point (a plain
 `roost run` goes straight to ``serve``), ``typer_app`` the command table; ``chat`` holds
-the parts of `roost chat`. Nothing is imported here, so `roost ask` loads only what it needs.
+the parts of `roost chat`; a command's client-side helpers sit next to it
+(``jobs_backend``: where `roost jobs` sends its requests). Nothing is imported here,
+so `roost ask` loads only what it needs.
 """
 
 __all__ = [
@@ -14,9 +16,10 @@ __all__ = [
     "help_cmd",
     "info_cmds",
     "init_cmd",
+    "jobs_backend",
     "jobs_cmd",
     "main",
-    "plain_params",
+    "plain_numbers",
     "run_cmd",
     "serve",
     "sessions_cmd",

@@ -19,7 +19,7 @@ import typer
 from roost.cli.common import fail, load, out_console
 
 if TYPE_CHECKING:
-    from roost.scheduler.cli_backend import JobsBackend
+    from roost.cli.jobs_backend import JobsBackend
 
 jobs_app = typer.Typer(
     name="jobs",
@@ -34,7 +34,7 @@ NameArgument = Annotated[str, typer.Argument(help="The job's name.", show_defaul
 
 
 def _request(ctx: typer.Context, work: Callable[[JobsBackend], Awaitable[dict[str, Any]]]) -> Any:
-    from roost.scheduler.cli_backend import JobsCliError, open_backend
+    from roost.cli.jobs_backend import JobsCliError, open_backend
 
     settings = load(ctx)
 

@@ -20,10 +20,13 @@ COMMANDS: dict[str, str] = {
     "init": "roost.cli.init_cmd:init",
     "agents": "roost.cli.info_cmds:agents",
     "cost": "roost.cli.info_cmds:cost",
+    "budget": "roost.cli.budget_cmd:budget_app",
     "sessions": "roost.cli.sessions_cmd:sessions",
     "history": "roost.cli.sessions_cmd:history",
     "jobs": "roost.cli.jobs_cmd:jobs_app",
+    "mcp": "roost.cli.mcp_cmd:mcp_app",
     "pairing": "roost.cli.telegram_cmds:pairing_app",
+    "approvals": "roost.cli.approvals_cmd:approvals_app",
     "doctor": "roost.cli.telegram_cmds:doctor",
     "backup": "roost.cli.backup_cmd:backup",
     "restore": "roost.cli.backup_cmd:restore",
@@ -115,7 +118,7 @@ def _plain_option(args: list[str], index: int, *, after_run: bool) -> tuple[str 
 def _plain_values(
     config: str | None, grace_text: str | None, port_text: str | None
 ) -> tuple[Path | None, float, int | None] | None:
-    from roost.cli.plain_params import plain_float
+    from roost.cli.plain_numbers import plain_float
     from roost.cli.serve import DEFAULT_GRACE_S
 
     grace = DEFAULT_GRACE_S

@@ -8,12 +8,12 @@ time an in-process turn needs. Import the submodules directly:
   everything below that callers need with it);
 - ``errors``, ``events``, ``location``: its errors, its events, finding the gateway;
 - ``remote_turn``: one turn through the gateway, as `roost ask` runs it;
-- ``config_peek``, ``render``: the config read without pydantic; a turn on a terminal.
+- ``config_without_pydantic``, ``render``: the config read without pydantic; a turn on a terminal.
 """
 
 __all__ = [
     "config_check",
-    "config_peek",
+    "config_without_pydantic",
     "errors",
     "events",
     "gateway_client",

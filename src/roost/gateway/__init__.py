@@ -2,8 +2,9 @@
 
 A feature over the core. ``service`` is the Service; ``server`` runs Starlette on
 uvicorn in the same loop; ``protocol``, ``methods`` and ``handlers`` are the WebSocket
-RPC, ``connection`` and ``ws_endpoint`` its connections, ``ws_channel`` the outbox to
-``ws:`` clients; ``http_api``, ``models`` and ``openapi`` the REST API; ``auth``,
+RPC, ``connection`` and ``ws_endpoint`` its connections (the outbox reaches ``ws:``
+clients through ``roost.channels.websocket``); ``http_api``, ``models`` and
+``openapi`` the REST API; ``auth``,
 ``origin``, ``exposure`` and ``clients`` who may connect; ``discovery`` the
 ``gateway.json`` and ``gateway.token`` files clients read; ``port_holder`` who holds
 a port already in use; ``metrics`` (``prometheus`` loaded at the first scrape),
@@ -30,6 +31,5 @@ __all__ = [
     "server",
     "service",
     "state",
-    "ws_channel",
     "ws_endpoint",
 ]

@@ -145,6 +145,16 @@ class Connection:
         self._put(item)
         return item.written
 
+    def send_event(
+        self, name: str, data: dict[str, Any], *, track: bool = False
+    ) -> asyncio.Future[bool] | None:
+        """``send`` an event frame (what the ``ws`` delivery channel sends)."""
+        return self.send(event_frame(name, data), track=track)
+
+    def drop_slow(self, reason: str) -> None:
+        """Close as a client that does not read fast enough (4408)."""
+        self.close(CLOSE_SLOW_CONSUMER, reason)
+
     async def _send_response(self, frame: dict[str, Any]) -> None:
         """Queue a response once there is room for it (the reader waits meanwhile)."""
         item = self._encode(frame, track=False)

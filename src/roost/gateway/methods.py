@@ -1,21 +1,30 @@
 """The method registry: what a WebSocket request can call, with validated parameters.
 
-Other parts of Roost add their own methods (the scheduler's ``jobs.*``) through
-``GatewayService.methods.register(name, ParamsModel, handler)``. A handler gets a
-``CallContext`` and its parameters as a validated pydantic model, returns the result
-object, and raises ``MethodError`` for anything the client should be told.
+What a method is (``Method``, ``Params``, ``CallContext``, ``MethodError``) lives in
+``roost.features.methods``, re-exported here: features write their methods (the
+scheduler's ``jobs.*``, offered by ``Feature.gateway_methods``) without importing the
+gateway, which registers them when it starts. A handler gets a ``CallContext`` and its
+parameters as a validated pydantic model, returns the result object, and raises
+``MethodError`` for anything the client should be told.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from roost.bus.router import RouterStopped
+from roost.features.methods import (
+    CallContext,
+    Handler,
+    Method,
+    NoParams,
+    P,
+    Params,
+    Peer,
+)
 from roost.gateway.protocol import (
     BAD_REQUEST,
     INTERNAL,
@@ -29,56 +38,18 @@ from roost.gateway.protocol import (
 )
 from roost.store.database import StorageUnavailable
 
-if TYPE_CHECKING:
-    from roost.ports import CorePorts
+__all__ = [
+    "CallContext",
+    "Handler",
+    "Method",
+    "MethodError",
+    "MethodRegistry",
+    "NoParams",
+    "Params",
+    "Peer",
+]
 
 log = logging.getLogger(__name__)
-
-
-class Params(BaseModel):
-    """Base for method parameters: unknown fields are refused (they are usually typos)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NoParams(Params):
-    pass
-
-
-class Peer(Protocol):
-    """The WebSocket connection a request came in on."""
-
-    @property
-    def client_id(self) -> str: ...
-
-    @property
-    def topics(self) -> list[str]: ...
-
-    def subscribe(self, topic: str) -> None: ...
-
-    def unsubscribe(self, topic: str) -> None: ...
-
-
-@dataclass
-class CallContext:
-    core: CorePorts
-    peer: Peer | None = None
-
-    def require_peer(self) -> Peer:
-        if self.peer is None:
-            raise MethodError(BAD_REQUEST, "this method needs a WebSocket connection")
-        return self.peer
-
-
-P = TypeVar("P", bound=BaseModel)
-Handler = Callable[[CallContext, P], Awaitable[dict[str, Any]]]
-
-
-@dataclass(frozen=True)
-class Method:
-    name: str
-    params: type[BaseModel]
-    handler: Callable[[CallContext, Any], Awaitable[dict[str, Any]]]
 
 
 class MethodRegistry:

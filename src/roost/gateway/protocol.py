@@ -16,6 +16,9 @@ from typing import Any
 from pydantic import ValidationError
 from typing_extensions import TypeIs
 
+# Written by features too (their methods' errors), so it lives below them.
+from roost.features.methods import MethodError as MethodError
+
 PROTOCOL_VERSION = "0.1.0"
 
 # Error codes (responses and HTTP bodies).
@@ -46,15 +49,6 @@ MAX_JSON_DEPTH = 64
 
 class BadJson(ValueError):
     """Text that is not JSON the server accepts (``message`` says why)."""
-
-
-class MethodError(Exception):
-    """A request failed in a way the client should be told about (code + message)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class FrameError(MethodError):

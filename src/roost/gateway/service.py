@@ -30,8 +30,7 @@ from roost.gateway.metrics import GatewayMetrics
 from roost.gateway.origin import BrowserGuard, is_loopback
 from roost.gateway.protocol import CLOSE_GOING_AWAY
 from roost.gateway.server import HttpServer, build_app
-from roost.gateway.state import GatewayState
-from roost.gateway.ws_channel import WsChannel
+from roost.gateway.state import ClientChannelFactory, GatewayState
 
 if TYPE_CHECKING:
     from roost.bus.dispatcher import Channel
@@ -47,12 +46,14 @@ class GatewayService(Feature):
 
     The ``ws`` channel is wired in with the App (``channels``), before it starts, so
     replies a previous run left for WebSocket clients wait for them
-    (``RecipientOffline``) instead of finding no channel.
+    (``RecipientOffline``) instead of finding no channel. It is built by
+    ``client_channel`` (``roost.channels.websocket.WebSocketChannel``, handed in by
+    ``roost.builtin_features.gateway_feature``) over the gateway's connections.
     """
 
     name = "gateway"
 
-    def __init__(self, core: CorePorts) -> None:
+    def __init__(self, core: CorePorts, client_channel: ClientChannelFactory) -> None:
         self.core = core
         self.config = core.settings.gateway
         self.methods = MethodRegistry()
@@ -60,7 +61,7 @@ class GatewayService(Feature):
         self._hosted = False
         clients = ConnectionRegistry()
         self.metrics = GatewayMetrics(core, lambda: clients.count)
-        self.channel = WsChannel(clients, core.outbox)
+        self.channel = client_channel(clients, core.outbox)
         self.state = GatewayState(
             core, self.config, self.methods, self.metrics, clients, self.channel
         )

@@ -1,20 +1,46 @@
-"""What the gateway's parts share: the core's ports, the config, the methods, the clients."""
+"""What the gateway's parts share: the core's ports, the config, the methods, the clients.
+
+The ``ws`` delivery channel is not the gateway's: it lives in ``roost.channels.websocket``
+and the gateway is handed a way to build it (``ClientChannelFactory``), so neither
+package imports the other.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from roost.gateway.connection import ConnectionDeps
 from roost.gateway.methods import MethodRegistry
 
 if TYPE_CHECKING:
+    from roost.bus.envelope import Delivery
     from roost.config.schema import GatewayConfig
     from roost.gateway.clients import ConnectionRegistry
     from roost.gateway.metrics import GatewayMetrics
-    from roost.gateway.ws_channel import WsChannel
-    from roost.ports import CorePorts
+    from roost.ports import CorePorts, Outbox
+
+
+class ClientChannel(Protocol):
+    """The delivery channel for ``ws:<client id>``, as the gateway uses it."""
+
+    scheme: str
+
+    async def deliver(self, delivery: Delivery) -> str | None:
+        """Send ``delivery`` to one of the client's connections."""
+        ...
+
+    async def client_online(self, client: str) -> None:
+        """A connection of ``client`` opened: what waits for it goes out now."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+ClientChannelFactory = Callable[["ConnectionRegistry", "Outbox"], ClientChannel]
+"""Builds the ``ws`` channel over the gateway's connections (``WebSocketChannel`` is one)."""
 
 
 @dataclass
@@ -24,7 +50,7 @@ class GatewayState:
     methods: MethodRegistry
     metrics: GatewayMetrics
     clients: ConnectionRegistry
-    channel: WsChannel
+    channel: ClientChannel
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property

@@ -9,15 +9,17 @@ A feature over the core; when a job fires is ``roost.timing``'s, and the
   jobs into the store;
 - ``loop``, ``due_index``, ``planning``: sleeping until the next due job; ``firing``,
   ``runner``: a run is an envelope; ``finisher``: its answer becomes deliveries;
-  ``recovery``, ``alerts``, ``job_events``, ``turn_facts``: restarts, failures, events;
-- ``gateway_methods``, ``cli_backend``: the ``jobs.*`` WebSocket methods and
-  `roost jobs` (known exceptions to the layers, issue #11).
+  ``recovery``, ``alerts``, ``job_events``: restarts, failures, events;
+  ``turn_records``: what the inbox, the turns and the ledger recorded of a run;
+- ``agent_tools``: ``schedule_job``, ``list_jobs``, ``cancel_job`` for agents;
+  ``gateway_methods``: the ``jobs.*`` WebSocket methods (the client side of
+  `roost jobs` is the command's: ``roost.cli.jobs_backend``).
 """
 
 __all__ = [
+    "agent_tools",
     "alerts",
     "api",
-    "cli_backend",
     "config_sync",
     "due_index",
     "errors",
@@ -33,5 +35,5 @@ __all__ = [
     "runs",
     "service",
     "store",
-    "turn_facts",
+    "turn_records",
 ]

@@ -12,10 +12,10 @@ import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from roost.bus.store import BusStore
 from roost.config.schedules import ScheduleConfig
 from roost.config.settings import Settings
 from roost.scheduler.config_sync import job_from_config
@@ -49,6 +49,9 @@ from roost.timing.errors import ScheduleError
 from roost.timing.parsing import is_relative_at, parse_at
 from roost.timing.zones import resolve_zone
 
+if TYPE_CHECKING:
+    from roost.ports import OutboxRecords
+
 JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 Reschedule = Callable[[int, "datetime | None"], None]
 
@@ -58,7 +61,7 @@ class JobsApi:
         self,
         jobs: JobStore,
         runs: RunStore,
-        bus: BusStore,
+        records: OutboxRecords,
         settings: Settings,
         clock: Clock,
         runner: Runner | None = None,
@@ -66,7 +69,7 @@ class JobsApi:
     ) -> None:
         self.jobs = jobs
         self.run_store = runs
-        self._bus = bus
+        self._records = records
         self._settings = settings
         self._clock = clock
         self._runner = runner
@@ -227,7 +230,7 @@ class JobsApi:
 
     async def _with_deliveries(self, found: list[RunInfo]) -> list[RunInfo]:
         by_run: dict[int, list[DeliveryInfo]] = {}
-        for delivery in await self._bus.deliveries_for(job_run_ids=[run.id for run in found]):
+        for delivery in await self._records.deliveries_for(job_run_ids=[run.id for run in found]):
             if delivery.job_run_id is not None:
                 by_run.setdefault(delivery.job_run_id, []).append(
                     DeliveryInfo(

@@ -5,11 +5,9 @@ A schedule's own errors (``ScheduleError``) live with the timing, in ``roost.tim
 
 from __future__ import annotations
 
-
-class JobError(Exception):
-    """A job operation that cannot be done; ``code`` is stable, the message is for people."""
-
-    code = "job_error"
+# The base lives with the features' view of the job operations, so other features
+# (Telegram's /jobs) catch it without importing the scheduler.
+from roost.features.jobs import JobError as JobError
 
 
 class UnknownJob(JobError, LookupError):

@@ -15,8 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from roost.gateway.methods import CallContext, Method, MethodRegistry, Params
-from roost.gateway.protocol import MethodError
+from roost.features.methods import CallContext, Method, MethodError, Params
 from roost.scheduler.api import JobsApi
 from roost.scheduler.errors import JobError
 from roost.scheduler.model import DEFAULT_TIMEOUT_S, ISOLATED
@@ -119,12 +118,6 @@ def job_methods(scheduler: JobsApi) -> list[Method]:
         Method(name, model, _bound(scheduler, handler))
         for name, (model, handler) in JOB_METHODS.items()
     ]
-
-
-def register_job_methods(registry: MethodRegistry, scheduler: JobsApi) -> None:
-    """Add the ``jobs.*`` methods to ``registry``."""
-    for method in job_methods(scheduler):
-        registry.register(method.name, method.params, method.handler)
 
 
 def _bound(

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from roost.features.contract import Feature
+from roost.scheduler.agent_tools import SchedulingTools
 from roost.scheduler.alerts import alert_builder, alert_targets
 from roost.scheduler.api import JobsApi
 from roost.scheduler.config_sync import sync_config
@@ -30,11 +31,11 @@ from roost.scheduler.runs import AlertPlan, RunStore
 from roost.scheduler.store import JobStore
 from roost.supervise import supervise
 from roost.timing.clock import Clock, SystemClock
-from roost.tools.scheduling import SchedulingTools
 
 if TYPE_CHECKING:
-    from roost.bus.router import Finisher
-    from roost.gateway.methods import Method
+    from roost.bus.envelope_end import Finisher
+    from roost.features.jobs import JobOperations
+    from roost.features.methods import Method
     from roost.ports import CorePorts
     from roost.tools.registry import Tool
 
@@ -85,7 +86,7 @@ class SchedulerService(JobsApi, Feature):
     def tools(self) -> Sequence[Tool]:
         return self._tools
 
-    def finishers(self) -> Mapping[str, Finisher]:
+    def finishers(self) -> Mapping[str, Finisher[Any]]:
         return {"job": self.finisher}
 
     def gateway_methods(self) -> Sequence[Method]:
@@ -93,7 +94,7 @@ class SchedulerService(JobsApi, Feature):
 
         return job_methods(self)
 
-    def jobs_api(self) -> JobsApi:
+    def jobs_api(self) -> JobOperations:
         return self
 
     async def start(self) -> None:

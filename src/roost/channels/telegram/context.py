@@ -72,11 +72,12 @@ class ChannelContext:
             Delivery(target=chat.address, sender=CHANNEL_SENDER, body=text, meta=meta)
         )
 
-    async def submit(self, message: Incoming, agent: str, body: str) -> Envelope:
-        """Accept ``body`` into ``agent``'s inbox for this chat's session.
+    async def envelope_for(self, message: Incoming, agent: str, body: str) -> Envelope:
+        """The envelope that takes ``body`` to ``agent``, in this chat's session.
 
-        Raises ``RouterStopped`` while Roost shuts down (the update is then not
-        confirmed, and comes again after the restart).
+        The caller submits it to the inbox (``core.inbox.submit``), which raises
+        ``RouterStopped`` while Roost shuts down: the update is then not confirmed,
+        and comes again after the restart.
         """
         state = await self.chats.get(message.chat)
         envelope = Envelope(
@@ -89,4 +90,4 @@ class ChannelContext:
             # Message ids count per chat *and bot*: another bot's message 1 is not this one.
             dedup_key=f"telegram:{self.bot_id}:{message.chat.chat_id}:{message.message_id}",
         )
-        return await self.core.inbox.submit(envelope)
+        return envelope

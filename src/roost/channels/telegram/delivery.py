@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import Bot, Message
 from telegram.constants import ParseMode
@@ -41,13 +41,15 @@ from telegram.error import (
 
 from roost.bus.dispatcher import DeliveryError
 from roost.bus.envelope import AddressError, Delivery, agent_name
-from roost.bus.store import BusStore
 from roost.channels.telegram.access import Access
 from roost.channels.telegram.bot import describe, retry_after_s
 from roost.channels.telegram.chats import parse_target
 from roost.channels.telegram.chunking import split_message
 from roost.channels.telegram.formatting import markdown_to_html
 from roost.channels.telegram.ratelimit import SendLimiter
+
+if TYPE_CHECKING:
+    from roost.ports import OutboxRecords
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +64,14 @@ class TelegramChannel:
         self,
         bot: Callable[[], Bot],
         access: Access,
-        bus: BusStore,
+        records: OutboxRecords,
         token: Callable[[], str],
         limiter: SendLimiter,
     ) -> None:
         self._bot = bot
         self._limiter = limiter
         self._access = access
-        self._bus = bus
+        self._records = records
         self._token = token
         self.ready = asyncio.Event()
         """Set once the service started: deliveries left by a previous run wait for it."""
@@ -103,7 +105,7 @@ class TelegramChannel:
         """Store at once that a part went out, the last one too (the dispatcher's mark
         comes in a batch a little later): a crash after this sends nothing again."""
         try:
-            await self._bus.record_progress(delivery.id, delivery.meta, urgent=True)
+            await self._records.record_progress(delivery.id, delivery.meta, urgent=True)
         except Exception:  # the part is out: failing the delivery would send it again
             log.exception("delivery %d: could not record the parts sent", delivery.id)
 

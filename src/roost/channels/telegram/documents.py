@@ -109,7 +109,7 @@ class DocumentSaver:
         body = f"[document saved: {relative}]"
         if incoming.text:
             body += "\n" + incoming.text
-        await self.ctx.submit(incoming, state.agent, body)
+        await self.ctx.core.inbox.submit(await self.ctx.envelope_for(incoming, state.agent, body))
 
     async def _download(self, document: Document) -> bytes:
         """The file's bytes; a failure raises, so the update is tried again."""

@@ -1,4 +1,7 @@
-"""What the inbox, the turns and the ledger say about a run (found by its envelope)."""
+"""What the inbox, the turns and the ledger recorded of a run (found by its envelope).
+
+``TurnFacts`` reads them for ``RunStore``; ``run_dedup_key`` is how a run's envelope is found.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Where `roost jobs` sends its requests: the running gateway, or the store directly.
+"""Where `roost jobs` sends its requests: the running gateway, or the store directly
+(the client side of the command, next to `roost.cli.jobs_cmd`).
 
 Both speak the WebSocket methods (``jobs.list`` …) and return their result objects,
 so the command prints the same thing either way. Without a gateway, the config's

@@ -3,18 +3,17 @@
 A job an agent creates belongs to it (owner ``agent:<name>``) and runs on it; an
 agent sees and cancels only its own jobs. Results go to the addresses given, or
 else back where the request that created the job came from (its ``reply_to``).
-Registered by the scheduler service (roost.scheduler.service), which binds them
-to the running process.
+Contributed by the scheduler feature (roost.scheduler.service, ``tools()``), which
+binds them to the running process.
 """
 
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, Field
 
-from roost.bus.store import BusStore
 from roost.config.schedules import is_delivery_address
 from roost.scheduler.errors import JobError
 from roost.scheduler.model import Job, agent_owner
@@ -65,17 +64,29 @@ def split_when(when: str) -> tuple[str | None, str | None, str | None]:
     return text, None, None
 
 
+class _Addressed(Protocol):
+    @property
+    def reply_to(self) -> str | None: ...
+
+
+class EnvelopeLookup(Protocol):
+    """Where the tools find the request's envelope (the core's outbox records)."""
+
+    async def envelope(self, envelope_id: int) -> _Addressed | None: ...
+
+
 class SchedulingTools:
-    def __init__(self, api: JobsApi, bus: BusStore) -> None:
+    def __init__(self, api: JobsApi, envelopes: EnvelopeLookup) -> None:
         self._api = api
-        self._bus = bus
+        self._envelopes = envelopes
 
     def tools(self) -> list[Tool]:
         return [
             Tool(
                 "schedule_job",
+                # ``when``'s own description says how to write it: said once, not twice.
                 "Schedule yourself to run a prompt later or repeatedly (reminders, checks, "
-                f"reports). when: {WHEN_HELP}.",
+                "reports).",
                 ScheduleJobArgs,
                 self._schedule_job,
             ),
@@ -119,7 +130,7 @@ class SchedulingTools:
     async def _reply_to(self, context: ToolContext) -> list[str]:
         if context.envelope_id is None:
             return []
-        envelope = await self._bus.envelope(context.envelope_id)
+        envelope = await self._envelopes.envelope(context.envelope_id)
         target = envelope.reply_to if envelope else None
         return [target] if target and is_delivery_address(target) else []
 

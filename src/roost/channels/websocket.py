@@ -4,24 +4,50 @@ A delivery counts as delivered once its frame was written to at least one open
 connection of that client. With none open, ``RecipientOffline`` keeps it in the
 outbox until the client comes back: ``client_online`` (called when a connection
 opens) asks the dispatcher to send what waits.
+
+The gateway holds the sockets; this channel sees them only through ``ClientSockets``
+(the gateway's connection registry is one), so it does not import the gateway, and
+the composition root (``roost.builtin_features``) hands it to the gateway.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from roost.agents.turn import TURN_FIELDS
 from roost.bus.dispatcher import DeliveryError, RecipientOffline
 from roost.bus.envelope import Delivery, split_address
-from roost.gateway.protocol import CLOSE_SLOW_CONSUMER, event_frame
 from roost.store.turn_status import TurnStatus
 
 if TYPE_CHECKING:
-    from roost.gateway.clients import ConnectionRegistry
-    from roost.gateway.connection import Connection
     from roost.ports import Outbox
+
+
+class ClientSocket(Protocol):
+    """One open WebSocket connection of a client, as the channel uses it."""
+
+    def send_event(
+        self, name: str, data: dict[str, Any], *, track: bool = False
+    ) -> asyncio.Future[bool] | None:
+        """Queue an event frame; with ``track``, a future that says whether it was
+        written. None if the connection is closing (or now is)."""
+        ...
+
+    def drop_slow(self, reason: str) -> None:
+        """Close it as a client that does not read fast enough."""
+        ...
+
+
+class ClientSockets(Protocol):
+    """The open connections, by client id (one client may have several)."""
+
+    def of(self, client_id: str) -> Sequence[ClientSocket]:
+        """The open connections of a client."""
+        ...
+
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +68,12 @@ _COUNTS = frozenset(
 """Fields read as 0 from a reply queued before they were in its meta."""
 
 
-class WsChannel:
+class WebSocketChannel:
     scheme = "ws"
 
     def __init__(
         self,
-        clients: ConnectionRegistry,
+        clients: ClientSockets,
         outbox: Outbox,
         write_timeout_s: float = WRITE_TIMEOUT_S,
     ) -> None:
@@ -58,10 +84,9 @@ class WsChannel:
     async def deliver(self, delivery: Delivery) -> str | None:
         _, client = split_address(delivery.target)
         name, data = delivery_event(delivery)
-        frame = event_frame(name, data)
-        pending: dict[asyncio.Future[bool], Connection] = {}
+        pending: dict[asyncio.Future[bool], ClientSocket] = {}
         for connection in self._clients.of(client):
-            written = connection.send(frame, track=True)
+            written = connection.send_event(name, data, track=True)
             if written is not None:
                 pending[written] = connection
         if not pending:
@@ -79,7 +104,7 @@ class WsChannel:
     async def close(self) -> None:
         """Nothing to release (kept for the service's shutdown sequence)."""
 
-    async def _first_written(self, pending: dict[asyncio.Future[bool], Connection]) -> bool:
+    async def _first_written(self, pending: dict[asyncio.Future[bool], ClientSocket]) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._write_timeout_s
         waiting = set(pending)
@@ -94,9 +119,7 @@ class WsChannel:
             if any(future.result() for future in done):
                 return True
         for future in waiting:
-            pending[future].close(
-                CLOSE_SLOW_CONSUMER, f"a reply waited {self._write_timeout_s:.0f}s to be sent"
-            )
+            pending[future].drop_slow(f"a reply waited {self._write_timeout_s:.0f}s to be sent")
         return False
 
 
