@@ -15,10 +15,16 @@ BENCHMARKS = [
     "ask_cold",
     "ask_via_gateway",
     "request_bytes",
+    "tool_round",
     "install_size",
     "telegram_latency",
     "scheduler_fire",
     "slow_reader",
+    "cache_conversation",
+    "openai_compat",
+    "mcp_call",
+    "memory_recall",
+    "shell_round",
 ]
 
 

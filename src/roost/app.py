@@ -13,18 +13,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from roost.agents.actor import Agent
 from roost.agents.observer import TurnObserver
-from roost.agents.turn import TurnDeps, TurnResult
+from roost.agents.turn import TurnDeps, TurnOrigin, TurnResult
 from roost.agents.warm_up import models_in_use, warm_up
 from roost.builtin_features import core_features
 from roost.bus.agent_channel import AgentChannel
 from roost.bus.dispatcher import Dispatcher
+from roost.bus.envelope_end import Finisher
 from roost.bus.events import EventHub
 from roost.bus.router import Router
 from roost.bus.store import BusStore
@@ -41,9 +42,13 @@ from roost.providers.breaker import Breakers
 from roost.providers.factory import create_provider
 from roost.store.conversations import Conversations
 from roost.store.database import Database
+from roost.store.state import StateStore
 from roost.timing.clock import Clock
 from roost.tools.files import FILE_TOOLS
 from roost.tools.registry import Tool, ToolRegistry
+
+if TYPE_CHECKING:
+    from roost.tools.memory import NoteRecall
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +61,7 @@ class App:
     """Owns the core of one process and the features built on it.
 
     ``features`` are built in order from the core's ports, after the features every
-    process that runs turns has (delegation, ``core_features``); `roost run` passes
+    process that runs turns has (delegation, approvals: ``core_features``); `roost run` passes
     the served ones (``served_features``: gateway, Telegram, scheduler). ``clock``
     times the outbox's retries and waits (a test passes a ManualClock).
     """
@@ -73,7 +78,9 @@ class App:
         self.db = Database(settings.store_url)
         self.conversations = Conversations(self.db)
         self.ledger = Ledger(self.db, PriceTable.for_settings(settings))
-        self.budget = BudgetGuard.for_settings(self.ledger, settings)
+        self.budget = BudgetGuard.for_settings(
+            self.ledger, settings, StateStore(self.db), clock.now if clock else None
+        )
         self.providers: dict[str, Provider] = {
             name: create_provider(name, config) for name, config in settings.providers.items()
         }
@@ -88,6 +95,7 @@ class App:
             self.events,
             self.dispatcher.push,
             max_turns=settings.max_concurrent_turns,
+            finishers=FeatureFinishers(lambda: self.features),
         )
         self.dispatcher.register(AgentChannel(self.router))
         self.ports = CorePorts(
@@ -103,6 +111,7 @@ class App:
             health=self.health,
             refresh_tools=self._refresh_tools,
             _features=lambda: self.features,
+            budget=self.budget,
         )
         factories = [*core_features(settings), *features]
         self.features: tuple[Feature, ...] = tuple(build(self.ports) for build in factories)
@@ -115,12 +124,11 @@ class App:
         """The warm-up started by ``start(recover=True)`` (``roost.agents.warm_up``)."""
 
     def _wire(self, features: Sequence[Feature]) -> None:
-        """Plug in what the features declare for the bus: channels and finishers."""
+        """Plug in the features' delivery channels (their finishers the router reads
+        through ``FeatureFinishers``)."""
         for feature in features:
             for channel in feature.channels():
                 self.dispatcher.register(channel)
-            for scheme, finisher in feature.finishers().items():
-                self.router.set_finisher(scheme, finisher)
 
     def _all_tools(self) -> list[Tool]:
         return [*FILE_TOOLS, *(tool for feature in self.features for tool in feature.tools())]
@@ -195,10 +203,21 @@ class App:
                     (self.providers[name], model) for name, model in agent_settings.fallbacks
                 ),
                 breakers=self.breakers,
+                planner=self.providers.get(agent_settings.planner_provider or ""),
+                recall=self._note_recall(agent_settings.memory.auto_recall),
             )
             agent = Agent(deps, on_turn=_log_turn)
             agent.start()
             self.agents[name] = agent
+
+    def _note_recall(self, count: int) -> NoteRecall | None:
+        """auto_recall's notes for an agent that asks for ``count`` (imported only then)."""
+        if not count:
+            return None
+        from roost.store.memory import MemoryStore
+        from roost.tools.memory import NoteRecall
+
+        return NoteRecall(MemoryStore(self.db), count)
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stop in the order that loses nothing.
@@ -230,10 +249,18 @@ class App:
             raise UnknownAgent(name, list(self.agents)) from None
 
     async def ask(
-        self, agent: str, text: str, session: str, observer: TurnObserver | None = None
+        self,
+        agent: str,
+        text: str,
+        session: str,
+        observer: TurnObserver | None = None,
+        *,
+        planner: bool = False,
     ) -> TurnResult:
-        """Run a turn directly, without the inbox (for `roost ask` when no gateway runs)."""
-        return await self.agent(agent).ask(session, text, observer)
+        """Run a turn directly, without the inbox (for `roost ask` when no gateway runs);
+        ``planner``: on the agent's planner model."""
+        origin = TurnOrigin(planner=True) if planner else None
+        return await self.agent(agent).ask(session, text, observer, origin)
 
     def health(self) -> dict[str, Any]:
         components: dict[str, dict[str, Any]] = {"store": {"state": "ok"}}
@@ -257,6 +284,38 @@ class App:
             },
             "components": components,
         }
+
+
+class FeatureFinishers(Mapping[str, Finisher[Any]]):
+    """The features' finishers by sender scheme, read-only, as the router reads them when
+    a turn ends: the router is built before the features (they get it as their inbox), so
+    it is given this view rather than being told about each finisher afterwards. A later
+    feature's finisher for a scheme wins over an earlier one's."""
+
+    def __init__(self, features: Callable[[], Sequence[Feature]]) -> None:
+        self._features = features
+        self._seen: Sequence[Feature] | None = None
+        self._by_scheme: dict[str, Finisher[Any]] = {}
+
+    def _current(self) -> dict[str, Finisher[Any]]:
+        features = self._features()
+        if features is not self._seen:  # collected once the features are built
+            self._by_scheme = {
+                scheme: finisher
+                for feature in features
+                for scheme, finisher in feature.finishers().items()
+            }
+            self._seen = features
+        return self._by_scheme
+
+    def __getitem__(self, scheme: str) -> Finisher[Any]:
+        return self._current()[scheme]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
 
 
 @asynccontextmanager

@@ -47,6 +47,7 @@ async def test_the_gateway_serves_telegrams_webhook_without_its_token(
             "gateway",
             "telegram",
             "scheduler",
+            "openai_api",
         }
     finally:
         await app.stop(grace_s=1)

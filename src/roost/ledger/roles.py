@@ -1,20 +1,18 @@
-"""What a model call was for: every ledger row records its role."""
+"""Why a model call was made: the role every ledger row records."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["LedgerRole"]
-
 
 class LedgerRole(StrEnum):
-    """The role of one model call, so ``roost cost --by role`` can show what each cost."""
+    """What a model call was for, so reports can say what each kind of work cost."""
 
     ROUTINE = "routine"
-    """An agent's own turn on its (routine) model."""
+    """An agent's ordinary turn, on its (cheap) routine model."""
     PLANNER = "planner"
-    """A call on the agent's planner model."""
+    """A call on the agent's strong planner model."""
     SUMMARY = "summary"
-    """Summarising the oldest turns of a conversation that no longer fits."""
+    """Compacting a long conversation: summarising what scrolled out of the context."""
     FALLBACK = "fallback"
-    """A call served by a fallback model after the primary failed."""
+    """A call that went to the next model of the fallback chain after a failure."""

@@ -7,6 +7,7 @@ have the same names and meanings; the backend passes its SDK module in.
 from __future__ import annotations
 
 import gc
+import os
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -15,6 +16,10 @@ from roost.config.schema import ProviderConfig
 from roost.providers.base import ProviderError, is_transient_status
 
 MAX_ERROR_CHARS = 300
+KEY_VARIABLES = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY")
+"""Where the SDKs look for a key the config does not give."""
+MIN_MASKED_CHARS = 8
+"""Shorter "keys" (a placeholder like ``x``) would mask ordinary words."""
 _settled: set[str] = set()
 
 
@@ -62,9 +67,13 @@ class SdkProvider:
     def _error(
         self, text: str, status: int | None = None, *, transient: bool = False
     ) -> ProviderError:
-        """``<provider>: HTTP <status>: <text>``, with the key masked and the length bounded."""
-        key = self._config.api_key.get_secret_value() if self._config.api_key else ""
-        if key:
+        """``<provider>: HTTP <status>: <text>``, with the keys masked and the length bounded.
+
+        Masked: the configured key, and those an SDK reads from the environment when none
+        is configured (a server that echoes the key it got must not put it in our errors,
+        which reach the ledger, logs and clients).
+        """
+        for key in self._keys():
             text = text.replace(key, "***")
         if len(text) > MAX_ERROR_CHARS:
             text = text[: MAX_ERROR_CHARS - 1] + "…"
@@ -74,6 +83,11 @@ class SdkProvider:
         return ProviderError(
             f"{self._name}: {prefix}{text}", status_code=status, transient=transient
         )
+
+    def _keys(self) -> list[str]:
+        configured = self._config.api_key.get_secret_value() if self._config.api_key else ""
+        found = [configured, *(os.environ.get(name, "") for name in KEY_VARIABLES)]
+        return [key for key in found if len(key) >= MIN_MASKED_CHARS]
 
     def _sdk_error(self, sdk: ModuleType, exc: Exception, base_url: object) -> ProviderError:
         """The ``ProviderError`` for one of ``sdk``'s ``APIError`` subclasses."""
