@@ -1,7 +1,10 @@
-"""Bytes of the request body for a first "hello" with the three file tools.
+"""Bytes of the request body for a first "hello": with the three file tools, and with every tool.
 
-Target (issue #2): <= 4,000 B. Measured on the wire by the fake LLM server, for both
-API formats, through the real SDKs.
+Target (issues #2 and #12): <= 4,000 B with all default tools enabled. Measured on the
+wire by the fake LLM server, for both API formats, through the real SDKs. "Every tool"
+is every name the configuration accepts (``known_tool_names``) whose feature can be
+present without serving: the file tools, delegation's, the scheduler's and the web
+tools (with a SearXNG backend configured, so that web_search is offered).
 
     python bench/request_bytes.py
 """
@@ -9,25 +12,57 @@ API formats, through the real SDKs.
 from __future__ import annotations
 
 import asyncio
+import json
+import textwrap
 
 from bench.common import emit, roost_home
 from roost.app import App
+from roost.builtin_features import BUILTIN_FEATURES, known_tool_names
 from roost.config.loader import load_settings
 from tests.fakes.llm_server import running_fake_llm
+
+AGENTS = (
+    ("assistant", "anthropic", ""),
+    ("coder", "openai", ""),
+    ("everything", "anthropic", "all_tools_"),
+    ("everything_gpt", "openai", "all_tools_"),
+)
+
+
+def _with_every_tool(config: str) -> str:
+    tools = json.dumps(known_tool_names())
+    return (
+        config
+        + textwrap.indent(
+            textwrap.dedent(
+                f"""\
+            everything: {{model: claude/claude-haiku-4-5, tools: {tools}}}
+            everything_gpt: {{model: gpt/gpt-5-mini, tools: {tools}}}
+            """
+            ),
+            "  ",
+        )
+        + "web_search: {backend: searxng, url: 'http://127.0.0.1:9/search'}\n"
+    )
 
 
 async def measure() -> dict[str, object]:
     with running_fake_llm() as fake, roost_home(fake.url) as (directory, _):
-        app = App(load_settings(directory / "roost.yaml", env={}))
+        path = directory / "roost.yaml"
+        path.write_text(_with_every_tool(path.read_text(encoding="utf-8")), encoding="utf-8")
+        settings = load_settings(path, env={})
+        # The scheduler's tools without serving: as `roost jobs run` builds it (not started).
+        scheduler = [f.load() for f in BUILTIN_FEATURES if f.name == "scheduler"]
+        app = App(settings, scheduler)
         await app.start()
         figures: dict[str, object] = {}
         try:
-            for agent, api in (("assistant", "anthropic"), ("coder", "openai")):
+            for agent, api, prefix in AGENTS:
                 fake.reset()
                 await app.ask(agent, "hello", "bench")
                 request = fake.last_request
-                figures[f"{api}_request_bytes"] = len(request.raw_body)
-                figures[f"{api}_tools"] = [
+                figures[f"{prefix}{api}_request_bytes"] = len(request.raw_body)
+                figures[f"{prefix}{api}_tools"] = [
                     t.get("name") or t["function"]["name"] for t in request.body.get("tools", [])
                 ]
         finally:
@@ -37,10 +72,14 @@ async def measure() -> dict[str, object]:
 
 def main() -> None:
     figures = asyncio.run(measure())
+    every = figures["all_tools_anthropic_tools"]
+    assert isinstance(every, list)
     emit(
         figures,
         f"first 'hello' with 3 file tools: Anthropic {figures['anthropic_request_bytes']:,} B, "
-        f"OpenAI {figures['openai_request_bytes']:,} B (target <= 4,000 B; "
+        f"OpenAI {figures['openai_request_bytes']:,} B; with all {len(every)} tools: "
+        f"Anthropic {figures['all_tools_anthropic_request_bytes']:,} B, "
+        f"OpenAI {figures['all_tools_openai_request_bytes']:,} B (target <= 4,000 B; "
         "peers: nanobot 31,853 B, OpenClaw 50,564 B)",
     )
 

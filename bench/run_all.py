@@ -15,11 +15,17 @@ BENCHMARKS = [
     "ask_cold",
     "ask_via_gateway",
     "request_bytes",
+    "tool_round",
     "install_size",
     "telegram_latency",
     "scheduler_fire",
     "slow_reader",
     "status_cmd",
+    "cache_conversation",
+    "openai_compat",
+    "mcp_call",
+    "memory_recall",
+    "shell_round",
 ]
 
 

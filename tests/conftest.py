@@ -36,6 +36,10 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Import the model SDKs once, before any test: the first turn of a process imports
+    # its SDK (seconds on a busy machine), and that belongs to no test's deadline.
+    import anthropic  # noqa: F401
+    import openai  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

@@ -80,7 +80,7 @@ def test_concurrent_processes_share_the_database(config: Path, fake_llm: FakeLLM
     texts = sorted(json.loads(stdout)["text"] for stdout, _ in outputs)
     assert texts == [f"echo: question {n}" for n in range(4)]
     report = json.loads(roost("cost", "--json").stdout)
-    assert report["total"]["by_agent"]["coder"]["calls"] == 4
+    assert report["by_agent"]["coder"]["calls"] == 4
 
 
 def test_each_turn_is_one_readable_log_line(config: Path, tmp_path: Path) -> None:
@@ -107,13 +107,21 @@ def test_ask_json_reports_usage_and_cost_and_cost_command_agrees(
     assert answer["status"] == "ok" and answer["text"] == "four"
     assert answer["usage"]["input_tokens"] == 1000 and answer["usage"]["output_tokens"] == 10
     assert answer["cost_usd"] == pytest.approx((1000 * 0.25 + 10 * 2.0) / 1e6)
-    report = json.loads(roost("cost", "--json").stdout)
-    for period in ("today", "total"):
-        assert report[period]["totals"]["calls"] == 1
-        assert report[period]["by_agent"]["coder"]["cost_usd"] == pytest.approx(answer["cost_usd"])
-        assert report[period]["by_model"]["gpt/gpt-5-mini"]["input_tokens"] == 1000
+    for since in ((), ("--since", "1d")):
+        report = json.loads(roost("cost", "--json", *since).stdout)
+        assert report["total"]["calls"] == 1
+        assert report["by_agent"]["coder"]["cost_usd"] == pytest.approx(answer["cost_usd"])
+        assert report["by_model"]["gpt/gpt-5-mini"]["input_tokens"] == 1000
+    assert (
+        json.loads(roost("cost", "--json", "--by", "role").stdout)["groups"]["routine"]["calls"]
+        == 1
+    )
     table = roost("cost").stdout
-    assert "agent coder" in table and "0.0003" in table
+    assert "agent coder" in table and "0.0003" in table and "projected" in table
+    for bad in (["--by", "colour"], ["--since", "yesterday"]):
+        refused = roost("cost", *bad)
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr
+        assert bad[1] in refused.stderr
 
 
 def test_ask_reads_the_message_from_stdin(config: Path, fake_llm: FakeLLM) -> None:

@@ -14,6 +14,7 @@ from roost.app import App
 from roost.providers.base import ToolCall
 from roost.tools.builtin import builtin_registry
 from roost.tools.registry import ToolContext, ToolOutcome
+from roost.tools.untrusted import untrusted
 from tests.fakes.llm_server import FakeLLM
 
 ALL = ("read_file", "write_file", "list_files")
@@ -37,7 +38,8 @@ async def test_write_read_and_list(workspace: Path) -> None:
     assert not written.is_error and "8 bytes" in written.text
     assert (workspace / "notes" / "todo.md").read_text() == "buy milk"
     read = await call(workspace, "read_file", {"path": "notes/todo.md"})
-    assert (read.text, read.is_error) == ("buy milk", False)
+    # What a file says is data, not the owner's words: marked as such for the model.
+    assert (read.text, read.is_error) == (untrusted("file notes/todo.md", "buy milk"), False)
     listing = await call(workspace, "list_files", {})
     assert listing.text == "notes/"
     assert (await call(workspace, "list_files", {"path": "notes"})).text == "todo.md (8 B)"

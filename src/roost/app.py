@@ -9,20 +9,24 @@ and declare what they contribute; the App wires that in here, once.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from roost.agents.actor import Agent
 from roost.agents.observer import TurnObserver
-from roost.agents.turn import TurnDeps, TurnResult
+from roost.agents.turn import TurnDeps, TurnOrigin, TurnResult
+from roost.agents.warm_up import models_in_use, warm_up
 from roost.builtin_features import core_features
 from roost.bus.agent_channel import AgentChannel
 from roost.bus.dispatcher import Dispatcher
+from roost.bus.envelope_end import Finisher
 from roost.bus.events import EventHub
 from roost.bus.router import Router
 from roost.bus.store import BusStore
@@ -36,12 +40,17 @@ from roost.ledger.ledger import Ledger
 from roost.ledger.pricing import PriceTable
 from roost.ports import CorePorts, Outbox
 from roost.providers.base import Provider
+from roost.providers.breaker import Breakers
 from roost.providers.factory import create_provider
 from roost.store.conversations import Conversations
 from roost.store.database import Database
+from roost.store.state import StateStore
 from roost.timing.clock import Clock
 from roost.tools.files import FILE_TOOLS
 from roost.tools.registry import Tool, ToolRegistry
+
+if TYPE_CHECKING:
+    from roost.tools.memory import NoteRecall
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +63,7 @@ class App:
     """Owns the core of one process and the features built on it.
 
     ``features`` are built in order from the core's ports, after the features every
-    process that runs turns has (delegation, ``core_features``); `roost run` passes
+    process that runs turns has (delegation, approvals: ``core_features``); `roost run` passes
     the served ones (``served_features``: gateway, Telegram, scheduler). ``clock``
     times the outbox's retries and waits (a test passes a ManualClock).
     """
@@ -71,10 +80,13 @@ class App:
         self.db = Database(settings.store_url)
         self.conversations = Conversations(self.db)
         self.ledger = Ledger(self.db, PriceTable.for_settings(settings))
-        self.budget = BudgetGuard.for_settings(self.ledger, settings)
+        self.budget = BudgetGuard.for_settings(
+            self.ledger, settings, StateStore(self.db), clock.now if clock else None
+        )
         self.providers: dict[str, Provider] = {
             name: create_provider(name, config) for name, config in settings.providers.items()
         }
+        self.breakers = Breakers(self.providers, settings.circuit_breaker, clock)
         self.agents: dict[str, Agent] = {}
         self.events = EventHub()
         self.bus = BusStore(self.db)
@@ -85,6 +97,7 @@ class App:
             self.events,
             self.dispatcher.push,
             max_turns=settings.max_concurrent_turns,
+            finishers=FeatureFinishers(lambda: self.features),
         )
         self.dispatcher.register(AgentChannel(self.router))
         self.ports = CorePorts(
@@ -100,6 +113,7 @@ class App:
             health=self.health,
             refresh_tools=self._refresh_tools,
             _features=lambda: self.features,
+            budget=self.budget,
         )
         factories = [*core_features(settings), *features]
         self.features: tuple[Feature, ...] = tuple(build(self.ports) for build in factories)
@@ -108,14 +122,15 @@ class App:
         # changes it (``refresh_tools``), so no feature registers into another's.
         self.tools = ToolRegistry(self._all_tools())
         self._serving = AsyncExitStack()
+        self.warmed_up: asyncio.Task[None] | None = None
+        """The warm-up started by ``start(recover=True)`` (``roost.agents.warm_up``)."""
 
     def _wire(self, features: Sequence[Feature]) -> None:
-        """Plug in what the features declare for the bus: channels and finishers."""
+        """Plug in the features' delivery channels (their finishers the router reads
+        through ``FeatureFinishers``)."""
         for feature in features:
             for channel in feature.channels():
                 self.dispatcher.register(channel)
-            for scheme, finisher in feature.finishers().items():
-                self.router.set_finisher(scheme, finisher)
 
     def _all_tools(self) -> list[Tool]:
         return [*FILE_TOOLS, *(tool for feature in self.features for tool in feature.tools())]
@@ -153,6 +168,21 @@ class App:
             for feature in self.features:
                 await self._serving.enter_async_context(_serving(feature))
             self.dispatcher.start()  # once the channels are up (the gateway, Telegram)
+            self.warmed_up = asyncio.create_task(self._warm_up(), name="roost-warm-up")
+
+    async def _warm_up(self) -> None:
+        """What the first turn would load (SDKs, prices, metrics), loaded off the loop now."""
+        modules = (
+            ["roost.gateway.prometheus"]
+            if any(feature.name == "gateway" for feature in self.features)
+            else []
+        )
+        await warm_up(
+            self.providers,
+            models_in_use(self.settings.agents.values()),
+            self.ledger.prices,
+            modules,
+        )
 
     def _start_agents(self) -> None:
         for name, agent_settings in self.settings.agents.items():
@@ -165,7 +195,18 @@ class App:
                 ) from None
             provider = self.providers.get(agent_settings.provider or "")
             deps = TurnDeps(
-                agent_settings, provider, self.conversations, self.ledger, self.tools, self.budget
+                agent_settings,
+                provider,
+                self.conversations,
+                self.ledger,
+                self.tools,
+                self.budget,
+                fallbacks=tuple(
+                    (self.providers[name], model) for name, model in agent_settings.fallbacks
+                ),
+                breakers=self.breakers,
+                planner=self.providers.get(agent_settings.planner_provider or ""),
+                recall=self._note_recall(agent_settings.memory.auto_recall),
             )
             agent = Agent(deps, on_turn=_log_turn)
             agent.start()
@@ -199,11 +240,31 @@ class App:
         for name, settings in fresh.items():
             agent = self.agents[name]
             provider = self.providers.get(settings.provider or "")
-            agent.deps = dataclasses.replace(agent.deps, settings=settings, provider=provider)
+            agent.deps = dataclasses.replace(
+                agent.deps,
+                settings=settings,
+                provider=provider,
+                planner=self.providers.get(settings.planner_provider or ""),
+                fallbacks=tuple(
+                    (self.providers[name], model)
+                    for name, model in settings.fallbacks
+                    if name in self.providers
+                ),
+                recall=self._note_recall(settings.memory.auto_recall),
+            )
         agents = {**self.settings.agents, **fresh}
         self.budget.update(new.budget, {name: a.budget for name, a in agents.items()})
         self.settings = dataclasses.replace(self.settings, agents=agents, budget=new.budget)
         return plan
+
+    def _note_recall(self, count: int) -> NoteRecall | None:
+        """auto_recall's notes for an agent that asks for ``count`` (imported only then)."""
+        if not count:
+            return None
+        from roost.store.memory import MemoryStore
+        from roost.tools.memory import NoteRecall
+
+        return NoteRecall(MemoryStore(self.db), count)
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stop in the order that loses nothing.
@@ -215,6 +276,10 @@ class App:
         start.
         """
         self.router.close()
+        if self.warmed_up is not None:
+            self.warmed_up.cancel()  # a thread it started finishes on its own, unwaited
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.warmed_up
         for agent in self.agents.values():
             await agent.stop(grace_s)
         await self.router.stop()
@@ -231,13 +296,25 @@ class App:
             raise UnknownAgent(name, list(self.agents)) from None
 
     async def ask(
-        self, agent: str, text: str, session: str, observer: TurnObserver | None = None
+        self,
+        agent: str,
+        text: str,
+        session: str,
+        observer: TurnObserver | None = None,
+        *,
+        planner: bool = False,
     ) -> TurnResult:
-        """Run a turn directly, without the inbox (for `roost ask` when no gateway runs)."""
-        return await self.agent(agent).ask(session, text, observer)
+        """Run a turn directly, without the inbox (for `roost ask` when no gateway runs);
+        ``planner``: on the agent's planner model."""
+        origin = TurnOrigin(planner=True) if planner else None
+        return await self.agent(agent).ask(session, text, observer, origin)
 
     def health(self) -> dict[str, Any]:
         components: dict[str, dict[str, Any]] = {"store": {"state": "ok"}}
+        if self.providers:
+            components["providers"] = self.breakers.health()
+        if self.warmed_up is not None:
+            components["warm_up"] = {"state": "done" if self.warmed_up.done() else "running"}
         for feature in self.features:
             component = feature.health()
             if component is not None:
@@ -254,6 +331,38 @@ class App:
             },
             "components": components,
         }
+
+
+class FeatureFinishers(Mapping[str, Finisher[Any]]):
+    """The features' finishers by sender scheme, read-only, as the router reads them when
+    a turn ends: the router is built before the features (they get it as their inbox), so
+    it is given this view rather than being told about each finisher afterwards. A later
+    feature's finisher for a scheme wins over an earlier one's."""
+
+    def __init__(self, features: Callable[[], Sequence[Feature]]) -> None:
+        self._features = features
+        self._seen: Sequence[Feature] | None = None
+        self._by_scheme: dict[str, Finisher[Any]] = {}
+
+    def _current(self) -> dict[str, Finisher[Any]]:
+        features = self._features()
+        if features is not self._seen:  # collected once the features are built
+            self._by_scheme = {
+                scheme: finisher
+                for feature in features
+                for scheme, finisher in feature.finishers().items()
+            }
+            self._seen = features
+        return self._by_scheme
+
+    def __getitem__(self, scheme: str) -> Finisher[Any]:
+        return self._current()[scheme]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
 
 
 @asynccontextmanager

@@ -39,6 +39,38 @@ def _delegation() -> FeatureFactory:
     return DelegationFeature
 
 
+def _memory() -> FeatureFactory:
+    from roost.tools.memory import MemoryFeature
+
+    return MemoryFeature
+
+
+def _notify() -> FeatureFactory:
+    from roost.tools.notify import NotifyFeature
+
+    return NotifyFeature
+
+
+def _web() -> FeatureFactory:
+    from roost.web.feature import WebFeature
+
+    return WebFeature
+
+
+def _web_wanted(settings: Settings) -> bool:
+    return any(
+        name in agent.tools
+        for agent in settings.agents.values()
+        for name in ("http_fetch", "web_search")
+    )
+
+
+def _approvals() -> FeatureFactory:
+    from roost.approvals.service import ApprovalsService
+
+    return ApprovalsService
+
+
 def _gateway() -> FeatureFactory:
     return gateway_feature
 
@@ -64,17 +96,36 @@ def _scheduler() -> FeatureFactory:
     return SchedulerService
 
 
+def _openai_api() -> FeatureFactory:
+    from roost.openai_api.service import OpenAIFeature
+
+    return OpenAIFeature
+
+
+def _mcp() -> FeatureFactory:
+    from roost.mcp.feature import McpFeature
+
+    return McpFeature
+
+
 def _always(_: Settings) -> bool:
     return True
 
 
 BUILTIN_FEATURES: tuple[BuiltinFeature, ...] = (
     BuiltinFeature("delegation", ("send_message", "ask_agent"), False, _always, _delegation),
+    BuiltinFeature("memory", ("remember", "recall", "forget"), False, _always, _memory),
+    BuiltinFeature("notify", ("notify_owner",), False, _always, _notify),
+    BuiltinFeature("web", ("http_fetch", "web_search"), False, _web_wanted, _web),
+    BuiltinFeature("approvals", ("shell",), False, _always, _approvals),
     BuiltinFeature("gateway", (), True, lambda s: s.gateway.enabled, _gateway),
     BuiltinFeature("telegram", (), True, lambda s: s.telegram is not None, _telegram),
     BuiltinFeature(
         "scheduler", ("schedule_job", "list_jobs", "cancel_job"), True, _always, _scheduler
     ),
+    BuiltinFeature("openai_api", (), True, lambda s: s.gateway.enabled, _openai_api),
+    # Its tools are the servers' (``mcp:<server>`` entries, checked against mcp_servers).
+    BuiltinFeature("mcp", (), True, lambda s: bool(s.mcp_servers), _mcp),
 )
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
     from roost.agents.turn import TurnResult
     from roost.bus.dispatcher import Dispatcher
     from roost.bus.envelope import Delivery, Envelope
@@ -26,9 +28,11 @@ if TYPE_CHECKING:
     from roost.features.contract import Feature, HttpRoute
     from roost.features.jobs import JobOperations
     from roost.features.methods import Method
+    from roost.ledger.budget import BudgetGuard
     from roost.ledger.ledger import Ledger
     from roost.store.conversations import Conversations
     from roost.store.database import Database
+    from roost.tools.approval import ApprovalGate
 
 
 class AgentView(Protocol):
@@ -78,6 +82,11 @@ class Inbox(Protocol):
 
     def accepted(self, stored: Sequence[tuple[Envelope, bool]]) -> None:
         """Run the turns of envelopes another transaction stored (``(envelope, duplicate)``)."""
+        ...
+
+    def waiting_without_slot(self, envelope_id: int | None) -> AbstractAsyncContextManager[None]:
+        """While the block waits (an owner's approval), ``envelope_id``'s turn lends its
+        turn slot to another turn; it takes one back when the block ends."""
         ...
 
 
@@ -152,6 +161,8 @@ class CorePorts:
     their ``tools:`` list names it."""
     _features: Callable[[], Sequence[Feature]] = field(repr=False)
     """The features present; others see only what they offer (below)."""
+    budget: BudgetGuard | None = None
+    """The caps: a channel adds a sink to tell the owner about budget notices (80%)."""
 
     def gateway_methods(self) -> list[Method]:
         """The WebSocket methods the features offer (for the gateway to host)."""
@@ -160,6 +171,14 @@ class CorePorts:
     def http_routes(self) -> list[HttpRoute]:
         """The HTTP routes the features offer (for the gateway to serve)."""
         return [route for feature in self._features() for route in feature.http_routes()]
+
+    def approvals(self) -> ApprovalGate | None:
+        """The approval gate (``roost.tools.approval``), if a feature gives one."""
+        for feature in self._features():
+            gate = feature.approval_gate()
+            if gate is not None:
+                return gate
+        return None
 
     def jobs(self) -> JobOperations | None:
         """The job operations, if a feature runs jobs (the scheduler)."""

@@ -13,6 +13,7 @@ from roost.bus.envelope import Envelope
 from roost.bus.events import TRAFFIC, Event
 from roost.config.settings import Settings
 from roost.testing import RecordingChannel
+from roost.tools.untrusted import untrusted
 from tests.bus.conftest import eventually
 from tests.fakes.llm_server import FakeLLM
 
@@ -54,8 +55,10 @@ async def test_ask_agent_waits_for_the_other_agents_answer(
     [reply] = await channel.wait_for(1)
     assert reply.body == "The coder says 42."
     coder_request, final_request = fake_llm.requests[1], fake_llm.requests[2]
-    assert "[question from agent assistant] what is 6*7?" in json.dumps(coder_request.body)
-    assert '"42"' in json.dumps(final_request.body)  # the answer came back as a tool result
+    question = untrusted("question from agent assistant", "what is 6*7?")
+    assert json.dumps(question) in json.dumps(coder_request.body)  # marked as data
+    # The answer came back as a tool result, marked as data too.
+    assert json.dumps(untrusted("answer from agent coder", "42")) in json.dumps(final_request.body)
     sessions = [s.key for s in await team.conversations.list_sessions("coder")]
     assert sessions == ["from:assistant:s"]
 
@@ -99,11 +102,16 @@ async def test_send_message_returns_at_once_and_the_reply_comes_back_later(
     )
     arrived = [m.text for m in history if m.role == "user"]
     assert arrived[0] == "get a review"
-    assert arrived[1].startswith("[reply from agent coder] echo: [message from agent assistant]")
+    assert arrived[1].startswith('<untrusted source="reply from agent coder">\necho: ')
+    # The message the coder echoed was marked too; inside the reply it can no longer close it.
+    assert '&lt;untrusted source="message from agent assistant">' in arrived[1]
+    assert arrived[1].count("</untrusted>") == 1
     coder_history = await team.conversations.history(
         await team.conversations.session_id("coder", "from:assistant:review")
     )
-    assert coder_history[0].text == "[message from agent assistant] please review plan.md"
+    assert coder_history[0].text == untrusted(
+        "message from agent assistant", "please review plan.md"
+    )
 
     async def seen_in_traffic() -> bool:
         routes = {(e.data.get("from"), e.data.get("to")) for e in traffic if e.name == "message"}

@@ -4,15 +4,19 @@ again after a crash without storing the message twice."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, update
 
+from roost.agents.turn import TurnResult
 from roost.app import App
-from roost.bus.envelope import Envelope
-from roost.bus.store import Finishing
+from roost.bus.envelope import Delivery, Envelope
+from roost.bus.envelope_end import Finisher, default_replies
 from roost.config.settings import Settings
+from roost.features import Feature
+from roost.ports import CorePorts
 from roost.store.tables import deliveries, envelopes, messages
 from roost.testing import RecordingChannel, settled
 from tests.bus.conftest import eventually
@@ -159,26 +163,69 @@ async def _status_in_new_app(settings: Settings, envelope_id: int) -> str:
         await probe.db.close()
 
 
-async def test_a_failed_attempt_to_record_the_end_is_retried(
-    serving_app: App, channel: RecordingChannel, monkeypatch: pytest.MonkeyPatch
+class _FailingOnceFinisher:
+    """A feature's finisher for ``flaky:`` senders whose write, stored with the turn's
+    answer, fails the first time (as a database that refuses would)."""
+
+    def __init__(self) -> None:
+        self.failures = [OSError("database is locked")]
+        self.told: list[tuple[str, object]] = []
+
+    def replies(self, envelope: Envelope, result: TurnResult) -> list[Delivery]:
+        return default_replies(envelope, result)
+
+    def with_answer(self, envelope: Envelope, result: TurnResult) -> Callable[[Any], None]:
+        def fail_once(connection: Any) -> None:
+            if self.failures:
+                raise self.failures.pop()
+
+        return fail_once
+
+    async def finished(
+        self,
+        envelope: Envelope,
+        result: TurnResult,
+        queued: list[Delivery],
+        stored: Callable[[Any], None] | None,
+    ) -> None:
+        self.told.append((result.text, stored))
+
+
+class _FlakyFeature(Feature):
+    name = "flaky"
+
+    def __init__(self, core: CorePorts) -> None:
+        self.finisher = _FailingOnceFinisher()
+
+    def finishers(self) -> Mapping[str, Finisher[Any]]:
+        return {"flaky": self.finisher}
+
+
+async def test_an_end_whose_transaction_with_the_answer_failed_is_recorded_by_itself(
+    settings: Settings, channel: RecordingChannel
 ) -> None:
-    # Recording the end (the envelope finished, its reply queued) fails once, whether it
-    # goes with the turn's answer (then the answer is stored alone and the router records
-    # the end itself) or the router records it.
-    original = Finishing.__call__
-    failures = [OSError("database is locked")]
-
-    def flaky_finish(self: Finishing, connection: Any) -> None:
-        if failures:
-            raise failures.pop()
-        original(self, connection)
-
-    monkeypatch.setattr(Finishing, "__call__", flaky_finish)
-    stored = await serving_app.router.submit(_to_assistant("hello"))
-    [reply] = await channel.wait_for(1)
-    assert reply.meta["message_id"] == stored.id and failures == []
-    assert reply.body == "echo: hello" and reply.meta["status"] == "ok"
-    assert await _envelope_status(serving_app, stored.id) == "done"
+    # The transaction of the answer with the envelope's end (its reply queued, and the
+    # finisher's write) fails: the answer is stored alone, then the envelope's end is
+    # recorded by itself, and the finisher is told that none of its write was stored.
+    app = App(settings, [_FlakyFeature])
+    app.dispatcher.register(channel)
+    await app.start(recover=True)
+    try:
+        finisher = app.feature(_FlakyFeature).finisher
+        envelope = _to_assistant("hello", session="flaky")
+        envelope.sender = "flaky:alice"
+        stored = await app.router.submit(envelope)
+        [reply] = await channel.wait_for(1)
+        assert reply.meta["message_id"] == stored.id and finisher.failures == []
+        assert reply.body == "echo: hello" and reply.meta["status"] == "ok"
+        assert await _envelope_status(app, stored.id) == "done"
+        await settled(app)
+        assert finisher.told == [("echo: hello", None)]
+        async with app.db.engine.connect() as connection:
+            query = select(messages.c.text).where(messages.c.role == "assistant")
+            assert (await connection.execute(query)).scalars().all() == ["echo: hello"]
+    finally:
+        await app.stop(grace_s=1)
 
 
 async def test_an_envelope_is_finished_once(serving_app: App) -> None:
@@ -207,12 +254,18 @@ async def test_an_envelope_is_finished_once(serving_app: App) -> None:
 async def test_an_end_stored_with_the_answer_unbeknown_to_the_turn_is_still_delivered(
     serving_app: App, channel: RecordingChannel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The answer's transaction (answer, envelope finished, reply queued) committed, but the
-    # router did not learn it (as when the turn is cancelled while it commits): recording
-    # the end again writes nothing and hands the queued reply to the dispatcher, once.
-    from roost.bus import router
+    # The answer's transaction (answer, envelope finished, reply queued) commits, but the
+    # turn is cancelled before it learns so: recording the end again (as cancelled) writes
+    # nothing and hands the queued reply to the dispatcher, once.
+    store_message = serving_app.conversations.append
 
-    monkeypatch.setattr(router._Answer, "stored", lambda self: None)
+    async def append_then_cancelled(*args: Any, **kwargs: Any) -> None:
+        await store_message(*args, **kwargs)
+        if kwargs.get("end") is not None:  # the final answer, with the envelope's end
+            assert serving_app.agent("assistant").cancel("unbeknown")
+            await asyncio.get_running_loop().create_future()  # the cancel lands here
+
+    monkeypatch.setattr(serving_app.conversations, "append", append_then_cancelled)
     stored = await serving_app.router.submit(_to_assistant("hello", session="unbeknown"))
     [reply] = await channel.wait_for(1)
     assert reply.body == "echo: hello" and reply.meta["message_id"] == stored.id
@@ -220,3 +273,26 @@ async def test_an_end_stored_with_the_answer_unbeknown_to_the_turn_is_still_deli
     assert len(await serving_app.bus.deliveries_for(envelope_id=stored.id)) == 1
     await settled(serving_app)
     assert len(channel.delivered) == 1
+
+
+async def test_an_end_recorded_by_itself_is_retried_when_the_store_refuses(
+    serving_app: App, channel: RecordingChannel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No final answer to store the end with (an unknown agent): the router records the
+    # envelope's end by itself, and tries again when the database refuses once.
+    finish = serving_app.bus.finish
+    failures = [OSError("database is locked")]
+
+    async def refusing_once(*args: Any, **kwargs: Any) -> list[Delivery]:
+        if failures:
+            raise failures.pop()
+        return await finish(*args, **kwargs)
+
+    monkeypatch.setattr(serving_app.bus, "finish", refusing_once)
+    envelope = _to_assistant("hello", session="refused")
+    envelope.recipient = "agent:nobody"
+    stored = await serving_app.router.submit(envelope)
+    [reply] = await channel.wait_for(1)
+    assert failures == [] and reply.meta["message_id"] == stored.id
+    assert reply.meta["status"] == "unknown_agent" and "unknown agent 'nobody'" in reply.body
+    assert await _envelope_status(serving_app, stored.id) == "done"

@@ -18,7 +18,7 @@ from roost.agents.turn import TurnResult
 from roost.app import App
 from roost.bus.envelope import Envelope
 from roost.bus.router import Router, RouterStopped
-from roost.bus.store import Accepting
+from roost.bus.store import AcceptedEnvelopes
 from roost.config.settings import Settings
 from roost.testing import RecordingChannel, settled
 from tests.bus.conftest import eventually
@@ -187,19 +187,19 @@ async def test_submit_many_stores_all_at_once_and_runs_a_duplicate_once(
     assert sorted(held.started) == ["earlier", "new", "plain"]
 
 
-async def test_accepting_stores_envelopes_in_the_callers_transaction(serving_app: App) -> None:
-    accepting = Accepting()
+async def test_accepted_envelopes_are_stored_in_the_callers_transaction(serving_app: App) -> None:
+    accepted = AcceptedEnvelopes()
     batch = [_message("one", dedup="x1"), _message("two", dedup="x1")]
 
     def store_and_fail(connection: Any) -> None:
-        accepting.store(connection, batch)
+        accepted.store(connection, batch)
         raise RuntimeError("the caller's transaction fails")
 
     with pytest.raises(RuntimeError):
         await serving_app.db.write(store_and_fail)
     assert await serving_app.bus.unfinished() == []  # rolled back with the caller's writes
-    await serving_app.db.write(lambda connection: accepting.store(connection, batch))
-    [(one, one_duplicate), (again, again_duplicate)] = accepting.accepted
+    await serving_app.db.write(lambda connection: accepted.store(connection, batch))
+    [(one, one_duplicate), (again, again_duplicate)] = accepted.accepted
     assert (one_duplicate, again_duplicate) == (False, True) and again.id == one.id
 
     async def stored() -> bool:

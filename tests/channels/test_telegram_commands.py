@@ -126,3 +126,50 @@ async def test_jobs_list_pause_resume_and_run(
     assert sent[4].visible_text == "Job report: echo: daily report"
     assert "no job named 'nope'" in await ask(fake, "/jobs run nope", 6)
     assert "Usage: /jobs" in await ask(fake, "/jobs fly report", 7)
+
+
+async def test_the_owner_is_told_once_at_80_percent_of_a_budget(
+    start_roost: RoostFactory, tg_settings: Settings, fake: FakeTelegram, fake_llm: FakeLLM
+) -> None:
+    from roost.config.schema import BudgetConfig
+    from tests.fakes.llm_server import FakeUsage
+
+    assistant = dataclasses.replace(
+        tg_settings.agents["assistant"], budget=BudgetConfig(daily_usd=1.25, on_exceed="warn")
+    )
+    settings = dataclasses.replace(
+        tg_settings, agents={**tg_settings.agents, "assistant": assistant}
+    )
+    roost = await start_roost(settings)
+    fake_llm.reply("pricey", usage=FakeUsage(1_000_000, 0))  # $1 of $1.25: 80%
+    fake.send_text(OWNER, "hello")
+    await wait_sent(fake, 1, OWNER, within=60)  # the first call imports the SDK: slow when loaded
+    await ask(fake, "again", 2)  # the check before this turn's call tells the owner
+    sent = await wait_sent(fake, 3, OWNER)
+    notices = [m.visible_text for m in sent if "Budget at 80%:" in m.visible_text]
+    assert len(notices) == 1 and "agent assistant" in notices[0]
+    status = await ask(fake, "/status", 4)
+    assert "Budget at 80%:" in status
+    await ask(fake, "third", 5)
+    await settle(roost, fake)
+    assert sum("Budget at" in text for text in texts(fake, OWNER)) == 2  # the notice and /status
+
+
+async def test_plan_runs_the_message_on_the_planner_model(
+    start_roost: RoostFactory, tg_settings: Settings, fake: FakeTelegram, fake_llm: FakeLLM
+) -> None:
+    assistant = dataclasses.replace(
+        tg_settings.agents["assistant"], planner_provider="gpt", planner_model="gpt-5"
+    )
+    settings = dataclasses.replace(
+        tg_settings, agents={**tg_settings.agents, "assistant": assistant}
+    )
+    roost = await start_roost(settings)
+    fake.send_text(OWNER, "/plan a strategy")
+    sent = await wait_sent(fake, 1, OWNER, within=60)  # the first call imports the SDK
+    assert sent[0].visible_text == "echo: a strategy"
+    assert fake_llm.last_request.body["model"] == "gpt-5"
+    assert list(await roost.app.ledger.totals_by("role")) == ["planner"]
+    assert "now talks to coder" in await ask(fake, "/use coder", 2)
+    assert "has no planner model" in await ask(fake, "/plan again", 3)
+    assert "Usage: /plan text" in await ask(fake, "/plan", 4)

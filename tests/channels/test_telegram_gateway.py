@@ -40,6 +40,14 @@ async def test_the_gateway_serves_telegrams_webhook_without_its_token(
             assert (await client.get("/api/agents")).status_code == 401
         [sent] = await wait_sent(fake, 1)
         assert sent.visible_text == "echo: through the gateway"
-        assert set(app.health()["components"]) == {"store", "gateway", "telegram", "scheduler"}
+        assert set(app.health()["components"]) == {
+            "store",
+            "providers",
+            "warm_up",
+            "gateway",
+            "telegram",
+            "scheduler",
+            "openai_api",
+        }
     finally:
         await app.stop(grace_s=1)

@@ -14,6 +14,12 @@ Typical use::
         ...  # point an SDK at llm.url (Anthropic) or llm.openai_url (OpenAI)
         assert llm.requests[0].body["model"] == "..."
 
+Prompt caching is simulated after each API's documented rules (Anthropic: explicit
+``cache_control`` breakpoints, at most 4, the per-model minimum prefix, the 20-block
+lookback, a 5-minute TTL by ``llm.clock``; OpenAI: automatic caching of prefixes of
+1,024+ tokens), and unscripted usage reports the cached part: see
+``tests.fakes.fake_llm.prompt_cache`` for the rules and the token estimate.
+
 Scripted answers form one FIFO queue shared by both APIs. When the queue is
 empty the server answers ``echo: <last user text>``.
 

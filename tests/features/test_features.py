@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from roost.app import App, StartupError
 from roost.builtin_features import known_tool_names, served_features
 from roost.bus.envelope import Delivery
+from roost.config.schema import WebSearchConfig
 from roost.config.settings import Settings
 from roost.features import Feature, FeatureFactory
 from roost.ports import CorePorts
@@ -102,11 +103,20 @@ async def test_the_tools_agents_may_list_are_those_of_the_features_present(
     settings: Settings,
 ) -> None:
     turns_only = App(settings)
-    served = App(settings, served_features(settings))
     assert "send_message" in turns_only.tools.names()
     assert "schedule_job" not in turns_only.tools.names()
-    # The names the configuration accepts are exactly what the built-in features give.
-    assert sorted(served.tools.names()) == sorted(known_tool_names())
+    assert "http_fetch" not in turns_only.tools.names()  # no agent lists it
+    # With an agent that lists the web tools and a search backend, every feature is present.
+    agent = settings.agents["assistant"]
+    settings = dataclasses.replace(
+        settings,
+        agents={"assistant": dataclasses.replace(agent, tools=(*agent.tools, "http_fetch"))},
+        web_search=WebSearchConfig(backend="searxng", url="http://127.0.0.1:9/search"),
+    )
+    served = App(settings, served_features(settings))
+    # The names the configuration accepts are exactly what the built-in features give
+    # (notify_owner only where there is an owner's Telegram chat to notify).
+    assert sorted(served.tools.names()) == sorted(set(known_tool_names()) - {"notify_owner"})
 
 
 class _LateArgs(BaseModel):

@@ -74,3 +74,22 @@ async def test_a_failed_turn_carries_the_same_fields(gateway: Gateway, fake_llm:
     for turn in (failed, rest):
         assert TurnStatus(turn["status"]) is TurnStatus.ERROR and "HTTP 401" in turn["error"]
     await client.close()
+
+
+async def test_rest_reports_the_cache_tokens_the_api_reported(
+    gateway: Gateway, fake_llm: FakeLLM
+) -> None:
+    # No scripted usage: the fake's simulated prompt cache decides what is cached.
+    long_text = "A long note the owner pasted, so the prefix is worth caching. " * 350
+    path = "/api/agents/assistant/messages"
+    async with gateway.http() as http:
+        first = (await http.post(path, json={"text": long_text, "session": "rc"})).json()
+        second = (await http.post(path, json={"text": "and then?", "session": "rc"})).json()
+    assert first["cache_write_tokens"] > 0 and first["cache_read_tokens"] == 0
+    assert second["cache_read_tokens"] >= first["cache_write_tokens"] > 0
+    sent = fake_llm.last_request.usage_sent
+    assert sent is not None
+    assert (second["cache_read_tokens"], second["cache_write_tokens"]) == (
+        sent.cache_read,
+        sent.cache_write,
+    )

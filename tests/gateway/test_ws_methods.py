@@ -72,6 +72,12 @@ async def test_sessions_usage_and_cancel(gateway: Gateway, fake_llm: FakeLLM) ->
     usage = await client.result("usage.summary")
     assert usage["total"]["calls"] == 2 and usage["by_agent"]["assistant"]["calls"] == 2
     assert list(usage["by_model"]) == ["claude/claude-haiku-4-5"]
+    assert usage["by"] == "agent" and usage["groups"] == usage["by_agent"]
+    assert usage["total"]["cost"].startswith("$") and "projected_month_usd" in usage["projection"]
+    by_role = await client.result("usage.summary", {"by": "role", "since": "7d"})
+    assert by_role["groups"]["routine"]["calls"] == 2
+    bad_by = await client.call("usage.summary", {"by": "colour"})
+    assert bad_by["error"]["code"] == "bad_request"
     future = await client.result("usage.summary", {"since": "2999-01-01"})
     assert future["total"]["calls"] == 0 and future["since"].startswith("2999-01-01")
     bad_since = await client.call("usage.summary", {"since": "yesterday"})

@@ -219,6 +219,8 @@ async def test_follow_up_translation_anthropic(fake_llm: FakeLLM) -> None:
                     "tool_use_id": "call_b",
                     "content": "no such file",
                     "is_error": True,
+                    # The previous call's newest message: its cache entry is read back.
+                    "cache_control": {"type": "ephemeral"},
                 },
             ],
         },
@@ -230,8 +232,14 @@ async def test_follow_up_translation_anthropic(fake_llm: FakeLLM) -> None:
             "role": "user",
             "content": [{"type": "tool_result", "tool_use_id": "call_c", "content": "a.txt"}],
         },
-        {"role": "user", "content": "thanks"},
+        {
+            # The newest message: written to the cache for the next call.
+            "role": "user",
+            "content": [{"type": "text", "text": "thanks", "cache_control": {"type": "ephemeral"}}],
+        },
     ]
+    assert body["tools"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert all("cache_control" not in tool for tool in body["tools"][:-1])
 
 
 async def test_follow_up_translation_openai(fake_llm: FakeLLM) -> None:
@@ -294,10 +302,11 @@ async def test_empty_answer_is_sent_back_as_a_valid_turn(
     await provider.complete(make_request(*history))
     messages = fake_llm.last_request.body["messages"]
     if kind == "anthropic":
+        mark = {"cache_control": {"type": "ephemeral"}}  # previous call's newest, newest
         assert messages == [
-            {"role": "user", "content": "write an essay"},
+            {"role": "user", "content": [{"type": "text", "text": "write an essay", **mark}]},
             {"role": "assistant", "content": [{"type": "text", "text": "(no content)"}]},
-            {"role": "user", "content": "try again"},
+            {"role": "user", "content": [{"type": "text", "text": "try again", **mark}]},
         ]
     else:
         assert messages[1:] == [

@@ -42,7 +42,8 @@ async def test_a_job_fires_on_time_and_its_answer_is_delivered(
         assert events[0].data["run_id"] == run.id and events[0].data["job"] == "stretch"
         assert events[1].data["status"] == "ok" and events[1].data["cost_usd"] > 0
         [request] = fake_llm.requests
-        assert request.body["messages"][-1]["content"] == "remind"
+        # The newest message carries the prompt-cache mark, so its text is a block.
+        assert request.body["messages"][-1]["content"][0]["text"] == "remind"
         assert request.body["model"] == "claude-custom"  # the job's model override
 
 

@@ -3,6 +3,11 @@
 Turns in one session run one at a time, in arrival order; sessions of one agent,
 and different agents, run concurrently. An unexpected exception in a turn is
 logged and answered with an error result; the agent keeps serving.
+
+The lanes are Roost's one owner of per-session order (``run_turn`` relies on one turn
+per session at a time): every way to a turn goes through them, the router's turns
+(which ``bus/slots.py`` only admits to a turn slot), delegated messages (which take no
+slot) and ``roost ask`` run in process (which bypasses the router).
 """
 
 from __future__ import annotations

@@ -26,6 +26,15 @@ def message_tokens(message: Message) -> int:
     return (size + _CHARS_PER_TOKEN - 1) // _CHARS_PER_TOKEN + _MESSAGE_OVERHEAD
 
 
+def history_budget(system: str, tools: Sequence[ToolSpec], max_tokens: int) -> int:
+    """What is left of ``max_tokens`` for the history once the fixed part is counted."""
+    return (
+        max_tokens
+        - estimate_tokens(system)
+        - sum(estimate_tokens(f"{t.name}{t.description}{t.input_schema}") for t in tools)
+    )
+
+
 def fit_history(
     history: Sequence[Message], system: str, tools: Sequence[ToolSpec], max_tokens: int
 ) -> list[Message]:
@@ -35,11 +44,7 @@ def fit_history(
     current turn (from the last user message on) is always kept, even over budget:
     dropping it would make the call meaningless.
     """
-    budget = (
-        max_tokens
-        - estimate_tokens(system)
-        - sum(estimate_tokens(f"{t.name}{t.description}{t.input_schema}") for t in tools)
-    )
+    budget = history_budget(system, tools, max_tokens)
     last_user = max(len(history) - 1, 0)
     while last_user > 0 and history[last_user].role != "user":
         last_user -= 1

@@ -13,6 +13,10 @@ class TurnObserver:
     async def on_text(self, delta: str) -> None:
         """A streamed piece of the model's text."""
 
+    async def on_restart(self) -> None:
+        """The text streamed so far is void: the model failed midway and another model
+        starts the answer again (the deltas after this are the whole answer)."""
+
     async def on_tool_start(self, call: ToolCall) -> None:
         """A tool call is about to run."""
 

@@ -17,24 +17,28 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from roost.agents.context import fit_history
+from roost.agents.compaction import ContextWindow, SummaryCall
+from roost.agents.failover import call_with_failover
 from roost.agents.observer import TurnObserver
+from roost.agents.planner import PLAN_SPEC, PLAN_TOOL, Planner
 from roost.config.settings import NO_PROVIDER_REPLY, AgentSettings
 from roost.ledger.budget import BudgetGuard
 from roost.ledger.ledger import CallRecord, Ledger, LedgerEntry
+from roost.ledger.roles import LedgerRole
 from roost.logs import agent_context
 from roost.providers.base import (
     Message,
     ModelRequest,
     ModelResponse,
     Provider,
-    ProviderError,
     ToolCall,
     Usage,
 )
-from roost.store.conversations import Conversations, TurnEnd, Write
+from roost.providers.breaker import Breakers
+from roost.store.conversations import Conversations, TurnEnd, WriteInTransaction
 from roost.store.turn_status import TurnStatus
 from roost.tools.registry import ToolContext, ToolRegistry
+from roost.tools.untrusted import UNTRUSTED_PREAMBLE
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +70,28 @@ class TurnDeps:
     ledger: Ledger
     tools: ToolRegistry
     budget: BudgetGuard | None = None
+    fallbacks: tuple[tuple[Provider, str], ...] = ()
+    """(provider, model) tried in order after an outage of the agent's model."""
+    breakers: Breakers | None = None
+    planner: Provider | None = None
+    """The provider of ``settings.planner_model``: with it, the turn offers the ``plan`` tool."""
+    recall: Recall | None = None
+    """auto_recall: notes to put before a new message (``agents.<name>.memory``)."""
+
+
+class Recall(Protocol):
+    async def __call__(self, agent: str, message: str) -> str | None:
+        """A block of notes relevant to ``message``, or None."""
+        ...
 
 
 class AnswerHook(Protocol):
-    """More to store with a turn's final answer, in the same transaction (the router:
-    the envelope finished and its reply queued)."""
+    """More to store with a turn's final answer, in the same transaction: the router's
+    ``bus.envelope_end.EnvelopeEnd`` (the envelope finished, its replies queued and what
+    its sender's finisher adds). If that transaction fails the answer is stored alone and
+    ``stored`` is not called: the router then records the envelope's end by itself."""
 
-    def write(self, result: TurnResult) -> Write:
+    def write(self, result: TurnResult) -> WriteInTransaction:
         """What to write, given the turn's result as it stands with its final answer."""
         ...
 
@@ -91,6 +110,9 @@ class TurnOrigin:
     """How many delegations led here; tools that delegate refuse past the limit."""
     model: str | None = None
     """A model id overriding the agent's for this turn (a job's ``model``)."""
+    planner: bool = False
+    """Run the whole turn on the agent's planner model (Telegram's /plan, `roost ask
+    --planner`); its calls are recorded with the role ``planner``."""
     recovered: bool = False
     """The envelope is run again after a crash: look for the earlier turn's work."""
     on_answer: AnswerHook | None = None
@@ -161,12 +183,26 @@ class _Turn:
         self.observer = observer
         self.origin = origin
         self.model = origin.model or deps.settings.model
+        # Said once, at the end of the stable prefix, so prompt caching keeps working.
+        self.system = f"{deps.settings.system}\n\n{UNTRUSTED_PREAMBLE}"
         self.started = time.perf_counter()
         self.result = TurnResult(
             agent=self.agent.name, session=session, text="", status=TurnStatus.OK
         )
         self.finished = False
         """Whether the turn's end is stored (with its last message, or by ``_finish``)."""
+        planner_model = deps.settings.planner_model
+        self.planner = (
+            Planner(deps.planner, planner_model, deps.ledger)
+            if deps.planner is not None and planner_model
+            else None
+        )
+        self.turn_id: int | None = None
+        self.provider = deps.provider
+        self.role = LedgerRole.ROUTINE
+        if origin.planner and self.planner is not None:
+            self.provider, self.model = self.planner.provider, self.planner.model
+            self.role, self.planner = LedgerRole.PLANNER, None
 
     async def run(self, text: str) -> TurnResult:
         store = self.deps.conversations
@@ -180,14 +216,21 @@ class _Turn:
         )
         # The turn and its user message (unless stored by the interrupted turn) go in together.
         start = await store.begin_turn(
-            session_id, self.agent.name, envelope_id, text if tail is None else None
+            session_id, self.agent.name, envelope_id, await self._with_notes(text, tail is None)
         )
-        turn_id = self.result.turn_id = start.turn_id
+        turn_id = self.result.turn_id = self.turn_id = start.turn_id
         try:
             if tail is not None and tail.role == "assistant" and not tail.tool_calls:
                 self.result.text = tail.text  # the answer was stored; only the finish was lost
             else:
-                await self._loop(session_id, turn_id, start.history)
+                window = ContextWindow(
+                    self.agent,
+                    store.summaries,
+                    session_id,
+                    start.ids,
+                    await store.summaries.get(session_id) if self.agent.compaction else None,
+                )
+                await self._loop(turn_id, start.history, window)
         except asyncio.CancelledError:
             self.result.status = TurnStatus.INTERRUPTED
             await asyncio.shield(self._finish(turn_id))
@@ -202,9 +245,21 @@ class _Turn:
             await self._finish(turn_id)
         return self.result
 
-    async def _loop(self, session_id: int, turn_id: int, history: list[Message]) -> None:
-        provider = self.deps.provider
-        if provider is None:
+    async def _with_notes(self, text: str, new: bool) -> str | None:
+        """The user message to store: ``text`` after the notes auto_recall finds (stored
+        with it, so the history the next turns send, and cache, stays the same)."""
+        recall = self.deps.recall
+        if not new or recall is None:
+            return text if new else None
+        try:
+            notes = await recall(self.agent.name, text)
+        except Exception:
+            log.exception("agent %s: recalling notes failed; going on without", self.agent.name)
+            return text
+        return f"{notes}\n\n{text}" if notes else text
+
+    async def _loop(self, turn_id: int, history: list[Message], window: ContextWindow) -> None:
+        if self.provider is None:
             self.result.status, self.result.text = TurnStatus.UNCONFIGURED, NO_PROVIDER_REPLY
             return
         context = ToolContext(
@@ -218,9 +273,9 @@ class _Turn:
             if await self._over_budget():
                 return
             self.result.rounds += 1
-            response, entry = await self._call_model(provider, history, turn_id)
-            self.result.cost_usd += entry.cost_usd
-            if response is None:
+            response, entry = await self._call_model(self.provider, history, turn_id, window)
+            self.result.cost_usd += entry.cost_usd if entry is not None else 0.0
+            if response is None or entry is None:
                 await self._finish(turn_id, entry)  # the failed call is in the ledger too
                 return
             self._add_usage(response.usage)
@@ -228,13 +283,13 @@ class _Turn:
             final = not response.tool_calls
             if final:
                 self.result.text = response.text
-            await self._store_reply(session_id, turn_id, reply, entry, final)
+            await self._store_reply(window.session_id, turn_id, reply, entry, final)
             if final:
                 return
             history.append(reply)
             for call in response.tool_calls:
                 result = await self._run_tool(call, context)
-                await self.deps.conversations.append(session_id, turn_id, result)
+                await self.deps.conversations.append(window.session_id, turn_id, result)
                 history.append(result)
         self.result.status = TurnStatus.MAX_ROUNDS
         self.result.text = (
@@ -247,7 +302,7 @@ class _Turn:
     ) -> None:
         """Store the model's message with its ledger row; a final answer also with the
         turn's end and what the origin stores with it (``TurnOrigin.on_answer``)."""
-        attempts: list[tuple[Write, ...]] = [(entry.write,)]
+        attempts: list[tuple[WriteInTransaction, ...]] = [(entry.write,)]
         end = hook = None
         if final:
             end = self._end()
@@ -277,57 +332,105 @@ class _Turn:
             hook.stored()
 
     async def _call_model(
-        self, provider: Provider, history: list[Message], turn_id: int
-    ) -> tuple[ModelResponse | None, LedgerEntry]:
-        """Make one call; its ledger row is stored by the caller, with what it produced."""
+        self, provider: Provider, history: list[Message], turn_id: int, window: ContextWindow
+    ) -> tuple[ModelResponse | None, LedgerEntry | None]:
+        """Make one call (failing over along the chain); its ledger row is stored by the
+        caller, with what it produced."""
         tools = self.deps.tools.specs(self.agent.tools)
+        if self.planner is not None:
+            tools = (*tools, PLAN_SPEC)
+        summary_call = SummaryCall(
+            provider, self.deps.ledger, self.session, turn_id, self._add_spent
+        )
         request = ModelRequest(
             model=self.model,
-            system=self.agent.system,
-            messages=tuple(
-                fit_history(history, self.agent.system, tools, self.agent.max_context_tokens)
-            ),
+            system=self.system,
+            messages=tuple(await window.messages(history, tools, summary_call)),
             tools=tools,
             max_tokens=self.agent.max_tokens,
             temperature=self.agent.temperature,
         )
-        started = time.perf_counter()
-        response: ModelResponse | None = None
-        error: str | None = None
-        try:
-            response = await provider.complete(request, self.observer.on_text)
-        except ProviderError as exc:
-            error = str(exc)
-        entry = self.deps.ledger.entry(
-            CallRecord(
-                agent=self.agent.name,
-                session_key=self.session,
-                provider=provider.name,
-                model=response.model if response and response.model else self.model,
-                usage=response.usage if response else Usage(),
-                duration_ms=int((time.perf_counter() - started) * 1000),
-                turn_id=turn_id,
-                error=error,
-            )
+        outcome = await call_with_failover(
+            ((provider, self.model), *self.deps.fallbacks),
+            request,
+            self.observer,
+            self.deps.ledger,
+            self._record,
+            self.deps.breakers,
+            self.role,
         )
+        response, error = outcome.response, outcome.error
         if response is None:
             self.result.status, self.result.error = TurnStatus.ERROR, error
             self.result.text = f"The model call failed: {error}"
-        return response, entry
+        return response, outcome.entry
+
+    def _record(
+        self,
+        provider: Provider,
+        model: str,
+        response: ModelResponse | None,
+        error: str | None,
+        duration_ms: int,
+    ) -> CallRecord:
+        return CallRecord(
+            agent=self.agent.name,
+            session_key=self.session,
+            provider=provider.name,
+            model=response.model if response and response.model else model,
+            usage=response.usage if response else Usage(),
+            duration_ms=duration_ms,
+            turn_id=self.result.turn_id,
+            error=error,
+        )
 
     async def _over_budget(self) -> bool:
         if self.deps.budget is None:
             return False
-        refusal = await self.deps.budget.refusal(self.agent.name)
+        check = await self.deps.budget.check(self.agent.name)
+        if check.downgrade:
+            self._downgrade()
+        refusal = check.refusal
         if refusal is None:
             return False
         log.warning("agent %s: model call refused: %s", self.agent.name, refusal)
         self.result.status, self.result.text = TurnStatus.OVER_BUDGET, refusal
         return True
 
+    def _downgrade(self) -> None:
+        """A ``downgrade`` cap is reached: the rest of the turn runs on the cheapest model
+        configured for the agent (by input + output price) and the planner is not offered."""
+        candidates = [(self.deps.provider, self.model), (self.deps.provider, self.agent.model)]
+        if self.deps.planner is not None and self.agent.planner_model:
+            candidates.append((self.deps.planner, self.agent.planner_model))
+        prices = self.deps.ledger.prices
+        priced = [
+            (price.input + price.output, provider, model)
+            for provider, model in candidates
+            if provider is not None and (price := prices.lookup(provider.name, model)) is not None
+        ]
+        if priced:
+            _, provider, model = min(priced, key=lambda item: item[0])
+            if (provider, model) != (self.provider, self.model):
+                log.warning(
+                    "agent %s: budget reached, downgraded to %s/%s",
+                    self.agent.name,
+                    provider.name,
+                    model,
+                )
+            self.provider, self.model = provider, model
+            self.role = LedgerRole.ROUTINE if model == self.agent.model else self.role
+        self.planner = None
+
     async def _run_tool(self, call: ToolCall, context: ToolContext) -> Message:
         await self.observer.on_tool_start(call)
-        outcome = await self.deps.tools.run(call, context, self.agent.tools)
+        if self.planner is not None and call.name == PLAN_TOOL:
+            outcome, cost = await self.planner.answer(
+                call, self.agent.name, self.session, self.turn_id
+            )
+            self.result.cost_usd += cost
+        else:
+            outcome = await self.deps.tools.run(call, context, self.agent.tools)
         await self.observer.on_tool_end(call, outcome)
         return Message(
             role="tool",
@@ -336,6 +439,11 @@ class _Turn:
             tool_name=call.name,
             is_error=outcome.is_error,
         )
+
+    def _add_spent(self, cost_usd: float, usage: Usage) -> None:
+        """A call made for the turn besides its own (a summary): billed to it too."""
+        self.result.cost_usd += cost_usd
+        self._add_usage(usage)
 
     def _add_usage(self, usage: Usage) -> None:
         total = self.result.usage

@@ -1,4 +1,5 @@
-"""A turn's progress as live events on its session's topic (chat.delta, chat.tool)."""
+"""A turn's progress as live events on its session's topic (chat.delta, chat.restart,
+chat.tool)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ class SessionEvents(TurnObserver):
     async def on_text(self, delta: str) -> None:
         if self._events.watched(self._topic):
             self._events.publish(self._topic, "chat.delta", self._base() | {"text": delta})
+
+    async def on_restart(self) -> None:
+        if self._events.watched(self._topic):
+            self._events.publish(self._topic, "chat.restart", self._base())
 
     async def on_tool_start(self, call: ToolCall) -> None:
         if self._events.watched(self._topic):

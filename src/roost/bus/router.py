@@ -2,11 +2,13 @@
 
 ``submit`` stores the envelope before it returns (that is the acknowledgement),
 then runs the turn in the background; ``ask`` does the same and waits for the
-answer. When the turn ends, the envelope is marked finished and its replies are
-queued in the outbox in one transaction, then handed to the dispatcher.
+answer. When the turn ends, its envelope ends in one place, ``bus/envelope_end.py``:
+the envelope marked finished and its replies queued in the outbox in one transaction
+(the turn's final answer's, when there is one), then handed to the dispatcher.
 
 What a finished turn produces depends on who sent the message: by default one reply
-to ``reply_to``; the scheduler registers its own ``Finisher`` for ``job:`` senders.
+to ``reply_to``; a feature's ``Finisher`` for its sender scheme decides otherwise (the
+scheduler's for ``job:``), given at construction (``finishers``).
 How many turns go on at once, and which next, is ``bus/slots.py``'s business.
 """
 
@@ -15,32 +17,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
-
-from sqlalchemy import Connection
+from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from roost.agents.actor import Agent, AgentStopped
 from roost.agents.observer import TurnObserver
 from roost.agents.turn import TurnOrigin, TurnResult
-from roost.bus.envelope import (
-    ENVELOPE_CANCELLED,
-    ENVELOPE_DONE,
-    Delivery,
-    Envelope,
-    agent_address,
-    agent_name,
-    split_address,
-)
+from roost.bus.envelope import Delivery, Envelope, agent_name, split_address
+from roost.bus.envelope_end import EnvelopeEnd, Finisher, without_text
 from roost.bus.events import AGENTS, TRAFFIC, EventHub
 from roost.bus.observer import SessionEvents
 from roost.bus.slots import DEFAULT_MAX_TURNS, TurnSlots
-from roost.bus.store import BusStore, Finishing
-from roost.store.conversations import Write
+from roost.bus.store import BusStore
 from roost.store.turn_status import TurnStatus
+
+__all__ = ["Router", "RouterStopped"]
 
 log = logging.getLogger(__name__)
 
-FINISH_ATTEMPTS = 5
 _STOPPED_BEFORE_ANSWER = "Roost stopped before answering; the message runs at the next start"
 
 
@@ -48,29 +42,11 @@ class RouterStopped(Exception):
     """The process is shutting down; the message was not accepted."""
 
 
-class Finisher(Protocol):
-    """Decides what a finished turn sends, and records it (e.g. the scheduler's job runs)."""
-
-    def replies(self, envelope: Envelope, result: TurnResult) -> list[Delivery]: ...
-
-    def with_answer(self, envelope: Envelope, result: TurnResult) -> Write | None:
-        """More to store in the transaction of the turn's final answer and the envelope's
-        end (e.g. the job run's end); None for nothing."""
-        ...
-
-    async def finished(
-        self,
-        envelope: Envelope,
-        result: TurnResult,
-        queued: list[Delivery],
-        stored: Write | None,
-    ) -> None:
-        """The envelope is finished; ``stored`` is what ``with_answer`` gave if it was
-        committed with the answer (None if it was not, or not asked for)."""
-        ...
-
-
 class Router:
+    """``finishers`` maps a sender scheme (``job`` for ``job:nightly``) to what ends its
+    envelopes' turns; it is read when a turn ends, so the App may hand over a mapping
+    of features built after the router (they get it as their inbox)."""
+
     def __init__(
         self,
         store: BusStore,
@@ -78,20 +54,18 @@ class Router:
         events: EventHub,
         on_queued: Callable[[list[Delivery]], None] | None = None,
         max_turns: int = DEFAULT_MAX_TURNS,
+        finishers: Mapping[str, Finisher[Any]] | None = None,
     ) -> None:
         self._store = store
         self._agents = agents
         self._events = events
         self._on_queued = on_queued
-        self._finishers: dict[str, Finisher] = {}
+        self._finishers: Mapping[str, Finisher[Any]] = {} if finishers is None else finishers
         self._waiters: dict[int, asyncio.Future[TurnResult]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._accepting = True
         self._stopped = False
         self._slots = TurnSlots(self._spawn, max_turns)
-
-    def set_finisher(self, sender_scheme: str, finisher: Finisher) -> None:
-        self._finishers[sender_scheme] = finisher
 
     def set_max_turns(self, max_turns: int) -> None:
         """Change how many turns go on at once (at least 1)."""
@@ -119,6 +93,11 @@ class Router:
         """
         while self._tasks:
             await asyncio.wait(list(self._tasks))
+
+    def waiting_without_slot(self, envelope_id: int | None) -> AbstractAsyncContextManager[None]:
+        """While the block waits (for the owner's approval), the turn of ``envelope_id``
+        lends its turn slot to another; it takes one back when the block ends."""
+        return self._slots.waiting_without_slot(envelope_id)
 
     @property
     def accepting(self) -> bool:
@@ -149,7 +128,7 @@ class Router:
         return stored
 
     def accepted(self, stored: Sequence[tuple[Envelope, bool]]) -> None:
-        """Envelopes stored by another transaction (``bus.store.Accepting``, e.g. the
+        """Envelopes stored by another transaction (``bus.store.AcceptedEnvelopes``, e.g. the
         scheduler's, with its runs): announce them and start their turns, as ``submit``.
 
         The caller checks ``accepting`` before it stores them; envelopes stored while
@@ -229,23 +208,18 @@ class Router:
         return task
 
     async def _process(self, envelope: Envelope, recovered: bool) -> None:
-        # A turn's final answer is stored together with the envelope's end and its
-        # replies (and what the sender's finisher adds): one transaction less, or more,
-        # on every turn's path.
         scheme = envelope.sender.partition(":")[0]
-        answer = _Answer(self._store, envelope, self._finishers.get(scheme))
+        end = EnvelopeEnd(self._store, envelope, self._finishers.get(scheme))
         try:
-            result = await self._run(envelope, recovered, answer)
+            result = await self._run(envelope, recovered, end)
         except (asyncio.CancelledError, AgentStopped):
             return  # stopping: the envelope stays pending and runs at the next start
         except Exception as exc:
             log.exception("message %d to %s failed", envelope.id, envelope.recipient)
             result = _failed(envelope, f"internal error: {type(exc).__name__}: {exc}")
-        await self._finish(envelope, result, answer)
+        await self._finish(envelope, result, end)
 
-    async def _run(
-        self, envelope: Envelope, recovered: bool, answer: _Answer | None = None
-    ) -> TurnResult:
+    async def _run(self, envelope: Envelope, recovered: bool, end: EnvelopeEnd[Any]) -> TurnResult:
         name = agent_name(envelope.recipient)
         agent = self._agents.get(name or "")
         if agent is None:
@@ -258,147 +232,25 @@ class Router:
             sender=envelope.sender,
             depth=envelope.depth,
             model=envelope.meta.get("model"),
+            planner=envelope.meta.get("planner") is True,
             recovered=recovered,
-            on_answer=answer,
+            on_answer=end,  # stored with the turn's final answer, in its transaction
         )
         observer: TurnObserver = SessionEvents(self._events, agent.name, envelope)
         self._events.publish(AGENTS, "turn.started", _turn_started(envelope))
         return await agent.ask(envelope.session, envelope.body, observer, origin)
 
-    async def _finish(
-        self, envelope: Envelope, result: TurnResult, answer: _Answer | None = None
-    ) -> None:
-        scheme = envelope.sender.partition(":")[0]
-        finisher = self._finishers.get(scheme)
-        stored: Write | None = None
-        if answer is not None and answer.queued is not None:
-            queued: list[Delivery] | None = answer.queued  # stored with the turn's answer
-            stored = answer.extra
-        else:
-            replies = (
-                finisher.replies(envelope, result)
-                if finisher
-                else _default_replies(envelope, result)
-            )
-            status = (
-                ENVELOPE_CANCELLED if result.status == TurnStatus.INTERRUPTED else ENVELOPE_DONE
-            )
-            queued = await self._record_finish(envelope.id, status, replies)
+    async def _finish(self, envelope: Envelope, result: TurnResult, end: EnvelopeEnd[Any]) -> None:
+        queued = await end.record(result)
         if queued is None:
             return
         self._events.publish(AGENTS, "turn.finished", _turn_finished(envelope, result))
-        if finisher:
-            try:
-                await finisher.finished(envelope, result, queued, stored)
-            except Exception:
-                log.exception("recording the end of message %d failed", envelope.id)
+        await end.tell_finisher(result, queued)
         if queued and self._on_queued:
             self._on_queued(queued)
         waiter = self._waiters.get(envelope.id)
         if waiter and not waiter.done():
             waiter.set_result(result)
-
-    async def _record_finish(
-        self, envelope_id: int, status: str, replies: list[Delivery]
-    ) -> list[Delivery] | None:
-        """Finish the envelope and queue its replies; None if the store kept refusing."""
-        # One transaction, so a failed attempt wrote nothing and trying again is safe; the
-        # turn's work is done, so retry a busy database rather than leave it for a restart.
-        for attempt in range(FINISH_ATTEMPTS):
-            try:
-                return await asyncio.shield(self._store.finish(envelope_id, status, replies))
-            except Exception:
-                if attempt + 1 == FINISH_ATTEMPTS:
-                    log.exception(
-                        "could not record the end of message %d; it runs again at the next start",
-                        envelope_id,
-                    )
-                    return None
-                log.warning("recording the end of message %d failed; retrying", envelope_id)
-                await asyncio.sleep(0.2 * 2**attempt)
-        return None
-
-
-class _Answer:
-    """An envelope's end, stored with its turn's final answer (``TurnOrigin.on_answer``):
-    the envelope finished, its replies queued and what its finisher adds (``with_answer``)."""
-
-    def __init__(self, store: BusStore, envelope: Envelope, finisher: Finisher | None) -> None:
-        self._store = store
-        self._envelope = envelope
-        self._finisher = finisher
-        self._finishing: Finishing | None = None
-        self._extra: Write | None = None
-        self.queued: list[Delivery] | None = None
-        """The replies queued, once the answer's transaction committed."""
-        self.extra: Write | None = None
-        """The finisher's write, once committed with the answer."""
-
-    def write(self, result: TurnResult) -> Write:
-        envelope, finisher = self._envelope, self._finisher
-        if finisher is None:
-            replies = _default_replies(envelope, result)
-            self._extra = None
-        else:
-            replies = finisher.replies(envelope, result)
-            self._extra = finisher.with_answer(envelope, result)
-        finishing = self._finishing = self._store.finishing(envelope.id, ENVELOPE_DONE, replies)
-        extra = self._extra
-        if extra is None:
-            return finishing
-
-        def both(connection: Connection) -> None:
-            finishing(connection)
-            if not finishing.finished_before:
-                extra(connection)
-
-        return both
-
-    def stored(self) -> None:
-        if self._finishing is not None:
-            self.queued = self._finishing.queued()
-            # Found finished already: nothing was written, the finisher's part neither.
-            self.extra = None if self._finishing.finished_before else self._extra
-
-
-def reply_meta(envelope: Envelope, result: TurnResult) -> dict[str, Any]:
-    """What a reply carries besides its text: enough for a client to show and account it."""
-    return {
-        **_without_text(result),  # the delivery's body is the text
-        "message_id": envelope.id,
-        "depth": envelope.depth,
-        **(
-            {"reply_session": envelope.meta["reply_session"]}
-            if "reply_session" in envelope.meta
-            else {}
-        ),
-    }
-
-
-def _default_replies(envelope: Envelope, result: TurnResult) -> list[Delivery]:
-    if not envelope.reply_to:
-        return []
-    target = envelope.reply_to
-    body = result.text
-    session = envelope.meta.get("reply_session", "")
-    if agent_name(target) is not None:
-        body = f"[reply from agent {result.agent}] {result.text}"
-    return [
-        Delivery(
-            target=target,
-            sender=agent_address(result.agent),
-            body=body,
-            session=session,
-            envelope_id=envelope.id,
-            meta=reply_meta(envelope, result) | _forward_meta(envelope),
-        )
-    ]
-
-
-def _forward_meta(envelope: Envelope) -> dict[str, Any]:
-    # A reply into an agent's session answers whoever that session was answering.
-    forward = envelope.meta.get("then_reply_to")
-    return {"then_reply_to": forward} if forward else {}
 
 
 def _failed(envelope: Envelope, text: str, status: TurnStatus = TurnStatus.ERROR) -> TurnResult:
@@ -430,10 +282,4 @@ def _turn_started(envelope: Envelope) -> dict[str, Any]:
 def _turn_finished(envelope: Envelope, result: TurnResult) -> dict[str, Any]:
     # Without the text: every watcher of the agents topic gets every turn's end, while
     # the answer itself goes to whoever asked (and to the session's watchers as deltas).
-    return {**_without_text(result), "message_id": envelope.id}
-
-
-def _without_text(result: TurnResult) -> dict[str, Any]:
-    data = result.as_dict()
-    del data["text"]
-    return data
+    return {**without_text(result), "message_id": envelope.id}

@@ -50,8 +50,9 @@ _DELIVERED = (
 )
 
 
-class Finishing:
-    """An envelope marked finished and its replies queued: a write for a transaction."""
+class EnvelopeFinishWrite:
+    """An envelope marked finished and its replies queued, as a write for a transaction
+    (``BusStore.finish``'s own, or a turn's with its final answer: ``bus.envelope_end``)."""
 
     def __init__(self, envelope_id: int, status: str, replies: Sequence[Delivery]) -> None:
         self._replies = list(replies)
@@ -77,7 +78,7 @@ class Finishing:
         return self._replies
 
 
-class Accepting:
+class AcceptedEnvelopes:
     """Envelopes stored in a transaction of their own or another's (the scheduler stores a
     batch of runs' envelopes with the runs): ``store(connection, batch)``.
 
@@ -143,9 +144,9 @@ class BusStore:
 
     async def accept_many(self, envelopes: Sequence[Envelope]) -> list[tuple[Envelope, bool]]:
         """``accept`` for several envelopes in one transaction: ``(envelope, duplicate)``."""
-        accepting = Accepting()
-        await self._db.write(lambda connection: accepting.store(connection, envelopes), urgent=True)
-        return accepting.accepted
+        accepted = AcceptedEnvelopes()
+        await self._db.write(lambda connection: accepted.store(connection, envelopes), urgent=True)
+        return accepted.accepted
 
     async def envelope(self, envelope_id: int) -> Envelope | None:
         return await self._envelope_where(envelopes.c.id == envelope_id)
@@ -163,23 +164,23 @@ class BusStore:
         """Mark the envelope finished and queue its replies, atomically.
 
         An envelope is finished once: if it is finished already (its turn stored the
-        end with its answer, see ``finishing``, but did not learn that it committed: it
+        end with its answer, see ``finish_write``, but did not learn that it committed: it
         was cancelled meanwhile), nothing is written, and what that finish queued and is
         still pending is returned, to be handed to the dispatcher (which drops any it is
         delivering or delivered already).
         """
-        finishing = self.finishing(envelope_id, status, replies)
-        await self._db.write(finishing)
-        if finishing.finished_before:
+        write = self.finish_write(envelope_id, status, replies)
+        await self._db.write(write)
+        if write.finished_before:
             found = await self.deliveries_for(envelope_id=envelope_id)
             return [delivery for delivery in found if delivery.status == DELIVERY_PENDING]
-        return finishing.queued()
+        return write.queued()
 
-    def finishing(
+    def finish_write(
         self, envelope_id: int, status: str, replies: Sequence[Delivery] = ()
-    ) -> Finishing:
+    ) -> EnvelopeFinishWrite:
         """``finish`` as a write for another transaction (a turn's, with its final answer)."""
-        return Finishing(envelope_id, status, replies)
+        return EnvelopeFinishWrite(envelope_id, status, replies)
 
     async def _envelope_where(self, condition: Any) -> Envelope | None:
         rows = await self._rows(select(envelopes).where(condition))

@@ -63,6 +63,13 @@ def ask(
         bool,
         typer.Option("--local", help="Run the turn in this process even if a gateway is running."),
     ] = False,
+    planner: Annotated[
+        bool,
+        typer.Option(
+            "--planner",
+            help="Run this turn on the agent's planner_model (in this process, like --local).",
+        ),
+    ] = False,
 ) -> None:
     """Send one message to an agent and print its answer.
 
@@ -73,6 +80,7 @@ def ask(
         roost ask assistant "What files are in your workspace?"
     """
     verbose = state(ctx).verbose
+    local = local or planner  # a planner turn is run here: the gateway's chat.send has no such flag
     find = None if local else gateway_finder(ctx)
     location = find() if find is not None else None
     if message == "-":
@@ -85,7 +93,9 @@ def ask(
         warn_if_config_differs(find)
         if _ask_via_gateway(location, find, agent, message, session, as_json, find.home):
             return
-    _ask_in_process(ctx, agent, message, session, as_json=as_json, local=local, verbose=verbose)
+    _ask_in_process(
+        ctx, agent, message, session, as_json=as_json, local=local, verbose=verbose, planner=planner
+    )
 
 
 def gateway_finder(ctx: typer.Context, url: str | None = None) -> GatewayFinder:
@@ -130,6 +140,7 @@ def _ask_in_process(
     as_json: bool,
     local: bool,
     verbose: bool,
+    planner: bool = False,
 ) -> None:
     """Load the full config (pydantic, the store, the SDKs) and run the turn here."""
     settings = load(ctx)
@@ -137,12 +148,14 @@ def _ask_in_process(
         fail("the message is empty")
     if agent not in settings.agents:
         fail(f"unknown agent '{agent}' (known: {', '.join(settings.agents)})")
+    if planner and settings.agents[agent].planner_model is None:
+        fail(f"agent '{agent}' has no planner model: set agents.{agent}.planner_model")
     if verbose:
         _note("in-process (--local)" if local else "in-process (no gateway running)")
     stream = stdout_is_terminal() and not as_json
     _catch_sigint()
     try:
-        result = asyncio.run(_ask(settings, agent, message, session, stream, verbose))
+        result = asyncio.run(_ask(settings, agent, message, session, stream, verbose, planner))
     except KeyboardInterrupt:
         print(f"\n{INTERRUPTED_NOTE}", file=sys.stderr)
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -169,7 +182,13 @@ def _catch_sigint() -> None:
 
 
 async def _ask(
-    settings: Settings, agent: str, message: str, session: str, stream: bool, verbose: bool
+    settings: Settings,
+    agent: str,
+    message: str,
+    session: str,
+    stream: bool,
+    verbose: bool,
+    planner: bool = False,
 ) -> TurnResult:
     from roost.cli.terminal_printer import TerminalPrinter
 
@@ -178,7 +197,8 @@ async def _ask(
     app = await start_app(settings)
     grace_s = 10.0
     try:
-        return await app.ask(agent, message, session, TerminalPrinter() if stream else None)
+        printer = TerminalPrinter() if stream else None
+        return await app.ask(agent, message, session, printer, planner=planner)
     except asyncio.CancelledError:
         grace_s = 0.0  # Ctrl+C: stop the turn now rather than wait for it
         raise

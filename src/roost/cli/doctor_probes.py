@@ -12,16 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import json
 import socket
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from roost.config.schema import ProviderConfig
 
 PROBE_TIMEOUT_S = 2.0
+MAX_HEALTH_BYTES = 1 << 20
 VENDOR_HOSTS = {"anthropic": "api.anthropic.com", "openai": "api.openai.com"}
 
 
@@ -65,7 +67,16 @@ async def probe_providers(
 
 
 async def gateway_health(http_url: str, timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
-    """None if ``GET /healthz`` answers 200 within ``timeout_s``, else why not.
+    """None if ``GET /healthz`` answers 200 within ``timeout_s``, else why not."""
+    problem, _ = await read_health(http_url, timeout_s)
+    return problem
+
+
+async def read_health(
+    http_url: str, timeout_s: float = PROBE_TIMEOUT_S
+) -> tuple[str | None, dict[str, Any]]:
+    """``GET /healthz``: (None, its JSON body) if it answers 200 within ``timeout_s``,
+    else (why not, {}).
 
     A plain HTTP/1.0 request on a socket: no client library to import for one line.
     """
@@ -80,18 +91,60 @@ async def gateway_health(http_url: str, timeout_s: float = PROBE_TIMEOUT_S) -> s
                 )
                 await writer.drain()
                 status_line = await reader.readline()
+                response = await _read_to_end(reader)
             finally:
                 writer.close()
                 with contextlib.suppress(OSError):
                     await writer.wait_closed()
     except TimeoutError:
-        return f"{http_url}/healthz did not answer within {timeout_s:g} s"
+        return f"{http_url}/healthz did not answer within {timeout_s:g} s", {}
     except OSError as exc:
-        return f"nothing answers at {http_url} ({_reason(exc)})"
+        return f"nothing answers at {http_url} ({_reason(exc)})", {}
     fields = status_line.decode("latin-1").split()
     if len(fields) >= 2 and fields[1] == "200":
-        return None
-    return f"{http_url}/healthz answered {' '.join(fields[1:]) or 'nothing'}"
+        return None, _json_body(response)
+    return f"{http_url}/healthz answered {' '.join(fields[1:]) or 'nothing'}", {}
+
+
+async def _read_to_end(reader: asyncio.StreamReader) -> bytes:
+    """The rest of an HTTP/1.0 response (the server closes), at most MAX_HEALTH_BYTES."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < MAX_HEALTH_BYTES and (chunk := await reader.read(MAX_HEALTH_BYTES - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _json_body(response: bytes) -> dict[str, Any]:
+    _, _, body = response.partition(b"\r\n\r\n")
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def circuit_checks(health: dict[str, Any]) -> list[tuple[bool | None, str]]:
+    """Each provider's circuit breaker as `roost run` reports it: closed is fine, open
+    or half-open a warning (calls skip it or probe it)."""
+    component = health.get("components", {}).get("providers", {})
+    providers = component.get("providers", {}) if isinstance(component, dict) else {}
+    checks: list[tuple[bool | None, str]] = []
+    for name, info in sorted(providers.items()):
+        if not isinstance(info, dict):
+            continue
+        state = str(info.get("state", "unknown"))
+        detail = f"circuit {state}"
+        if state != "closed":
+            detail += f" after {info.get('consecutive_failures', '?')} failure(s) in a row"
+            if info.get("retry_at"):
+                detail += f", probed again at {info['retry_at']}"
+        failovers = int(info.get("failovers", 0) or 0)
+        if failovers:
+            detail += f"; {failovers} failover(s) since start"
+        checks.append((True if state == "closed" else None, f"provider {name}: {detail}"))
+    return checks
 
 
 async def running_checks(home: Path, config_path: Path | None) -> list[tuple[bool | None, str]]:
@@ -112,11 +165,12 @@ async def running_checks(home: Path, config_path: Path | None) -> list[tuple[boo
                 )
             ]
         return [(None, f"roost run: not running for {home} (start it with `roost run`)")]
-    problem = await gateway_health(endpoint.http_url)
+    problem, health = await read_health(endpoint.http_url)
     state = problem or f"up, {endpoint.http_url}/healthz answered"
     checks: list[tuple[bool | None, str]] = [
         (problem is None, f"roost run (pid {endpoint.pid}): {state}")
     ]
+    checks += circuit_checks(health)
     running = running_config(home, config_path)
     if running is not None:
         checks.append((True if running.same else None, running.summary()))

@@ -14,7 +14,7 @@ import typer
 
 from roost.cli.common import fail
 
-TOPICS = {"config": "configuration.md"}
+TOPICS = {"config": "configuration.md", "mcp": "mcp.md"}
 """Topic → the bundled page that `roost help TOPIC` prints."""
 
 
@@ -24,9 +24,10 @@ def bundled_page(topic: str) -> str:
 
 
 def help_topic(
-    topic: Annotated[str, typer.Argument(help="What to explain: config.")] = "config",
+    topic: Annotated[str, typer.Argument(help="What to explain: config or mcp.")] = "config",
 ) -> None:
-    """Print a reference page; `roost help config` lists every configuration key."""
+    """Print a reference page: `roost help config` lists every configuration key,
+    `roost help mcp` explains MCP servers."""
     if topic not in TOPICS:
         fail(f"no help on '{topic}'; topics: {', '.join(TOPICS)}")
     try:

@@ -141,7 +141,7 @@ class Check:
 
 
 def doctor(ctx: typer.Context) -> None:
-    """Check the setup: config, data directory, store, providers, gateway, Telegram."""
+    """Check the setup: config, data directory, store, providers, gateway, Telegram, shell."""
     import asyncio
 
     from roost.config.errors import ConfigError
@@ -179,14 +179,30 @@ def _check_home(settings: Settings) -> list[Check]:
 
 
 async def _async_checks(settings: Settings) -> list[Check]:
+    import asyncio
+
     from roost.channels.telegram.doctor import telegram_checks
+    from roost.tools.shell_doctor import shell_checks
 
     checks = [await _check_store(settings)]
     checks += await _probe_providers(settings, _check_providers(settings))
     checks += _check_gateway(settings)
     checks += await _check_running(settings)
     checks += [Check(ok, what) for ok, what in await telegram_checks(settings.telegram)]
+    if settings.mcp_servers:
+        from roost.mcp.probe import probe_servers
+
+        checks += [Check(ok, what) for ok, what in await probe_servers(settings.mcp_servers)]
+    checks += await _feature_checks(settings)
+    checks += [Check(ok, what) for ok, what in await asyncio.to_thread(shell_checks, settings)]
     return checks
+
+
+async def _feature_checks(settings: Settings) -> list[Check]:
+    """What the features and tools add (file modes, memory, shell, fetch, MCP…)."""
+    from roost.cli.doctor_checks import feature_checks
+
+    return [Check(ok, what) for ok, what in await feature_checks(settings)]
 
 
 async def _check_store(settings: Settings) -> Check:

@@ -21,6 +21,9 @@ class TerminalPrinter(TurnObserver):
     async def on_text(self, delta: str) -> None:
         self._printer.text(delta)
 
+    async def on_restart(self) -> None:
+        self._printer.restarted()
+
     async def on_tool_start(self, call: ToolCall) -> None:
         self._printer.tool_started(call.name, call.arguments_json)
 

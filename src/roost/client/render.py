@@ -17,6 +17,9 @@ def short(text: str, limit: int = 80) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+RESTART_NOTE = "  [the model failed midway: another model starts the answer again]"
+
+
 class StreamPrinter:
     """Streamed text to stdout as it arrives; a tool call is one line on ``tool_stream``.
 
@@ -53,6 +56,11 @@ class StreamPrinter:
         self.end_line()
         self._tool_line(f"  [{tool}] failed: {short(summary)}")
 
+    def restarted(self) -> None:
+        """The text above broke off midway; the answer starts again below (chat.restart)."""
+        self.end_line()
+        self._tool_line(RESTART_NOTE)
+
     def _tool_line(self, line: str) -> None:
         stream: TextIO = sys.stdout if self._tools_to_stdout else sys.stderr
         if self._style:
@@ -60,9 +68,11 @@ class StreamPrinter:
         print(line, file=stream, flush=True)
 
     def event(self, name: str, data: dict[str, Any]) -> None:
-        """Show a gateway ``chat.delta`` or ``chat.tool`` event."""
+        """Show a gateway ``chat.delta``, ``chat.restart`` or ``chat.tool`` event."""
         if name == "chat.delta":
             self.text(str(data.get("text", "")))
+        elif name == "chat.restart":
+            self.restarted()
         elif name == "chat.tool":
             tool = str(data.get("tool", "tool"))
             summary = str(data.get("summary", ""))

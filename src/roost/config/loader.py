@@ -20,6 +20,12 @@ from roost.config.environment import Sources, substitute
 from roost.config.errors import ConfigError
 from roost.config.fingerprint import config_digest
 from roost.config.keys import unknown_key_message
+from roost.config.mcp_servers import (
+    MCP_PREFIX,
+    McpServerConfig,
+    check_server_names,
+    mcp_entry_problem,
+)
 from roost.config.redact import redact
 from roost.config.schema import AgentConfig, ProviderConfig, RoostConfig
 from roost.config.settings import (
@@ -166,10 +172,15 @@ def _resolve(
     if not env.get("ROOST_HOME") and config.home is not None:
         home = _absolute(config.home, base)
     providers = dict(config.providers)
-    problems: list[str] = []
+    problems: list[str] = check_server_names(list(config.mcp_servers))
     agents: dict[str, AgentSettings] = {}
+    mcp_servers = list(config.mcp_servers)
     for name, agent in config.agents.items():
-        resolved = _resolve_agent(name, agent, providers, base, home, known_tools, problems)
+        resolved = _resolve_agent(
+            name, agent, providers, base, home, (known_tools, mcp_servers), problems
+        )
+        if resolved is not None:
+            resolved = _with_fallbacks(resolved, agent, config, providers, problems)
         if resolved:
             agents[name] = resolved
     if not agents:
@@ -183,6 +194,7 @@ def _resolve(
             workspace=home / "agents" / DEFAULT_AGENT / "workspace",
         )
     _check_agent_references(config, agents, problems)
+    _check_web_search(config, problems)
     if problems:
         raise ConfigError(problems, path)
     store_url = config.store.url or f"sqlite+aiosqlite:///{home / 'roost.db'}"
@@ -202,7 +214,38 @@ def _resolve(
         telegram=config.telegram,
         schedules=dict(config.schedules),
         scheduler=config.scheduler,
+        circuit_breaker=config.circuit_breaker,
+        mcp_servers={
+            name: _with_absolute_cwd(server, base) for name, server in config.mcp_servers.items()
+        },
+        web_search=config.web_search,
+        shell=config.shell,
+        approvals=config.approvals,
     )
+
+
+def _with_fallbacks(
+    agent: AgentSettings,
+    config: AgentConfig,
+    roost: RoostConfig,
+    providers: Mapping[str, ProviderConfig],
+    problems: list[str],
+) -> AgentSettings:
+    """The agent with its fallback chain: its own ``fallbacks``, else the top-level list
+    (without the agent's own model, which is tried first anyway)."""
+    own = config.fallbacks is not None
+    refs = config.fallbacks if config.fallbacks is not None else roost.fallbacks
+    where = f"agents.{agent.name}.fallbacks" if own else "fallbacks"
+    chain: list[tuple[str, str]] = []
+    for index, ref in enumerate(refs):
+        provider, _, model = ref.partition("/")
+        problem = f"{where}[{index}]: unknown provider '{provider}'{_known(provider, providers)}"
+        if provider not in providers:
+            if problem not in problems:  # the top-level list is checked once per agent
+                problems.append(problem)
+        elif (provider, model) != (agent.provider, agent.model) and (provider, model) not in chain:
+            chain.append((provider, model))
+    return dataclasses.replace(agent, fallbacks=tuple(chain))
 
 
 def _check_agent_references(
@@ -217,13 +260,25 @@ def _check_agent_references(
             problems.append(f"{where}: unknown agent '{name}'{_known(name, list(agents))}")
 
 
+def _check_web_search(config: RoostConfig, problems: list[str]) -> None:
+    """``web_search`` is offered only with a backend: listing it without one is a mistake."""
+    if config.web_search is not None:
+        return
+    for name, agent in config.agents.items():
+        if "web_search" in agent.tools:
+            problems.append(
+                f"agents.{name}.tools: web_search needs a search backend; add a web_search: "
+                "section (backend: searxng with its url, or brave with api_key)"
+            )
+
+
 def _resolve_agent(
     name: str,
     agent: AgentConfig,
     providers: Mapping[str, ProviderConfig],
     base: Path,
     home: Path,
-    known_tools: Collection[str],
+    known: tuple[Collection[str], list[str]],
     problems: list[str],
 ) -> AgentSettings | None:
     where = f"agents.{name}"
@@ -233,8 +288,20 @@ def _resolve_agent(
         problems.append(
             f"{where}.model: unknown provider '{provider}'{_known(provider, providers)}"
         )
+    planner_provider, _, planner_model = (agent.planner_model or "").partition("/")
+    if agent.planner_model and planner_provider not in providers:
+        problems.append(
+            f"{where}.planner_model: unknown provider '{planner_provider}'"
+            f"{_known(planner_provider, providers)}"
+        )
+    known_tools, mcp_servers = known
     for index, tool in enumerate(agent.tools):
-        if tool not in known_tools:
+        if tool.startswith(MCP_PREFIX):
+            # MCP tools are known only once their server runs: the entry names the server.
+            problem = mcp_entry_problem(tool, mcp_servers)
+            if problem:
+                problems.append(f"{where}.tools[{index}]: {problem}")
+        elif tool not in known_tools:
             problems.append(
                 f"{where}.tools[{index}]: unknown tool '{tool}'{_known(tool, known_tools)}"
             )
@@ -262,6 +329,13 @@ def _resolve_agent(
         max_tokens=agent.max_tokens,
         temperature=agent.temperature,
         budget=agent.budget,
+        planner_provider=planner_provider or None,
+        planner_model=planner_model or None,
+        compaction=agent.compaction == "auto",
+        openai_system=agent.openai_system,
+        memory=agent.memory,
+        fetch=agent.fetch,
+        shell=agent.shell,
     )
 
 
@@ -294,6 +368,13 @@ def _known(name: str, known: Collection[str]) -> str:
     close = difflib.get_close_matches(name, list(known), n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     return f"{hint} (known: {', '.join(sorted(known))})"
+
+
+def _with_absolute_cwd(server: McpServerConfig, base: Path) -> McpServerConfig:
+    """A stdio server's ``cwd`` is relative to the config file, like other paths."""
+    if server.cwd is None:
+        return server
+    return server.model_copy(update={"cwd": _absolute(server.cwd, base)})
 
 
 def _absolute(path: Path, base: Path) -> Path:

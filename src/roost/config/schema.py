@@ -7,10 +7,12 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from roost.config.mcp_servers import McpServerConfig
 from roost.config.origins import normalize_origin
 from roost.config.schedules import ScheduleConfig
+from roost.config.shell import ApprovalsConfig, ShellConfig, ShellPolicyConfig
 
 
 class _Strict(BaseModel):
@@ -26,6 +28,8 @@ class ProviderConfig(_Strict):
     base_url: str | None = None
     max_retries: int = Field(default=3, ge=0, le=10)
     timeout_s: float = Field(default=120.0, gt=0)
+    prompt_cache: bool = True
+    """Anthropic: mark cache breakpoints (tools, system, conversation); off sends none."""
 
 
 class ModelPrice(_Strict):
@@ -42,10 +46,71 @@ class BudgetConfig(_Strict):
 
     daily_usd: float | None = Field(default=None, gt=0)
     monthly_usd: float | None = Field(default=None, gt=0)
+    on_exceed: Literal["stop", "downgrade", "warn"] = "stop"
+    """At a cap: refuse calls, move to the cheapest configured model, or only tell the owner."""
+
+
+class MemoryConfig(_Strict):
+    """An agent's long-term notes (the remember, recall and forget tools)."""
+
+    auto_recall: int = Field(default=0, ge=0, le=20)
+    """Notes most relevant to a new message added to it (marked as notes); 0: none."""
+    max_notes: int = Field(default=1000, ge=1, le=100_000)
+    """Notes the agent may keep; remember refuses past it until it forgets some."""
+
+
+class FetchConfig(_Strict):
+    """``http_fetch`` for one agent: what it may reach besides public addresses, and caps."""
+
+    allow_private: list[str] = Field(default_factory=list)
+    """Host names, addresses or networks (``nas.local``, ``192.168.1.10``, ``10.0.0.0/8``)."""
+    max_bytes: int = Field(default=1_000_000, ge=1_000, le=50_000_000)
+    timeout_s: float = Field(default=20.0, gt=0, le=300)
+
+
+class WebSearchConfig(_Strict):
+    """The backend ``web_search`` asks; without this section the tool is not offered."""
+
+    backend: Literal["searxng", "brave"]
+    url: str | None = None
+    """SearXNG: its search endpoint (``http://host:8888/search``, JSON enabled); Brave: optional."""
+    api_key: SecretStr | None = None
+    """Brave Search API subscription token (e.g. ``${BRAVE_API_KEY}``)."""
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _backend_has_what_it_needs(self) -> WebSearchConfig:
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError("url should start with http:// or https://")
+        if self.backend == "searxng" and not self.url:
+            raise ValueError("backend searxng needs url (its /search endpoint)")
+        if self.backend == "brave" and not (self.api_key and self.api_key.get_secret_value()):
+            raise ValueError("backend brave needs api_key (is BRAVE_API_KEY set?)")
+        return self
+
+
+def _check_model_ref(value: str) -> str:
+    provider, _, model_id = value.partition("/")
+    if not provider or not model_id:
+        raise ValueError(
+            f"'{value}' should be provider-name/model-id, for example claude/claude-haiku-4-5"
+        )
+    return value
+
+
+class CircuitBreakerConfig(_Strict):
+    """When a provider that keeps failing is skipped, and for how long."""
+
+    failures_to_open: int = Field(default=3, ge=1, le=1000)
+    cooldown_s: float = Field(default=60.0, gt=0, le=86_400)
 
 
 class AgentConfig(_Strict):
     model: str
+    fallbacks: list[str] | None = Field(default=None, max_length=10)
+    """Models tried in order when ``model`` fails with an outage; ``None``: the top-level list."""
+    planner_model: str | None = None
+    """A strong model (provider/model) the ``plan`` tool asks; routine work stays on ``model``."""
     system: str | None = None
     system_file: Path | None = None
     tools: list[str] = Field(default_factory=lambda: ["read_file", "write_file", "list_files"])
@@ -55,16 +120,34 @@ class AgentConfig(_Strict):
     max_tokens: int = Field(default=4096, ge=16)
     temperature: float | None = Field(default=None, ge=0, le=2)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    compaction: Literal["auto", "off"] = "auto"
+    """``auto``: history beyond max_context_tokens is summarised; ``off``: it is dropped."""
 
-    @field_validator("model")
+    @field_validator("fallbacks")
     @classmethod
-    def _model_has_provider(cls, value: str) -> str:
-        provider, _, model_id = value.partition("/")
-        if not provider or not model_id:
-            raise ValueError(
-                f"'{value}' should be provider-name/model-id, for example claude/claude-haiku-4-5"
-            )
+    def _fallbacks_have_providers(cls, value: list[str] | None) -> list[str] | None:
+        return [_check_model_ref(ref) for ref in value] if value is not None else None
+
+    @field_validator("compaction", mode="before")
+    @classmethod
+    def _yaml_off_is_false(cls, value: object) -> object:
+        # YAML reads a bare `off` as false (and `on` as true): take them as meant.
+        if isinstance(value, bool):
+            return "auto" if value else "off"
         return value
+
+    openai_system: Literal["ignore", "append"] = "ignore"
+    """What a ``system`` message from an OpenAI-compatible client (/v1/chat/completions)
+    does: nothing (logged once), or it is added to the turn's input as context."""
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    fetch: FetchConfig = Field(default_factory=FetchConfig)
+    shell: ShellPolicyConfig = Field(default_factory=ShellPolicyConfig)
+    """What the ``shell`` tool may run (docs/tools.md)."""
+
+    @field_validator("model", "planner_model")
+    @classmethod
+    def _model_has_provider(cls, value: str | None) -> str | None:
+        return None if value is None else _check_model_ref(value)
 
 
 DATABASE_DRIVERS = {
@@ -218,6 +301,9 @@ class RoostConfig(_Strict):
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelPrice] = Field(default_factory=dict)
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
+    fallbacks: list[str] = Field(default_factory=list, max_length=10)
+    """The agents' fallback models unless an agent sets its own ``fallbacks``."""
+    circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
@@ -225,7 +311,16 @@ class RoostConfig(_Strict):
     telegram: TelegramConfig | None = None
     schedules: dict[str, ScheduleConfig] = Field(default_factory=dict)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    mcp_servers: dict[str, McpServerConfig] = Field(default_factory=dict)
+    web_search: WebSearchConfig | None = None
+    shell: ShellConfig = Field(default_factory=ShellConfig)
+    approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
     max_delegation_depth: int = Field(default=3, ge=0, le=10)
     max_concurrent_turns: int = Field(default=32, ge=1, le=10_000, strict=True)
     """Turns running at once across all agents; more wait in the (durable) inbox."""
     """How many agent-to-agent hops one request may take (send_message, ask_agent)."""
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _fallbacks_have_providers(cls, value: list[str]) -> list[str]:
+        return [_check_model_ref(ref) for ref in value]

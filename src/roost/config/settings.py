@@ -9,15 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from roost.config.mcp_servers import McpServerConfig
 from roost.config.schedules import ScheduleConfig
 from roost.config.schema import (
     BudgetConfig,
+    CircuitBreakerConfig,
+    FetchConfig,
     GatewayConfig,
+    MemoryConfig,
     ModelPrice,
     ProviderConfig,
     SchedulerConfig,
     TelegramConfig,
+    WebSearchConfig,
 )
+from roost.config.shell import ApprovalsConfig, ShellConfig, ShellPolicyConfig
 
 DEFAULT_AGENT = "assistant"
 DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"
@@ -50,6 +56,19 @@ class AgentSettings:
     max_tokens: int = 4096
     temperature: float | None = None
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    fallbacks: tuple[tuple[str, str], ...] = ()
+    """(provider, model) pairs tried in order when the model's provider has an outage."""
+    planner_provider: str | None = None
+    """Config name of the planner model's provider (``planner_model`` is set with it)."""
+    planner_model: str | None = None
+    """The strong model id the ``plan`` tool asks; ``None``: no plan tool."""
+    compaction: bool = True
+    """Summarise what scrolls out of ``max_context_tokens`` (``agents.<n>.compaction``)."""
+    openai_system: str = "ignore"
+    """``ignore`` or ``append``: a system message from an OpenAI-compatible client."""
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    shell: ShellPolicyConfig = field(default_factory=ShellPolicyConfig)
 
     @property
     def model_ref(self) -> str:
@@ -76,5 +95,11 @@ class Settings:
     telegram: TelegramConfig | None = None
     schedules: dict[str, ScheduleConfig] = field(default_factory=dict)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    circuit_breaker: CircuitBreakerConfig = field(default_factory=CircuitBreakerConfig)
+    mcp_servers: dict[str, McpServerConfig] = field(default_factory=dict)
+    web_search: WebSearchConfig | None = None
+    """``web_search``'s backend; ``None``: the tool is not offered."""
+    shell: ShellConfig = field(default_factory=ShellConfig)
+    approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     config_sha256: str | None = None
     """SHA-256 of the config file as it was read (see ``roost.config.fingerprint``)."""

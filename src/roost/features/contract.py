@@ -28,10 +28,11 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from roost.bus.dispatcher import Channel
-    from roost.bus.router import Finisher
+    from roost.bus.envelope_end import Finisher
     from roost.features.jobs import JobOperations
     from roost.features.methods import Method
     from roost.ports import CorePorts
+    from roost.tools.approval import ApprovalGate
     from roost.tools.registry import Tool
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class Feature:
         """Tools agents may list in their ``tools:`` (by name)."""
         return ()
 
-    def finishers(self) -> Mapping[str, Finisher]:
+    def finishers(self) -> Mapping[str, Finisher[Any]]:
         """What a finished turn sends, per sender scheme of its envelope (``job``…)."""
         return {}
 
@@ -82,6 +83,10 @@ class Feature:
 
     def jobs_api(self) -> JobOperations | None:
         """The job operations, if this feature runs scheduled jobs."""
+        return None
+
+    def approval_gate(self) -> ApprovalGate | None:
+        """The gate tools ask the owner through, if this feature decides approvals."""
         return None
 
     def lifespan(self) -> AbstractAsyncContextManager[None]:

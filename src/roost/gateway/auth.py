@@ -220,7 +220,7 @@ async def _forbid(scope: Scope, receive: Receive, send: Send, refusal: Refusal) 
         await websocket.accept()
         await websocket.close(CLOSE_FORBIDDEN, refusal.reason)
         return
-    body = {"error": {"code": FORBIDDEN, "message": refusal.detail}}
+    body = _error(FORBIDDEN, refusal.detail, "permission_error")
     await JSONResponse(body, status_code=403)(scope, receive, send)
 
 
@@ -236,15 +236,21 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, code: str) -> None
     if code == RATE_LIMITED:
         message = "too many authentication failures; try again in a minute"
         response = JSONResponse(
-            {"error": {"code": code, "message": message}},
+            _error(code, message, "rate_limit_error"),
             status_code=429,
             headers={"Retry-After": str(int(WINDOW_S))},
         )
     else:
         message = "missing or wrong token: send Authorization: Bearer <token> or ?token=<token>"
         response = JSONResponse(
-            {"error": {"code": code, "message": message}},
+            _error(code, message, "authentication_error"),
             status_code=401,
             headers={"WWW-Authenticate": "Bearer"},
         )
     await response(scope, receive, send)
+
+
+def _error(code: str, message: str, kind: str) -> dict[str, object]:
+    """The gateway's error (``code``, ``message``), with the two more fields of OpenAI's
+    shape (``type``, ``param``), so OpenAI clients of ``/v1`` read refusals too."""
+    return {"error": {"code": code, "message": message, "type": kind, "param": None}}

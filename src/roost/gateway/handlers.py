@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
@@ -10,8 +10,9 @@ from roost.bus.envelope import Envelope, agent_address
 from roost.bus.events import AGENTS, JOBS, TRAFFIC, session_topic
 from roost.gateway import queries
 from roost.gateway.methods import CallContext, MethodRegistry, NoParams, Params
+from roost.tools.approval import APPROVALS_TOPIC
 
-FIXED_TOPICS = (AGENTS, TRAFFIC, JOBS)
+FIXED_TOPICS = (AGENTS, TRAFFIC, JOBS, APPROVALS_TOPIC)
 AgentName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 SessionKey = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
@@ -37,6 +38,7 @@ class HistoryParams(AgentSessionParams):
 
 class UsageParams(Params):
     since: str | None = None
+    by: Literal["agent", "model", "day", "role", "job"] = "agent"
 
 
 class TopicsParams(Params):
@@ -48,7 +50,8 @@ class TopicsParams(Params):
         for topic in topics:
             if not valid_topic(topic):
                 raise ValueError(
-                    f"unknown topic {topic!r}: use agents, traffic, jobs or session:<agent>:<key>"
+                    f"unknown topic {topic!r}: use agents, traffic, jobs, approvals or "
+                    "session:<agent>:<key>"
                 )
         return topics
 
@@ -109,7 +112,8 @@ async def _sessions_reset(context: CallContext, params: AgentSessionParams) -> d
 
 
 async def _usage_summary(context: CallContext, params: UsageParams) -> dict[str, Any]:
-    return (await queries.usage_summary(context.core, params.since)).model_dump(mode="json")
+    usage = await queries.usage_summary(context.core, params.since, params.by)
+    return usage.model_dump(mode="json")
 
 
 async def _subscribe(context: CallContext, params: TopicsParams) -> dict[str, Any]:

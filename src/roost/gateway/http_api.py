@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -121,6 +121,7 @@ Since = Annotated[
 
 class UsageQuery(Query):
     since: Since | None = None
+    by: Literal["agent", "model", "day", "role", "job"] = "agent"
 
 
 @dataclass(frozen=True)
@@ -293,7 +294,7 @@ class HttpApi:
 
     async def usage(self, request: Request) -> Response:
         query = _query(request, UsageQuery)
-        return _reply(await queries.usage_summary(self._core, query.since))
+        return _reply(await queries.usage_summary(self._core, query.since, query.by))
 
     async def post_message(self, request: Request) -> Response:
         """Send a message and wait for the turn's answer."""

@@ -103,11 +103,27 @@ class Totals(Reply):
     cache_write_tokens: int
     cost_usd: float
     unpriced_calls: int
+    cache_share: float | None
+    """Cache-read tokens / every input token (uncached, cache read, cache write)."""
+    cost: str
+    """``$0.1234``, ``unpriced``, or both when some calls had no known price."""
+
+
+class Projection(Reply):
+    month_to_date_usd: float
+    last_7_days_usd: float
+    days_left: float
+    projected_month_usd: float
+    method: str
 
 
 class Usage(Reply):
     since: str | None
+    by: str
     total: Totals
+    groups: dict[str, Totals]
+    """The totals per value of ``by`` (agent, model, day, role or job)."""
+    projection: Projection
     by_agent: dict[str, Totals]
     by_model: dict[str, Totals]
 

@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from roost.providers.breaker import BreakerState
 from roost.store.turn_status import TurnStatus
 
 if TYPE_CHECKING:
@@ -128,3 +129,24 @@ class _LiveGauges(Collector):
             "Seconds since the process started.",
             value=time.time() - core.started_at,
         )
+        yield from _provider_metrics(core.health())
+
+
+def _provider_metrics(health: dict[str, Any]) -> Iterator[Metric]:
+    """Each provider's circuit breaker (0 closed, 1 open, 2 half-open) and failovers."""
+    state = GaugeMetricFamily(
+        "roost_provider_circuit_state",
+        "Circuit breaker per provider: 0 closed, 1 open, 2 half-open.",
+        labels=["provider"],
+    )
+    failovers = CounterMetricFamily(
+        "roost_provider_failovers",
+        "Calls that failed over to the next model after this provider's outage.",
+        labels=["provider"],
+    )
+    providers = health.get("components", {}).get("providers", {}).get("providers", {})
+    for name, info in providers.items():
+        state.add_metric([name], int(BreakerState.from_label(str(info["state"]))))
+        failovers.add_metric([name], int(info.get("failovers", 0)))
+    yield state
+    yield failovers

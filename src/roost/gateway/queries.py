@@ -23,13 +23,11 @@ from roost.gateway.models import (
     SessionSummary,
     Status,
     ToolCallOut,
-    Totals,
     Usage,
 )
 from roost.gateway.protocol import BAD_REQUEST, NOT_FOUND, UNKNOWN_AGENT, MethodError
 
 if TYPE_CHECKING:
-    from roost.ledger.ledger import UsageTotals
     from roost.ports import AgentView, CorePorts
     from roost.providers.base import Message
 
@@ -105,15 +103,21 @@ async def session_reset(core: CorePorts, agent: str, key: str) -> Reset:
     return Reset(reset=had)
 
 
-async def usage_summary(core: CorePorts, since: str | None) -> Usage:
-    start = parse_since(since) if since is not None else None
-    report = await core.usage.report(start)
-    return Usage(
-        since=_iso(start) if start else None,
-        total=_totals(report.total),
-        by_agent={name: _totals(totals) for name, totals in report.by_agent.items()},
-        by_model={name: _totals(totals) for name, totals in report.by_model.items()},
-    )
+async def usage_summary(core: CorePorts, since: str | None, by: str = "agent") -> Usage:
+    """What `roost cost --json` prints (less its budgets and price sources)."""
+    from roost.ledger.cost_report import parse_window, summary
+
+    start: datetime | None = None
+    if since is not None:
+        try:  # a span back from now ("7d"), like `roost cost --since`
+            start = datetime.now(UTC).replace(tzinfo=None) - parse_window(since)
+        except ValueError:
+            start = parse_since(since)
+    try:
+        data = await summary(core.usage, start, by)
+    except ValueError as exc:  # an unknown ``by``
+        raise MethodError(BAD_REQUEST, str(exc)) from None
+    return Usage.model_validate(data)
 
 
 def parse_since(text: str) -> datetime:
@@ -152,10 +156,6 @@ def message_json(message: Message) -> MessageOut:
 async def _live_sessions(core: CorePorts, agent: str) -> set[str]:
     """The keys of the sessions with messages (sessions are never deleted, only emptied)."""
     return {s.key for s in await core.sessions.list_sessions(agent) if s.messages}
-
-
-def _totals(totals: UsageTotals) -> Totals:
-    return Totals.model_validate(totals.as_dict())
 
 
 def _iso(moment: datetime) -> str:

@@ -4,7 +4,8 @@
 - ``pricing``: `PriceTable`, USD per million tokens; ``rates``: a model's rates on one
   day and a call's cost at them; ``catalog``: the published prices (``genai-prices``);
   ``rates_file``: today's rates kept on disk, so a cold `roost ask` need not load them;
-- ``budget``: `BudgetGuard`, caps checked before every model call.
+- ``budget``: `BudgetGuard`, caps checked before every model call;
+- ``roles``: `LedgerRole`, what each recorded call was for.
 """
 
 __all__ = [
@@ -14,4 +15,5 @@ __all__ = [
     "pricing",
     "rates",
     "rates_file",
+    "roles",
 ]

@@ -1,19 +1,49 @@
 """Budgets that are enforced: the ledger is read before every model call.
 
-A call is refused once spending has reached a cap; the call that crosses a cap is
-allowed to finish, so a cap can be exceeded by at most one call's cost. Days and
-months are local time, which is what a person means by "today".
+At a cap, what happens is the cap's ``on_exceed``: ``stop`` refuses the call (the call that
+crosses a cap is allowed to finish, so a cap can be exceeded by at most one call's cost),
+``downgrade`` moves the agent to its cheapest configured model until the period ends, ``warn``
+lets the call run and tells the owner. At 80% of a cap the owner is told once per period; the
+"told" mark is kept in the store, so a restart does not tell again. Days and months are local
+time, which is what a person means by "today".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from roost.config.schema import BudgetConfig
 from roost.config.settings import Settings
 from roost.ledger.ledger import Ledger
+from roost.store.state import StateStore
+
+log = logging.getLogger(__name__)
+
+WARN_SHARE = 0.8
+"""The share of a cap at which the owner is told (once per period)."""
+
+NoticeSink = Callable[[str], Awaitable[None]]
+
+OVERRIDE_PREFIX = "budget.override."
+"""State keys of the caps `roost budget set` changed: the prefix, then the config key."""
+
+
+async def set_cap(
+    state: StateStore, settings: Settings, agent: str | None, period: str, usd: float
+) -> str:
+    """Change a cap at run time (``agent`` None: the overall one); return its config key.
+
+    Stored with the file's value of that key at this moment: when the file's value differs
+    from it later, the file wins and the override is dropped (see ``_overrides``).
+    """
+    caps = settings.budget if agent is None else settings.agents[agent].budget
+    key = ("budget" if agent is None else f"agents.{agent}.budget") + f".{period}_usd"
+    file_usd = caps.daily_usd if period == "daily" else caps.monthly_usd
+    await state.set(OVERRIDE_PREFIX + key, {"usd": usd, "file_usd": file_usd})
+    return key
 
 
 @dataclass(frozen=True)
@@ -25,10 +55,37 @@ class BudgetStatus:
     limit_usd: float
     spent_usd: float
     config_key: str
+    on_exceed: str = "stop"
+    period_start: datetime | None = None
+    """When the period counted began (naive UTC)."""
 
     @property
     def exhausted(self) -> bool:
         return self.spent_usd >= self.limit_usd
+
+    @property
+    def nearly_exhausted(self) -> bool:
+        return self.spent_usd >= self.limit_usd * WARN_SHARE
+
+    @property
+    def state(self) -> str:
+        """``ok``, ``warning`` (80%), or at the cap ``stopped``, ``downgraded`` or ``over``."""
+        if self.exhausted:
+            return {"stop": "stopped", "downgrade": "downgraded"}.get(self.on_exceed, "over")
+        return "warning" if self.nearly_exhausted else "ok"
+
+    def notice(self, kind: str) -> str:
+        share = self.spent_usd / self.limit_usd
+        what = "reached" if kind == "exceeded" else f"at {share:.0%}"
+        then = {
+            "stop": "model calls will be refused at the cap",
+            "downgrade": "the agent moves to its cheapest model at the cap",
+            "warn": "turns keep running",
+        }[self.on_exceed]
+        return (
+            f"Budget {what}: {self.scope} spent ${self.spent_usd:.4f} of the "
+            f"${self.limit_usd:.2f} {self.period} budget ({then}; {self.config_key})."
+        )
 
     def refusal(self) -> str:
         resets = "at midnight" if self.period == "daily" else "on the 1st of the month"
@@ -55,11 +112,18 @@ class BudgetGuard:
         overall: BudgetConfig,
         per_agent: Mapping[str, BudgetConfig],
         clock: Callable[[], datetime] | None = None,
+        state: StateStore | None = None,
     ) -> None:
         self._ledger = ledger
         self._overall = overall
         self._per_agent = per_agent
         self._clock = clock
+        self._state = state
+        self._told: set[tuple[str, str]] = set()
+        self.sinks: list[NoticeSink] = []
+        """Where notices go besides the log (Telegram's owner chat, when it runs)."""
+        self.notices: list[str] = []
+        """The last notices (newest last), for /status."""
 
     def update(self, overall: BudgetConfig, per_agent: Mapping[str, BudgetConfig]) -> None:
         """New caps (a config reload); the next check uses them."""
@@ -67,10 +131,16 @@ class BudgetGuard:
         self._per_agent = per_agent
 
     @classmethod
-    def for_settings(cls, ledger: Ledger, settings: Settings) -> BudgetGuard:
+    def for_settings(
+        cls,
+        ledger: Ledger,
+        settings: Settings,
+        state: StateStore | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> BudgetGuard:
         """The caps a configuration sets: the overall one and each agent's."""
         per_agent = {name: agent.budget for name, agent in settings.agents.items()}
-        return cls(ledger, settings.budget, per_agent)
+        return cls(ledger, settings.budget, per_agent, clock, state)
 
     async def statuses(self, agent: str | None = None) -> list[BudgetStatus]:
         """Every configured cap that applies (to ``agent``, or every agent's and the overall)."""
@@ -82,25 +152,101 @@ class BudgetGuard:
                 scopes.append((name, caps, f"agent {name}", f"agents.{name}.budget"))
         scopes.append((None, self._overall, "all agents", "budget"))
         now = self._clock() if self._clock else None
+        in_file = {
+            f"{key}.{period}_usd": limit
+            for _, caps, _, key in scopes
+            for period, limit in (("daily", caps.daily_usd), ("monthly", caps.monthly_usd))
+        }
+        overrides = await self._overrides(in_file)
         caps_set: list[tuple[str | None, str, str, str, float]] = [
             (who, scope, key, period, limit)
             for who, caps, scope, key in scopes
-            for period, limit in (("daily", caps.daily_usd), ("monthly", caps.monthly_usd))
-            if limit is not None
+            for period in ("daily", "monthly")
+            if (limit := overrides.get(f"{key}.{period}_usd", in_file[f"{key}.{period}_usd"]))
+            is not None
         ]
         if not caps_set:
             return []
         spent = await self._ledger.spent_many(
             [(period_start(period, now), who) for who, _, _, period, _ in caps_set]
         )
+        modes = {key: caps.on_exceed for _, caps, _, key in scopes}
         return [
-            BudgetStatus(scope, period, limit, amount, f"{key}.{period}_usd")
+            BudgetStatus(
+                scope,
+                period,
+                limit,
+                amount,
+                f"{key}.{period}_usd",
+                modes[key],
+                period_start(period, now),
+            )
             for (_, scope, key, period, limit), amount in zip(caps_set, spent, strict=True)
         ]
 
+    async def _overrides(self, in_file: Mapping[str, float | None]) -> dict[str, float]:
+        """The caps `roost budget set` changed, by config key, while the file still has the
+        value it had then; an override whose key the file has changed since is dropped."""
+        if self._state is None:
+            return {}
+        found: dict[str, float] = {}
+        for state_key, value in (await self._state.with_prefix(OVERRIDE_PREFIX)).items():
+            config_key = state_key.removeprefix(OVERRIDE_PREFIX)
+            if config_key not in in_file:
+                continue  # another agent's, or one no longer configured
+            if value.get("file_usd") != in_file[config_key]:
+                log.warning(
+                    "%s changed in the config file: the cap set with `roost budget set` is dropped",
+                    config_key,
+                )
+                await self._state.delete(state_key)
+                continue
+            found[config_key] = float(value["usd"])
+        return found
+
+    async def check(self, agent: str) -> BudgetCheck:
+        """What the caps say about the next model call for ``agent``; tells the owner what is
+        new (80% of a cap, or a ``warn`` cap reached) once per period."""
+        result = BudgetCheck()
+        for status in await self.statuses(agent):
+            if status.exhausted and status.on_exceed == "stop" and result.refusal is None:
+                result.refusal = status.refusal()
+            if status.exhausted and status.on_exceed == "downgrade":
+                result.downgrade = True
+            if status.nearly_exhausted:
+                await self._tell_once(status, "warning")
+            if status.exhausted and status.on_exceed != "stop":
+                await self._tell_once(status, "exceeded")
+        return result
+
+    async def _tell_once(self, status: BudgetStatus, kind: str) -> None:
+        key = f"budget.told.{status.config_key}.{kind}"
+        period = status.period_start.isoformat() if status.period_start else ""
+        if self._state is not None:
+            if await self._state.get(key) == period:
+                return
+            await self._state.set(key, period)  # before telling: at most once, even on a crash
+        elif (key, period) in self._told:
+            return
+        self._told.add((key, period))
+        text = status.notice(kind)
+        log.warning("%s", text)
+        self.notices.append(text)
+        del self.notices[:-10]
+        for sink in list(self.sinks):
+            try:
+                await sink(text)
+            except Exception:  # a notice that cannot be sent must not stop the turn
+                log.exception("could not send a budget notice")
+
     async def refusal(self, agent: str) -> str | None:
         """Why a model call for ``agent`` must not be made now, or ``None`` if it may."""
-        for status in await self.statuses(agent):
-            if status.exhausted:
-                return status.refusal()
-        return None
+        return (await self.check(agent)).refusal
+
+
+@dataclass
+class BudgetCheck:
+    refusal: str | None = None
+    """Why the call must not be made (a ``stop`` cap is reached), or ``None``."""
+    downgrade: bool = False
+    """A ``downgrade`` cap is reached: make the call on the cheapest configured model."""

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import Connection, String, bindparam, cast, func, insert, select
 
 from roost.ledger.pricing import PriceTable
+from roost.ledger.roles import LedgerRole
 from roost.providers.base import Usage
 from roost.store.database import Database
-from roost.store.tables import model_calls, utcnow
+from roost.store.tables import job_runs, model_calls, turns, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,19 @@ _SPENT = select(func.coalesce(func.sum(model_calls.c.cost_usd), 0.0)).where(
     model_calls.c.created_at >= bindparam("since")
 )
 _SPENT_BY_AGENT = _SPENT.where(model_calls.c.agent == bindparam("agent"))
+_COLUMNS = (
+    func.count(),
+    func.coalesce(func.sum(model_calls.c.input_tokens), 0),
+    func.coalesce(func.sum(model_calls.c.output_tokens), 0),
+    func.coalesce(func.sum(model_calls.c.cache_read_tokens), 0),
+    func.coalesce(func.sum(model_calls.c.cache_write_tokens), 0),
+    func.coalesce(func.sum(model_calls.c.cost_usd), 0.0),
+    func.count().filter(model_calls.c.priced.is_(False)),
+)
+GROUP_KEYS = ("agent", "model", "day", "role", "job")
+"""What ``Ledger.totals_by`` can group by."""
+NO_JOB = "(not a job)"
+"""The ``job`` group of calls made outside a scheduled job's run."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,8 @@ class CallRecord:
     duration_ms: int
     turn_id: int | None = None
     error: str | None = None
+    role: LedgerRole = LedgerRole.ROUTINE
+    """What the call was for (see ``LedgerRole``)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +75,15 @@ class UsageTotals:
 
     def as_dict(self) -> dict[str, float | int]:
         return dict(self.__dict__)
+
+    def add(self, part: UsageTotals) -> None:
+        _add(self, part)
+
+    @property
+    def cache_share(self) -> float | None:
+        """The share of input tokens read from the cache (``None`` with no input at all)."""
+        every_input = self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+        return self.cache_read_tokens / every_input if every_input else None
 
 
 @dataclass
@@ -104,6 +129,7 @@ class Ledger:
                 "duration_ms": call.duration_ms,
                 "status": "error" if call.error else "ok",
                 "error": call.error,
+                "role": str(call.role),
             },
         )
 
@@ -136,6 +162,28 @@ class Ledger:
 
         return await self._db.read(read)
 
+    async def totals_by(
+        self, by: str, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[str, UsageTotals]:
+        """Totals per ``by`` value (one of ``GROUP_KEYS``) for calls in [since, until)."""
+        key = _group_key(by)
+        query = select(key, *_COLUMNS).group_by(key).order_by(key)
+        if by == "job":
+            # A job's calls are those of the turns its runs' envelopes started.
+            joined = model_calls.outerjoin(turns, turns.c.id == model_calls.c.turn_id).outerjoin(
+                job_runs, job_runs.c.envelope_id == turns.c.envelope_id
+            )
+            query = query.select_from(joined)
+        if since is not None:
+            query = query.where(model_calls.c.created_at >= since)
+        if until is not None:
+            query = query.where(model_calls.c.created_at < until)
+
+        def read(connection: Connection) -> dict[str, UsageTotals]:
+            return {str(row[0]): _totals(row[1:]) for row in connection.execute(query).all()}
+
+        return await self._db.read(read)
+
     async def report(self, since: datetime | None = None) -> UsageReport:
         """Totals since ``since`` (naive UTC; ``None`` for all time), by agent and by model."""
         report = UsageReport(since=since)
@@ -165,6 +213,23 @@ class Ledger:
         for totals in report.by_agent.values():
             _add(report.total, totals)
         return report
+
+
+def _group_key(by: str) -> Any:
+    """The SQL expression a report groups rows by (``GROUP_KEYS``)."""
+    if by == "agent":
+        return model_calls.c.agent
+    if by == "model":
+        return model_calls.c.provider + "/" + model_calls.c.model
+    if by == "role":
+        return model_calls.c.role
+    if by == "day":
+        # The UTC day: the ledger stores naive UTC and grouping in SQL keeps a long
+        # history cheap to read (budgets use local days; reports say "UTC").
+        return func.substr(cast(model_calls.c.created_at, String), 1, 10)
+    if by == "job":
+        return func.coalesce(job_runs.c.job_name, NO_JOB)
+    raise ValueError(f"cannot group the ledger by {by!r}; use one of {', '.join(GROUP_KEYS)}")
 
 
 def _totals(values: Sequence[Any]) -> UsageTotals:

@@ -53,9 +53,14 @@ def _sdk_types() -> SdkTypes:
     return SdkTypes(ApiMessage, AsyncStream[RawMessageStreamEvent])
 
 
-def _system_param(system: str) -> list[dict[str, Any]]:
-    # One cache breakpoint after the system prompt caches tools + system together.
-    return [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
+_CACHE_MARK = {"type": "ephemeral"}
+
+
+def _system_param(system: str, cache: bool) -> list[dict[str, Any]]:
+    block: dict[str, Any] = {"type": "text", "text": system}
+    if cache:
+        block["cache_control"] = _CACHE_MARK
+    return [block]
 
 
 def _assistant_content(message: Message) -> list[dict[str, Any]]:
@@ -90,23 +95,67 @@ def _tool_result(message: Message) -> dict[str, Any]:
     return block
 
 
-def _messages_param(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+def _messages_param(messages: tuple[Message, ...]) -> tuple[list[dict[str, Any]], list[int]]:
+    """The API's messages, and for each neutral message the index of the one carrying it."""
     out: list[dict[str, Any]] = []
+    owners: list[int] = []
     results: list[dict[str, Any]] = []
     for message in messages:
         if message.role == "tool":
+            if not results:
+                out.append({"role": "user", "content": results})
             results.append(_tool_result(message))
-            continue
-        if results:
-            out.append({"role": "user", "content": results})
-            results = []
-        if message.role == "user":
-            out.append({"role": "user", "content": message.text})
         else:
-            out.append({"role": "assistant", "content": _assistant_content(message)})
-    if results:
-        out.append({"role": "user", "content": results})
-    return out
+            results = []
+            if message.role == "user":
+                out.append({"role": "user", "content": message.text})
+            else:
+                out.append({"role": "assistant", "content": _assistant_content(message)})
+        owners.append(len(out) - 1)
+    return out, owners
+
+
+def _conversation_marks(messages: tuple[Message, ...]) -> list[int]:
+    """Which messages get a cache breakpoint: the newest, and the previous call's newest.
+
+    The newest message's mark writes the whole prompt to the cache for the next call
+    (the next tool round, or the next turn within the cache's lifetime), which then
+    reads it back at a tenth of the price. The previous call's newest message (the one
+    just before the latest assistant answer) is marked again so that call's entry is
+    found even when more than the API's 20-block lookback was added since (many
+    parallel tool results). With the tools' and the system prompt's marks that makes
+    the API's maximum of four.
+    """
+    if not messages:
+        return []
+    marks = [len(messages) - 1]
+    for index in range(len(messages) - 1, 0, -1):
+        if messages[index].role == "assistant":
+            marks.append(index - 1)
+            break
+    return marks
+
+
+def _mark_last_block(param: dict[str, Any]) -> None:
+    content = param["content"]
+    if isinstance(content, str):
+        if not content.strip():
+            return  # the API refuses an empty text block; one mark fewer is harmless
+        content = param["content"] = [{"type": "text", "text": content}]
+    content[-1] = {**content[-1], "cache_control": _CACHE_MARK}
+
+
+def _marked_messages(messages: tuple[Message, ...], cache: bool) -> list[dict[str, Any]]:
+    """The messages as the API takes them, with the conversation's cache breakpoints.
+
+    Tool results are sent together in one user message; a mark on a neutral message
+    goes on the last block of the API message that carries it.
+    """
+    params, owners = _messages_param(messages)
+    if cache:
+        for index in sorted({owners[i] for i in _conversation_marks(messages)}):
+            _mark_last_block(params[index])
+    return params
 
 
 def encode_body(params: dict[str, Any]) -> bytes:
@@ -119,20 +168,29 @@ def encode_body(params: dict[str, Any]) -> bytes:
     return encode_json({**params, "stream": True})
 
 
-def build_request_params(request: ModelRequest) -> dict[str, Any]:
-    """The Messages API body (without ``stream``) for a neutral request."""
+def build_request_params(request: ModelRequest, *, cache: bool = True) -> dict[str, Any]:
+    """The Messages API body (without ``stream``) for a neutral request.
+
+    With ``cache``, up to four prompt-cache breakpoints (the API's maximum): the last
+    tool (caching all tools), the system prompt, and two in the conversation (see
+    ``_conversation_marks``). The prefix order is tools, system, messages, so each
+    mark caches everything before it too.
+    """
     params: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_tokens,
-        "messages": _messages_param(request.messages),
+        "messages": _marked_messages(request.messages, cache),
     }
     if request.system:
-        params["system"] = _system_param(request.system)
+        params["system"] = _system_param(request.system, cache)
     if request.tools:
-        params["tools"] = [
+        tools = [
             {"name": t.name, "description": t.description, "input_schema": t.input_schema}
             for t in request.tools
         ]
+        if cache:
+            tools[-1]["cache_control"] = _CACHE_MARK
+        params["tools"] = tools
     return params
 
 
@@ -262,7 +320,7 @@ class AnthropicProvider(StreamingSdkProvider):
         return client
 
     def _encode_request(self, request: ModelRequest) -> bytes:
-        return encode_body(build_request_params(request))
+        return encode_body(build_request_params(request, cache=self._config.prompt_cache))
 
     def _sdk_types(self) -> SdkTypes:
         return _sdk_types()

@@ -104,11 +104,26 @@ class ProviderError(Exception):
     """A model call failed after the backend's own retries were exhausted.
 
     The message is safe to show to a person: it never contains the API key.
+    ``transient`` says the provider had an outage (429, 5xx, overloaded, a timeout or a
+    lost connection), so the same call may succeed on another model; an error that is
+    the caller's fault (400, 401, 403, 404, context too long, no key) is not transient.
     """
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status_code: int | None = None, transient: bool = False
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.transient = transient
+
+
+TRANSIENT_STATUSES = frozenset({408, 409, 429})
+"""Statuses below 500 that are the provider's state, not the request's fault (the SDKs
+retry exactly these and every 5xx, 529 "overloaded" included)."""
+
+
+def is_transient_status(status: int) -> bool:
+    return status in TRANSIENT_STATUSES or status >= 500
 
 
 class Provider(Protocol):
@@ -128,6 +143,11 @@ class Provider(Protocol):
         self, request: ModelRequest, on_text: TextSink | None = None
     ) -> ModelResponse:
         """Run one model call, streaming text deltas to ``on_text`` as they arrive."""
+        ...
+
+    async def warm_up(self) -> None:
+        """Import the SDK and build the client off the event loop, once (later calls
+        return at once). Raises ``ProviderError`` if the client cannot be built."""
         ...
 
     async def aclose(self) -> None:

@@ -7,14 +7,19 @@ have the same names and meanings; the backend passes its SDK module in.
 from __future__ import annotations
 
 import gc
+import os
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 from roost.config.schema import ProviderConfig
-from roost.providers.base import ProviderError
+from roost.providers.base import ProviderError, is_transient_status
 
 MAX_ERROR_CHARS = 300
+KEY_VARIABLES = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY")
+"""Where the SDKs look for a key the config does not give."""
+MIN_MASKED_CHARS = 8
+"""Shorter "keys" (a placeholder like ``x``) would mask ordinary words."""
 _settled: set[str] = set()
 
 
@@ -59,29 +64,47 @@ class SdkProvider:
     def kind(self) -> str:
         return self.kind_name
 
-    def _error(self, text: str, status: int | None = None) -> ProviderError:
-        """``<provider>: HTTP <status>: <text>``, with the key masked and the length bounded."""
-        key = self._config.api_key.get_secret_value() if self._config.api_key else ""
-        if key:
+    def _error(
+        self, text: str, status: int | None = None, *, transient: bool = False
+    ) -> ProviderError:
+        """``<provider>: HTTP <status>: <text>``, with the keys masked and the length bounded.
+
+        Masked: the configured key, and those an SDK reads from the environment when none
+        is configured (a server that echoes the key it got must not put it in our errors,
+        which reach the ledger, logs and clients).
+        """
+        for key in self._keys():
             text = text.replace(key, "***")
         if len(text) > MAX_ERROR_CHARS:
             text = text[: MAX_ERROR_CHARS - 1] + "…"
         prefix = f"HTTP {status}: " if status is not None else ""
-        return ProviderError(f"{self._name}: {prefix}{text}", status_code=status)
+        if status is not None:
+            transient = transient or is_transient_status(status)
+        return ProviderError(
+            f"{self._name}: {prefix}{text}", status_code=status, transient=transient
+        )
+
+    def _keys(self) -> list[str]:
+        configured = self._config.api_key.get_secret_value() if self._config.api_key else ""
+        found = [configured, *(os.environ.get(name, "") for name in KEY_VARIABLES)]
+        return [key for key in found if len(key) >= MIN_MASKED_CHARS]
 
     def _sdk_error(self, sdk: ModuleType, exc: Exception, base_url: object) -> ProviderError:
         """The ``ProviderError`` for one of ``sdk``'s ``APIError`` subclasses."""
         if isinstance(exc, sdk.APIStatusError):
             message = api_error_message(exc.body, exc.message)
             if exc.status_code < 400:  # an error event inside a successful stream
-                return self._error(f"stream error: {message}")
+                # e.g. Anthropic's mid-stream overloaded_error: the provider's state.
+                return self._error(f"stream error: {message}", transient=True)
             return self._error(message, exc.status_code)
         if isinstance(exc, sdk.APITimeoutError):  # before its base, APIConnectionError
-            return self._error(f"request timed out after {self._config.timeout_s:g}s")
+            return self._error(
+                f"request timed out after {self._config.timeout_s:g}s", transient=True
+            )
         if isinstance(exc, sdk.APIConnectionError):
             cause = exc.__cause__
             detail = f" ({cause})" if cause is not None and str(cause) else ""
-            return self._error(f"cannot connect to {base_url}{detail}")
+            return self._error(f"cannot connect to {base_url}{detail}", transient=True)
         return self._error(str(getattr(exc, "message", exc)))
 
 

@@ -99,6 +99,9 @@ class StreamingSdkProvider(SdkProvider, ABC):
     """Where the body is posted, relative to the client's base URL."""
     post_options: ClassVar[dict[str, Any]] = {}
     """Request options the SDK's own method would pass to ``post`` (read, never changed)."""
+    before_import: ClassVar[Callable[[str], None] | None] = None
+    """A seam for tests: called with the SDK's name in the worker thread, before the
+    import (a test makes it wait on an event to hold a warm-up at that point)."""
 
     def __init__(self, name: str, config: ProviderConfig) -> None:
         super().__init__(name, config)
@@ -137,6 +140,10 @@ class StreamingSdkProvider(SdkProvider, ABC):
         settle_sdk_import(self.sdk_name)
         return response
 
+    async def warm_up(self) -> None:
+        if self._client is None:
+            await self._first_client()
+
     async def _first_client(self) -> SdkClient:
         """Import the SDK and build its client in a worker thread, once.
 
@@ -152,6 +159,9 @@ class StreamingSdkProvider(SdkProvider, ABC):
             return self._client
 
     def _load_sdk_and_make_client(self) -> SdkClient:
+        hook = StreamingSdkProvider.before_import
+        if hook is not None:
+            hook(self.sdk_name)
         importlib.import_module(self.sdk_name)
         importlib.import_module("httpx2")  # what _stream catches a lost connection with
         self._sdk_types()  # the SDK's stream and answer types (cached)
@@ -178,7 +188,7 @@ class StreamingSdkProvider(SdkProvider, ABC):
             async for event in stream:
                 await accumulator.consume(event)
         except httpx2.TransportError as exc:
-            raise self._error(f"connection lost while streaming ({exc})") from exc
+            raise self._error(f"connection lost while streaming ({exc})", transient=True) from exc
         finally:
             await stream.close()
         return accumulator.response()

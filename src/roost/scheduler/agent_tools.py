@@ -84,8 +84,9 @@ class SchedulingTools:
         return [
             Tool(
                 "schedule_job",
+                # ``when``'s own description says how to write it: said once, not twice.
                 "Schedule yourself to run a prompt later or repeatedly (reminders, checks, "
-                f"reports). when: {WHEN_HELP}.",
+                "reports).",
                 ScheduleJobArgs,
                 self._schedule_job,
             ),

@@ -18,8 +18,8 @@ from typing import Any
 
 from roost.agents.turn import TurnResult
 from roost.bus.envelope import Delivery, Envelope, agent_address, agent_name
+from roost.bus.envelope_end import reply_meta
 from roost.bus.events import EventHub
-from roost.bus.router import reply_meta
 from roost.scheduler.job_events import publish_finished
 from roost.scheduler.model import (
     RUN_FAILED,
@@ -28,8 +28,7 @@ from roost.scheduler.model import (
     RUN_TIMEOUT,
     SILENT_ANSWER,
 )
-from roost.scheduler.runs import AlertPlan, EndRecorded, RunEnd, RunEnding, RunStore
-from roost.store.conversations import Write
+from roost.scheduler.runs import AlertPlan, EndRecorded, RunEnd, RunEndWrite, RunStore
 from roost.store.turn_status import TurnStatus
 from roost.timing.clock import Clock
 
@@ -73,7 +72,8 @@ def result_deliveries(envelope: Envelope, result: TurnResult, run_id: int) -> li
 
 
 class JobFinisher:
-    """The router's ``Finisher`` for ``job:`` senders."""
+    """The router's ``Finisher`` for ``job:`` senders; what it stores with a turn's
+    answer is the run's end (``RunEndWrite``), handed back to ``finished`` as such."""
 
     def __init__(
         self,
@@ -100,7 +100,7 @@ class JobFinisher:
         status, _ = run_outcome(result.status, result.text, result.error, False)
         return result_deliveries(envelope, result, run_id) if status == RUN_OK else []
 
-    def with_answer(self, envelope: Envelope, result: TurnResult) -> Write | None:
+    def with_answer(self, envelope: Envelope, result: TurnResult) -> RunEndWrite | None:
         """The run's end, to store with the turn's final answer (when it is ok or silent)."""
         run_id = _run_id(envelope)
         if run_id is None:
@@ -109,19 +109,19 @@ class JobFinisher:
         if status not in (RUN_OK, RUN_SILENT):
             return None
         usage = (result.usage.input_tokens, result.usage.output_tokens, result.cost_usd)
-        return self._runs.ending(run_id, self._end(envelope, status, error, usage), self._alert)
+        return self._runs.end_write(run_id, self._end(envelope, status, error, usage), self._alert)
 
     async def finished(
         self,
         envelope: Envelope,
         result: TurnResult,
         queued: list[Delivery],
-        stored: Write | None = None,
+        stored: RunEndWrite | None = None,
     ) -> None:
         run_id = _run_id(envelope)
         if run_id is None:
             return
-        if isinstance(stored, RunEnding) and stored.run_id == run_id:
+        if stored is not None and stored.run_id == run_id:
             end = stored.end  # recorded with the answer
             usage = (end.input_tokens, end.output_tokens, end.cost_usd)
             self._on_end(run_id, end.status)

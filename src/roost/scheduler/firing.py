@@ -21,7 +21,7 @@ from roost.scheduler.job_events import publish_finished
 from roost.scheduler.model import JOB_ACTIVE, JOB_DONE, JOB_PAUSED, RUN_MISSED, RUN_SKIPPED, Job
 from roost.scheduler.planning import FirePlan, plan_due
 from roost.scheduler.runner import Runner
-from roost.scheduler.runs import Advance, NewRun, RunStore
+from roost.scheduler.runs import JobAdvance, NewRun, RunStore
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ Reindex = Callable[[int, "datetime | None"], None]
 class Batch:
     jobs: list[Job] = field(default_factory=list)
     runs: list[NewRun] = field(default_factory=list)
-    advances: list[Advance] = field(default_factory=list)
+    advances: list[JobAdvance] = field(default_factory=list)
     launches: list[tuple[Job, NewRun]] = field(default_factory=list)
 
 
@@ -108,13 +108,13 @@ class Firing:
             plan = plan_due(job.schedule(), job.catch_up, job.next_due, now, started_at)
         except ValueError as exc:
             log.error("job %s cannot be scheduled any more (%s); pausing it", job.name, exc)
-            batch.advances.append(Advance(job.id, None, job.last_due, JOB_PAUSED))
+            batch.advances.append(JobAdvance(job.id, None, job.last_due, JOB_PAUSED))
             return
         if plan.dropped:
             log.warning("job %s: more than %d runs were missed", job.name, len(plan.missed))
         self._add_runs(job, plan, started_at, batch)
         state = JOB_ACTIVE if plan.next_due is not None else JOB_DONE
-        batch.advances.append(Advance(job.id, plan.next_due, plan.last_due, state))
+        batch.advances.append(JobAdvance(job.id, plan.next_due, plan.last_due, state))
 
     def _add_runs(self, job: Job, plan: FirePlan, started_at: datetime, batch: Batch) -> None:
         for t in plan.missed:

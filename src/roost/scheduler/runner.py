@@ -30,7 +30,7 @@ from roost.scheduler.model import (
     Job,
     iso,
 )
-from roost.scheduler.runs import AlertPlan, Committed, NewRun, RunStore
+from roost.scheduler.runs import AlertPlan, CommittedRuns, NewRun, RunStore
 from roost.scheduler.store import JobStore
 from roost.scheduler.turn_records import run_dedup_key
 from roost.store.turn_status import TurnStatus
@@ -195,7 +195,7 @@ class Runner:
             )
         return run
 
-    def launch(self, committed: Committed, jobs: Mapping[int, Job]) -> None:
+    def launch(self, committed: CommittedRuns, jobs: Mapping[int, Job]) -> None:
         """Hand the runs a commit stored with their envelopes (``jobs``: by run id) on."""
         for run, envelope, duplicate in committed.sent:
             self.sent(jobs[run.id], run, envelope, duplicate)

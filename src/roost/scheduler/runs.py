@@ -4,7 +4,7 @@ Starting runs, storing their envelopes in the inbox and advancing their jobs'
 ``next_due`` happen in one transaction, so a crash never leaves a job advanced past
 a run nobody recorded, nor a run recorded whose message was not stored. Recording a
 run's end, the job's failure count and (once) the alert that goes with it is another
-(``RunEnding``), which a run answered normally shares with its turn's final answer.
+(``RunEndWrite``), which a run answered normally shares with its turn's final answer.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from roost.bus.envelope import Delivery, Envelope
-from roost.bus.store import Accepting, queue_delivery
+from roost.bus.store import AcceptedEnvelopes, queue_delivery
 from roost.scheduler.model import (
     FAILED_STATUSES,
     JOB_ACTIVE,
@@ -83,7 +83,7 @@ class NewRun:
 
 
 @dataclass(frozen=True)
-class Advance:
+class JobAdvance:
     """A job's new place in time after it fired (or missed)."""
 
     job_id: int
@@ -118,7 +118,7 @@ Send = Callable[[NewRun], "Envelope | None"]
 
 
 @dataclass
-class Committed:
+class CommittedRuns:
     """What a commit of runs stored."""
 
     live: set[int] = field(default_factory=set)
@@ -138,10 +138,10 @@ class AlertPlan:
 class RunStore(TurnFacts):
     """Runs, and (from ``TurnFacts``) what the inbox and the turns say about them."""
 
-    async def commit(self, runs: Sequence[NewRun], send: Send | None = None) -> Committed:
+    async def commit(self, runs: Sequence[NewRun], send: Send | None = None) -> CommittedRuns:
         """Store ``runs``, setting their ids, and the envelopes ``send`` gives for them
         (in the inbox, deduplicated as ``Router.submit`` does), in one transaction."""
-        committed = Committed()
+        committed = CommittedRuns()
 
         def store(connection: Connection) -> None:
             committed.sent = []
@@ -153,8 +153,8 @@ class RunStore(TurnFacts):
         return committed
 
     async def commit_fired(
-        self, runs: Sequence[NewRun], advances: Sequence[Advance], send: Send | None = None
-    ) -> Committed:
+        self, runs: Sequence[NewRun], advances: Sequence[JobAdvance], send: Send | None = None
+    ) -> CommittedRuns:
         """Store the runs of due jobs and their envelopes, and move the jobs on, in one
         transaction.
 
@@ -164,7 +164,7 @@ class RunStore(TurnFacts):
         (a read first would make the later write fail at once when another writer got in).
         """
         now = utcnow()
-        committed = Committed()
+        committed = CommittedRuns()
 
         def store(connection: Connection) -> None:
             live = committed.live = set()
@@ -199,11 +199,11 @@ class RunStore(TurnFacts):
         job has failed ``alert.threshold`` times in a row, and not again until a
         run succeeds.
         """
-        return await self._db.write(self.ending(run_id, end, alert))
+        return await self._db.write(self.end_write(run_id, end, alert))
 
-    def ending(self, run_id: int, end: RunEnd, alert: AlertPlan) -> RunEnding:
+    def end_write(self, run_id: int, end: RunEnd, alert: AlertPlan) -> RunEndWrite:
         """``finish`` as a write for another transaction (the turn's, with its answer)."""
-        return RunEnding(run_id, end, alert)
+        return RunEndWrite(run_id, end, alert)
 
     async def running(self) -> list[tuple[int, int | None, str]]:
         """``(run id, job id, job name)`` of every run recorded as running."""
@@ -240,7 +240,7 @@ class RunStore(TurnFacts):
         ]
 
 
-class RunEnding:
+class RunEndWrite:
     """A run's end recorded (see ``RunStore.finish``): a write for a transaction.
 
     ``recorded`` is what it changed, or None if the run was recorded already (valid
@@ -274,18 +274,18 @@ class RunEnding:
 
 
 def _store_envelopes(
-    connection: Connection, runs: Sequence[NewRun], send: Send | None, committed: Committed
+    connection: Connection, runs: Sequence[NewRun], send: Send | None, committed: CommittedRuns
 ) -> None:
     if send is None:
         return
     pairs = [(run, envelope) for run in runs if (envelope := send(run)) is not None]
     if not pairs:
         return
-    accepting = Accepting()
-    accepting.store(connection, [envelope for _, envelope in pairs])
+    accepted = AcceptedEnvelopes()
+    accepted.store(connection, [envelope for _, envelope in pairs])
     committed.sent = [
         (run, stored, duplicate)
-        for (run, _), (stored, duplicate) in zip(pairs, accepting.accepted, strict=True)
+        for (run, _), (stored, duplicate) in zip(pairs, accepted.accepted, strict=True)
     ]
 
 

@@ -33,7 +33,7 @@ from roost.supervise import supervise
 from roost.timing.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
-    from roost.bus.router import Finisher
+    from roost.bus.envelope_end import Finisher
     from roost.features.jobs import JobOperations
     from roost.features.methods import Method
     from roost.ports import CorePorts
@@ -86,7 +86,7 @@ class SchedulerService(JobsApi, Feature):
     def tools(self) -> Sequence[Tool]:
         return self._tools
 
-    def finishers(self) -> Mapping[str, Finisher]:
+    def finishers(self) -> Mapping[str, Finisher[Any]]:
         return {"job": self.finisher}
 
     def gateway_methods(self) -> Sequence[Method]:

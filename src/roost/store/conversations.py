@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,8 @@ from sqlalchemy.exc import IntegrityError
 
 from roost.providers.base import Message, ToolCall
 from roost.store.database import Database
-from roost.store.tables import messages, sessions, turns, utcnow
+from roost.store.summaries import Summaries
+from roost.store.tables import messages, session_summaries, sessions, turns, utcnow
 from roost.store.turn_status import TurnStatus
 
 HISTORY_LIMIT = 400
@@ -32,8 +33,9 @@ CACHED_CHARS = 4_000_000
 """Bounds of the in-memory history: sessions, and characters of text over all of them."""
 KNOWN_SESSION_IDS = 4096
 
-Write = Callable[[Connection], object]
-"""A write done in the same transaction (a ledger row, see ``Ledger.entry``)."""
+WriteInTransaction = Callable[[Connection], object]
+"""A write done in another write's transaction, given its connection: a ledger row (see
+``Ledger.entry``), an envelope's end stored with a turn's final answer."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class TurnStart:
     turn_id: int
     history: list[Message]
     """The newest ``HISTORY_LIMIT`` messages, oldest first, the new user message last."""
+    ids: list[int] = field(default_factory=list)
+    """The stored id of each message of ``history`` (what a summary's coverage is told by)."""
 
 
 _Newest = tuple[int, datetime] | None
@@ -125,13 +129,14 @@ _CONTEXT = (
 class _History:
     """The newest messages of one session, exactly as stored, up to ``HISTORY_LIMIT``."""
 
-    __slots__ = ("chars", "messages", "newest")
+    __slots__ = ("chars", "ids", "messages", "newest")
 
     def __init__(self, rows: Sequence[Any]) -> None:
         # rows: newest first, as _HISTORY returns them
         self.messages: deque[Message] = deque(
             (_to_message(row) for row in reversed(rows)), maxlen=HISTORY_LIMIT
         )
+        self.ids: deque[int] = deque((int(row.id) for row in reversed(rows)), maxlen=HISTORY_LIMIT)
         self.newest: _Newest = (rows[0].id, rows[0].created_at) if rows else None
         self.chars = sum(_size(message) for message in self.messages)
 
@@ -141,6 +146,7 @@ class _History:
         if len(self.messages) == HISTORY_LIMIT:
             self.chars -= _size(self.messages[0])
         self.messages.append(message)
+        self.ids.append(newest[0])
         self.chars += _size(message)
         self.newest = newest
         return self.chars - before
@@ -209,6 +215,8 @@ class Conversations:
         self._db = db
         self._session_ids: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._histories = _HistoryCache(CACHED_SESSIONS, CACHED_CHARS)
+        self.summaries = Summaries(db)
+        """Each session's running summary (compaction), reset with its messages."""
 
     async def session_id(self, agent: str, key: str) -> int:
         """The id of the session, created on first use.
@@ -261,6 +269,15 @@ class Conversations:
         rows = await self._db.read(load)
         return [_to_message(row) for row in reversed(rows)]
 
+    async def _context_with_ids(self, session_id: int) -> TurnStart:
+        def load(connection: Connection) -> Sequence[Any]:
+            return connection.execute(
+                _CONTEXT, {"session_id": session_id, "limit": HISTORY_LIMIT}
+            ).all()
+
+        loaded = _History(await self._db.read(load))
+        return TurnStart(0, list(loaded.messages), list(loaded.ids))
+
     async def begin_turn(
         self,
         session_id: int,
@@ -297,13 +314,14 @@ class Conversations:
         if rows is not None:
             loaded = _History(rows)
             held.put(session_id, loaded)
-            return TurnStart(turn_id, list(loaded.messages))
+            return TurnStart(turn_id, list(loaded.messages), list(loaded.ids))
         entry = held.get(session_id, before)
         if entry is None:  # changed while the transaction ran: read it again
-            return TurnStart(turn_id, await self.history(session_id, context=True))
+            reread = await self._context_with_ids(session_id)
+            return TurnStart(turn_id, reread.history, reread.ids)
         if text is not None and after is not None:
             held.add(session_id, before, Message(role="user", text=text), after)
-        return TurnStart(turn_id, list(entry.messages))
+        return TurnStart(turn_id, list(entry.messages), list(entry.ids))
 
     async def append(
         self,
@@ -311,7 +329,7 @@ class Conversations:
         turn_id: int | None,
         message: Message,
         *,
-        also: Iterable[Write] = (),
+        also: Iterable[WriteInTransaction] = (),
         end: TurnEnd | None = None,
     ) -> None:
         """Store a message of a turn; with it, in the same transaction, the writes in
@@ -374,6 +392,10 @@ class Conversations:
             session_id = connection.execute(_SESSION_ID, params).scalar_one_or_none()
             if session_id is not None:
                 connection.execute(delete(messages).where(messages.c.session_id == session_id))
+                # Ids may be reused once the messages are gone: the summary goes with them.
+                connection.execute(
+                    delete(session_summaries).where(session_summaries.c.session_id == session_id)
+                )
             return session_id
 
         try:
@@ -395,7 +417,7 @@ class Conversations:
         rounds: int,
         error: str | None = None,
         *,
-        also: Iterable[Write] = (),
+        also: Iterable[WriteInTransaction] = (),
     ) -> None:
         """Record how a turn ended; with it, in the same transaction, the writes in ``also``."""
         end = TurnEnd(status, rounds, error)

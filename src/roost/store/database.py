@@ -284,10 +284,37 @@ class _SqliteThread:
                 return
             if current is None and not _has_tables(connection):
                 _create_schema(connection)
-            else:
-                _upgrade(connection)
+                return
+            if current is not None:
+                self._backup_before_upgrade(current)
+            _upgrade(connection)
 
         self.write(upgrade)
+
+    def _backup_before_upgrade(self, revision: str) -> None:
+        """Copy the database before migrating it, so an upgrade can be undone.
+
+        Taken holding the write lock (no one writes meanwhile). A copy that cannot be
+        taken (a full disk, say) stops the upgrade: nothing is migrated without one.
+        """
+        from datetime import UTC, datetime
+
+        from roost.store.backup import BackupError, backup_before_upgrade
+
+        try:
+            copy = backup_before_upgrade(self._path, revision, datetime.now(UTC))
+        except (BackupError, OSError) as exc:
+            raise StoreError(
+                f"not upgrading {self._path} from schema {revision}: the backup taken "
+                f"first failed ({exc}); free some space or fix the cause and start again"
+            ) from exc
+        log.warning(
+            "upgrading %s from schema %s to %s; a copy of it as it was is in %s",
+            self._path,
+            revision,
+            SCHEMA_REVISION,
+            copy,
+        )
 
     def _use_wal(self) -> None:
         """Switch the file to WAL, so `roost ask` can read while `roost run` writes.

@@ -19,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0008"
 """The newest migration's revision id; a test keeps it in step with migrations/versions."""
 
 metadata = MetaData()
@@ -73,6 +73,22 @@ messages = Table(
     Index("ix_messages_session", "session_id", "id"),
 )
 
+session_summaries = Table(
+    # Compaction: what a session's oldest messages said, sent in their place. The
+    # messages stay; ``covers_through`` is the id of the newest one it summarises.
+    "session_summaries",
+    metadata,
+    Column(
+        "session_id",
+        Integer,
+        ForeignKey("sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("text", Text, nullable=False),
+    Column("covers_through", Integer, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
 model_calls = Table(
     "model_calls",
     metadata,
@@ -92,6 +108,7 @@ model_calls = Table(
     Column("duration_ms", Integer, nullable=False, default=0),
     Column("status", String(20), nullable=False),
     Column("error", Text),
+    Column("role", String(16), nullable=False, default="routine", server_default="routine"),
     Index("ix_model_calls_created", "created_at"),
     Index("ix_model_calls_agent", "agent", "created_at"),
 )
@@ -194,4 +211,47 @@ state = Table(
     Column("key", String(200), primary_key=True),
     Column("value", Text, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+)
+
+memory_notes = Table(
+    # An agent's long-term notes. Full-text search: an FTS5 index kept beside it on
+    # SQLite (store/memory.py creates it), an expression GIN index on PostgreSQL (0005).
+    "memory_notes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("agent", String(100), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("tags", String(400), nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_memory_notes_agent", "agent", "id"),
+)
+
+approvals = Table(
+    # A tool's request for the owner's decision (the shell's command, an MCP call).
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("agent", String(100), nullable=False),
+    Column("tool", String(200), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("pattern", Text),
+    Column("session", String(200), nullable=False),
+    Column("envelope_id", Integer),
+    Column("state", String(12), nullable=False),
+    Column("requested_at", DateTime, nullable=False),
+    Column("decided_by", String(200)),
+    Column("decided_at", DateTime),
+    Index("ix_approvals_state", "state", "id"),
+)
+
+allowed_patterns = Table(
+    # What an owner's "Always" added to an agent's allowlist for a tool.
+    "allowed_patterns",
+    metadata,
+    Column("agent", String(100), primary_key=True),
+    Column("tool", String(200), primary_key=True),
+    Column("pattern", String(1000), primary_key=True),
+    Column("added_by", String(200), nullable=False),
+    Column("added_at", DateTime, nullable=False),
+    Column("approval_id", Integer),
 )

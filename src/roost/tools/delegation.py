@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from roost.bus.envelope import AddressError, Delivery, Envelope, agent_address, split_address
 from roost.features.contract import Feature
 from roost.tools.registry import Tool, ToolContext, ToolError
+from roost.tools.untrusted import untrusted
 
 if TYPE_CHECKING:
     from roost.ports import CorePorts, Inbox, Outbox
@@ -130,7 +131,7 @@ class Delegation:
                 sender=agent_address(context.agent),
                 recipient=target,
                 session=delegation_session(context.agent, context.session),
-                body=f"[message from agent {context.agent}] {args.text}",
+                body=untrusted(f"message from agent {context.agent}", args.text),
                 reply_to=agent_address(context.agent),
                 depth=depth,
                 meta={
@@ -155,7 +156,7 @@ class Delegation:
                     sender=agent_address(context.agent),
                     recipient=agent_address(name),
                     session=session,
-                    body=f"[question from agent {context.agent}] {args.question}",
+                    body=untrusted(f"question from agent {context.agent}", args.question),
                     depth=depth,
                 ),
                 timeout_s=timeout,
@@ -167,7 +168,8 @@ class Delegation:
             ) from None
         if not result.ok:
             raise ToolError(f"agent {name} could not answer ({result.status}): {result.text}")
-        return result.text
+        # Its answer may carry what it read (a page, a file): data, not orders.
+        return untrusted(f"answer from agent {name}", result.text)
 
     def _check(self, context: ToolContext, name: str) -> int:
         known = self._agent_names()

@@ -1,29 +1,29 @@
-"""The file tools: read, write and list files inside the agent's workspace.
+"""The file tools: read, write, edit, list and search files inside the agent's workspace.
 
-Only regular files with a single link are read or written. Anything else (a FIFO,
-a device, a socket) could block a worker thread forever or reach outside the
-workspace, and a hard link is another name for a file that may live outside it:
-its path is inside, its content is not. Files are opened with ``O_NONBLOCK`` and
-``O_NOFOLLOW`` and checked again on the open descriptor, so a file swapped after
-the first check cannot slip through either.
+How a file is opened (regular files with one link only, never blocking, checked on
+the open descriptor) is ``plainfile``'s; confinement to the workspace is
+``workspace``'s. Names with line breaks or control characters are refused when
+writing and shown escaped when reading, so that no name can forge a line of a
+listing or of a search result.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import stat
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from roost.tools.file_search import SEARCH_FILES_TOOL
 from roost.tools.listing import list_directory
+from roost.tools.plainfile import NOFOLLOW, NONBLOCK, check_plain_file, read_head, refuse_binary
 from roost.tools.registry import Tool, ToolContext, ToolError
-from roost.tools.workspace import resolve_in_workspace
+from roost.tools.untrusted import untrusted
+from roost.tools.workspace import has_control_characters, resolve_in_workspace, shown_name
 
 MAX_READ_BYTES = 100_000
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+MAX_EDIT_BYTES = 1_000_000
 
 
 class ReadFileArgs(BaseModel):
@@ -35,40 +35,76 @@ class WriteFileArgs(BaseModel):
     content: str
 
 
+class EditFileArgs(BaseModel):
+    path: str = Field(description="Path relative to the workspace")
+    old: str = Field(min_length=1)  # "exact" and "once" are said by the tool's description
+    new: str
+
+
 class ListFilesArgs(BaseModel):
     path: str = Field(default=".", description="Directory relative to the workspace")
 
 
 async def read_file(context: ToolContext, args: ReadFileArgs) -> str:
     target = resolve_in_workspace(context.workspace, args.path)
-    return await asyncio.to_thread(_read, target, args.path)
+    shown = shown_name(args.path)
+    # Whoever wrote the file (a download, another agent, a web page saved) is not the owner.
+    return untrusted(f"file {shown}", await asyncio.to_thread(_read, target, shown))
 
 
 def _read(target: Path, shown: str) -> str:
-    try:
-        _check_plain_file(os.lstat(target), shown)
-        descriptor = os.open(target, os.O_RDONLY | _NONBLOCK | _NOFOLLOW)
-    except FileNotFoundError:
-        raise ToolError(f"'{shown}' does not exist") from None
-    except OSError as exc:
-        raise ToolError(f"cannot read '{shown}': {exc.strerror}") from None
-    try:
-        _check_plain_file(os.fstat(descriptor), shown)
-        with os.fdopen(descriptor, "rb", closefd=False) as handle:
-            data = handle.read(MAX_READ_BYTES + 1)
-    except OSError as exc:
-        raise ToolError(f"cannot read '{shown}': {exc.strerror}") from None
-    finally:
-        os.close(descriptor)
+    data, size = read_head(target, shown, MAX_READ_BYTES)
+    refuse_binary(data, shown, size)
     text = data[:MAX_READ_BYTES].decode("utf-8", errors="replace")
     if len(data) > MAX_READ_BYTES:
-        text += f"\n[truncated: file is larger than {MAX_READ_BYTES} bytes]"
+        text += f"\n[truncated: the file has {size} bytes; {MAX_READ_BYTES} shown]"
     return text
 
 
 async def write_file(context: ToolContext, args: WriteFileArgs) -> str:
-    target = resolve_in_workspace(context.workspace, args.path)
+    target = _writable(context, args.path)
     return await asyncio.to_thread(_write, target, args.path, args.content)
+
+
+def _writable(context: ToolContext, path: str) -> Path:
+    if has_control_characters(path):
+        # A line break in a name would forge lines in listings and search results.
+        raise ToolError(
+            f"'{shown_name(path)}': line breaks and control characters are not allowed in names"
+        )
+    return resolve_in_workspace(context.workspace, path)
+
+
+async def edit_file(context: ToolContext, args: EditFileArgs) -> str:
+    target = _writable(context, args.path)
+    return await asyncio.to_thread(_edit, target, args.path, args.old, args.new)
+
+
+def _edit(target: Path, shown: str, old: str, new: str) -> str:
+    data, size = read_head(target, shown, MAX_EDIT_BYTES)
+    if len(data) > MAX_EDIT_BYTES:
+        raise ToolError(
+            f"'{shown}' has {size} bytes; edit_file edits files up to {MAX_EDIT_BYTES} bytes"
+        )
+    refuse_binary(data, shown, size)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ToolError(f"'{shown}' is not UTF-8 text; nothing changed") from None
+    count = text.count(old)
+    if count == 0:
+        raise ToolError(
+            f"the text to replace was not found in '{shown}'; nothing changed "
+            "(it must match exactly, spaces and line breaks included)"
+        )
+    if count > 1:
+        raise ToolError(
+            f"the text to replace occurs {count} times in '{shown}'; nothing changed "
+            "(include more of the surrounding text so that it occurs once)"
+        )
+    at = text.index(old)
+    _write(target, shown, text[:at] + new + text[at + len(old) :])
+    return f"edited {shown} at line {text.count(chr(10), 0, at) + 1}"
 
 
 def _write(target: Path, shown: str, content: str) -> str:
@@ -80,7 +116,7 @@ def _write(target: Path, shown: str, content: str) -> str:
         ) from None
     try:
         if os.path.lexists(target):
-            _check_plain_file(os.lstat(target), shown)
+            check_plain_file(os.lstat(target), shown)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
@@ -88,12 +124,12 @@ def _write(target: Path, shown: str, content: str) -> str:
                 f"cannot write '{shown}': part of the path is a file, not a directory"
             ) from None
         # No O_TRUNC: the file is emptied only once the descriptor shows it is ours.
-        flags = os.O_WRONLY | os.O_CREAT | _NONBLOCK | _NOFOLLOW
+        flags = os.O_WRONLY | os.O_CREAT | NONBLOCK | NOFOLLOW
         descriptor = os.open(target, flags, 0o644)
     except OSError as exc:
         raise ToolError(f"cannot write '{shown}': {exc.strerror}") from None
     try:
-        _check_plain_file(os.fstat(descriptor), shown)
+        check_plain_file(os.fstat(descriptor), shown)
         os.ftruncate(descriptor, 0)
         with os.fdopen(descriptor, "wb", closefd=False) as handle:
             handle.write(data)
@@ -104,25 +140,20 @@ def _write(target: Path, shown: str, content: str) -> str:
     return f"wrote {len(data)} bytes to {shown}"
 
 
-def _check_plain_file(status: os.stat_result, shown: str) -> None:
-    if stat.S_ISDIR(status.st_mode):
-        raise ToolError(f"'{shown}' is a directory; use list_files")
-    if not stat.S_ISREG(status.st_mode):
-        raise ToolError(f"'{shown}' is not a regular file; the file tools use regular files only")
-    if status.st_nlink > 1:
-        raise ToolError(
-            f"'{shown}' has {status.st_nlink} hard links; the file tools refuse hard-linked "
-            "files (another name for the same file may be outside the workspace)"
-        )
-
-
 async def list_files(context: ToolContext, args: ListFilesArgs) -> str:
     target = resolve_in_workspace(context.workspace, args.path)
-    return await asyncio.to_thread(list_directory, context.workspace, target, args.path)
+    return await asyncio.to_thread(list_directory, context.workspace, target, shown_name(args.path))
 
 
 FILE_TOOLS = (
     Tool("read_file", "Read a text file from your workspace.", ReadFileArgs, read_file),
     Tool("write_file", "Create or overwrite a file in your workspace.", WriteFileArgs, write_file),
     Tool("list_files", "List a directory in your workspace.", ListFilesArgs, list_files),
+    Tool(
+        "edit_file",
+        "Replace text (old, exact, found once) in a file in your workspace.",
+        EditFileArgs,
+        edit_file,
+    ),
+    SEARCH_FILES_TOOL,
 )

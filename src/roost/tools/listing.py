@@ -14,6 +14,7 @@ import stat
 from pathlib import Path
 
 from roost.tools.registry import ToolError
+from roost.tools.workspace import shown_name
 
 MAX_LIST_ENTRIES = 500
 MAX_LIST_CHARS = 50_000
@@ -48,7 +49,7 @@ def list_directory(workspace: Path, target: Path, shown: str) -> str:
 
 
 def _describe(path: Path, root: Path) -> str:
-    name = path.name
+    name = shown_name(path.name)  # a newline in a name must not forge a line
     try:
         status = os.lstat(path)
     except OSError as exc:  # e.g. removed since the directory was read

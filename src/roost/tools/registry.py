@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,27 @@ class Tool:
     description: str
     arguments: type[BaseModel]
     handler: Handler
+    input_schema: dict[str, Any] | None = None
+    """The JSON schema as given (an MCP server's), instead of the one ``arguments`` derives."""
+    grant: str | None = None
+    """Besides ``name``, what a ``tools:`` entry with a ``:`` may match: ``mcp:fs/read`` is
+    granted by ``mcp:fs`` (the whole server) and by a glob such as ``mcp:fs/read_*``."""
 
     @cached_property
     def spec(self) -> ToolSpec:
-        return ToolSpec(self.name, self.description, _compact_schema(self.arguments))
+        schema = self.input_schema or _compact_schema(self.arguments)
+        return ToolSpec(self.name, self.description, schema)
+
+    def granted_by(self, entry: str) -> bool:
+        """True when the agent's ``tools:`` entry names this tool."""
+        if entry == self.name:
+            return True
+        if self.grant is None or ":" not in entry:
+            return False
+        # The source is named whole; only the tool's part (after the "/") may be a glob.
+        source, _, pattern = entry.partition("/")
+        granted_source, _, tool = self.grant.partition("/")
+        return source == granted_source and (not pattern or fnmatchcase(tool, pattern))
 
 
 @dataclass(frozen=True)
@@ -61,28 +79,49 @@ class ToolOutcome:
 class ToolRegistry:
     def __init__(self, tools: Iterable[Tool] = ()) -> None:
         self._tools: dict[str, Tool] = _by_name(tools)
+        self._expanded: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def register(self, tool: Tool) -> None:
         if tool.name in self._tools:
             raise ValueError(f"tool {tool.name!r} is already registered")
         self._tools[tool.name] = tool
+        self._expanded.clear()
 
     def replace(self, tools: Iterable[Tool]) -> None:
         """Serve ``tools`` from now on (all at once; on a duplicate name, nothing changes)."""
         self._tools = _by_name(tools)
+        self._expanded = {}
 
     def names(self) -> list[str]:
         return list(self._tools)
 
+    def expand(self, entries: Iterable[str]) -> tuple[str, ...]:
+        """The tool names an agent's ``tools:`` entries give it, in order, now.
+
+        A plain name is itself; an entry with a ``:`` (``mcp:github``) names every tool
+        it grants, which may change while Roost runs (cached until the tools change).
+        """
+        key = tuple(entries)
+        names = self._expanded.get(key)
+        if names is None:
+            found: dict[str, None] = {}
+            for entry in key:
+                if ":" not in entry:
+                    found[entry] = None
+                    continue
+                found.update((t.name, None) for t in self._tools.values() if t.granted_by(entry))
+            names = self._expanded[key] = tuple(found)
+        return names
+
     def specs(self, names: Iterable[str]) -> tuple[ToolSpec, ...]:
-        return tuple(self._tools[name].spec for name in names if name in self._tools)
+        return tuple(self._tools[name].spec for name in self.expand(names) if name in self._tools)
 
     async def run(
         self, call: ToolCall, context: ToolContext, allowed: Iterable[str]
     ) -> ToolOutcome:
         """Run one tool call. Every failure becomes an error result for the model."""
         tool = self._tools.get(call.name)
-        if tool is None or call.name not in allowed:
+        if tool is None or call.name not in self.expand(allowed):
             return ToolOutcome(f"unknown tool '{call.name}'", True)
         try:
             arguments = tool.arguments.model_validate(call.arguments())
@@ -129,10 +168,15 @@ def _explain(exc: ValueError) -> str:
 
 
 def _compact_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The JSON schema without pydantic's titles: every byte is paid on every call."""
+    """The JSON schema without pydantic's titles: every byte is paid on every call.
+
+    An optional field (``str | None = None``) is written as its type alone: not being
+    in ``required`` already says it may be left out, which is what the model does.
+    """
 
     def strip(node: Any) -> Any:
         if isinstance(node, dict):
+            node = _without_null_option(node)
             return {key: strip(value) for key, value in node.items() if key != "title"}
         if isinstance(node, list):
             return [strip(item) for item in node]
@@ -140,3 +184,14 @@ def _compact_schema(model: type[BaseModel]) -> dict[str, Any]:
 
     schema: dict[str, Any] = strip(model.model_json_schema())
     return schema
+
+
+def _without_null_option(node: dict[str, Any]) -> dict[str, Any]:
+    options = node.get("anyOf")
+    if not isinstance(options, list) or len(options) != 2 or {"type": "null"} not in options:
+        return node
+    kept = next(option for option in options if option != {"type": "null"})
+    rest = {key: value for key, value in node.items() if key != "anyOf"}
+    if "default" in rest and rest["default"] is None:
+        del rest["default"]
+    return {**kept, **rest}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path, PurePosixPath
 
 from roost.tools.registry import ToolError
@@ -28,3 +29,18 @@ def resolve_in_workspace(root: Path, relative: str) -> Path:
     if not target.is_relative_to(real_root):
         raise ToolError(f"'{relative}' leads outside the workspace (through a symlink)")
     return target
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def has_control_characters(name: str) -> bool:
+    """A line break or another control character, which would forge lines in a listing."""
+    return _CONTROL.search(name) is not None
+
+
+def shown_name(name: str) -> str:
+    """``name`` on one line: control characters written as escapes (``\\n``, ``\\x1b``)."""
+    if not has_control_characters(name):
+        return name
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], name)

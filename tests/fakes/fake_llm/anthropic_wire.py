@@ -17,6 +17,7 @@ from tests.fakes.fake_llm.script import (
     FakeUsage,
     RecordedRequest,
     ScriptedAnswer,
+    TextAnswer,
     ToolCallAnswer,
     usage_for,
 )
@@ -145,6 +146,10 @@ class _OutgoingMessage:
             async for event in self._text_block(index):
                 yield event
             index += 1
+        if isinstance(self.answer, TextAnswer) and self.answer.overloaded_midway:
+            error = {"type": "overloaded_error", "message": "Overloaded"}
+            yield sse("error", {"type": "error", "error": error})
+            return
         call = self.tool_call
         if call is not None:
             async for event in self._tool_use_block(index, call):

@@ -12,8 +12,15 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from tests.fakes.fake_llm.prompt_cache import (
+    AnthropicPromptCache,
+    OpenAIPromptCache,
+    PromptSplit,
+)
 
 Api = Literal["anthropic", "openai"]
 
@@ -53,12 +60,17 @@ class RecordedRequest:
     """Usage the fake reported for this request (``None`` for errors)."""
     response_text: str | None = None
     """Text the fake answered with (``None`` for errors)."""
+    prompt: PromptSplit | None = None
+    """The prompt's tokens split into uncached, cache read and cache write (see
+    ``prompt_cache``); ``None`` when not computed (then all input is uncached)."""
 
 
 @dataclass(frozen=True)
 class TextAnswer:
     text: str
     usage: FakeUsage | None = None
+    overloaded_midway: bool = False
+    """Stream the text, then an ``overloaded_error`` event instead of the end (Anthropic)."""
 
 
 @dataclass(frozen=True)
@@ -83,15 +95,25 @@ ScriptedAnswer = Answer | FailureAnswer
 
 
 def usage_for(record: RecordedRequest, answer: Answer) -> FakeUsage:
-    """The scripted usage, or a rough estimate of about four bytes per token."""
+    """The scripted usage, or a rough estimate of about four bytes per token, the input
+    split by the simulated prompt cache (``prompt_cache``)."""
     if answer.usage is not None:
         return answer.usage
     produced = len(answer.text)
     if isinstance(answer, ToolCallAnswer):
         produced += len(answer.arguments)
+    prompt = record.prompt or PromptSplit(prompt_tokens(record.raw_body))
     return FakeUsage(
-        input_tokens=max(1, len(record.raw_body) // 4), output_tokens=max(1, produced // 4)
+        input_tokens=prompt.uncached,
+        output_tokens=max(1, produced // 4),
+        cache_read=prompt.cache_read,
+        cache_write=prompt.cache_write,
     )
+
+
+def prompt_tokens(raw_body: bytes) -> int:
+    """The fake's estimate of a request's whole prompt: four bytes per token."""
+    return max(1, len(raw_body) // 4)
 
 
 def _content_text(content: Any) -> str:
@@ -136,11 +158,21 @@ class LLMScript:
         """Keep only this many newest requests (a long-running standalone fake)."""
         self.openai_stream_usage = True
         """Set False to mimic servers that ignore ``stream_options.include_usage``."""
+        self.responder: Callable[[RecordedRequest], ScriptedAnswer | None] | None = None
+        """Asked for an answer when nothing is queued (``None`` from it: the echo); lets a
+        test or benchmark answer from what each request contains."""
+        self.clock: Callable[[], float] = time.monotonic
+        """Seconds, for the prompt caches' 5-minute TTL (a test may swap in a manual clock)."""
+        self.anthropic_cache = AnthropicPromptCache(lambda: self.clock())
+        self.openai_cache = OpenAIPromptCache(lambda: self.clock())
 
-    def reply(self, text: str, *, usage: FakeUsage | None = None) -> None:
-        """Queue a plain text answer."""
+    def reply(
+        self, text: str, *, usage: FakeUsage | None = None, overloaded_midway: bool = False
+    ) -> None:
+        """Queue a plain text answer; ``overloaded_midway``: its stream breaks after the
+        text with Anthropic's mid-stream ``overloaded_error`` event."""
         with self._lock:
-            self._script.append(TextAnswer(text, usage))
+            self._script.append(TextAnswer(text, usage, overloaded_midway))
 
     def tool_call(
         self,
@@ -180,12 +212,17 @@ class LLMScript:
             self._next_delay = seconds
 
     def reset(self) -> None:
-        """Forget queued answers, the pending delay and recorded requests; usage on again."""
+        """Forget queued answers, the pending delay, recorded requests and cached prompts;
+        usage on again, the real clock back."""
         with self._lock:
             self._script.clear()
             self._next_delay = 0.0
             self.requests.clear()
             self.openai_stream_usage = True
+            self.clock = time.monotonic
+            self.responder = None
+        self.anthropic_cache.clear()
+        self.openai_cache.clear()
 
     @property
     def pending(self) -> int:
@@ -211,10 +248,16 @@ class LLMScript:
                 raise TimeoutError(f"expected {count} requests, got {len(self.requests)}")
             time.sleep(0.005)
 
+    def record_refused(self, record: RecordedRequest) -> None:
+        """Record a request refused before any scripted answer was used (a 400)."""
+        with self._lock:
+            self.requests.append(record)
+
     async def next_answer(self, record: RecordedRequest) -> ScriptedAnswer:
         """Record ``record``, then (after any pending delay) say what to answer.
 
-        With nothing queued the answer echoes the request's last user text.
+        With nothing queued the ``responder`` answers, else the request's last user text
+        is echoed.
         """
         with self._lock:
             self.requests.append(record)
@@ -222,6 +265,9 @@ class LLMScript:
                 del self.requests[: -self.max_recorded]
             answer = self._script.popleft() if self._script else None
             delay, self._next_delay = self._next_delay, 0.0
+            responder = self.responder
+        if answer is None and responder is not None:
+            answer = responder(record)
         if answer is None:
             answer = TextAnswer(f"echo: {_last_user_text(record.body)}")
         if delay > 0:

@@ -24,7 +24,14 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.fake_llm import anthropic_wire, openai_wire
-from tests.fakes.fake_llm.script import Api, LLMScript, RecordedRequest
+from tests.fakes.fake_llm.prompt_cache import TooManyBreakpoints
+from tests.fakes.fake_llm.script import (
+    Api,
+    FailureAnswer,
+    LLMScript,
+    RecordedRequest,
+    prompt_tokens,
+)
 
 _START_TIMEOUT_S = 10.0
 
@@ -114,12 +121,21 @@ class FakeLLM(LLMScript):
 
     async def _anthropic(self, request: Request) -> Response:
         record = await _record(request, "anthropic")
+        try:
+            self.anthropic_cache.check(record.body)
+        except TooManyBreakpoints as exc:
+            self.record_refused(record)
+            return anthropic_wire.respond(record, FailureAnswer(400, str(exc), None))
         answer = await self.next_answer(record)
+        if not isinstance(answer, FailureAnswer):  # a failed call caches nothing
+            record.prompt = self.anthropic_cache.split(record.body, prompt_tokens(record.raw_body))
         return anthropic_wire.respond(record, answer)
 
     async def _openai(self, request: Request) -> Response:
         record = await _record(request, "openai")
         answer = await self.next_answer(record)
+        if not isinstance(answer, FailureAnswer):
+            record.prompt = self.openai_cache.split(record.body, prompt_tokens(record.raw_body))
         return openai_wire.respond(record, answer, stream_usage=self.openai_stream_usage)
 
 

@@ -83,6 +83,7 @@ class BotApi:
         parsed = self._parse_text(params)
         thread_id = int_param(params, "message_thread_id")
         reply_to = self._reply_target(chat_id, params)
+        markup = inline_keyboard(params)
         with state.lock:
             chat = state.chat_for(chat_id)
             if chat is None:
@@ -101,6 +102,8 @@ class BotApi:
                 message["is_topic_message"] = bool(chat.get("is_forum"))
             if reply_to is not None:
                 message["reply_to_message"] = reply_to
+            if markup is not None:
+                message["reply_markup"] = markup
             state.messages[(chat_id, message["message_id"])] = message
             state.record_sent(
                 SentMessage(
@@ -113,6 +116,7 @@ class BotApi:
                     visible_text=parsed.text,
                     message_thread_id=thread_id,
                     reply_to_message_id=reply_to["message_id"] if reply_to else None,
+                    buttons=_buttons(markup),
                 )
             )
             return message
@@ -129,11 +133,19 @@ class BotApi:
         if stored["from"]["id"] != state.bot_id:
             raise ApiError(400, "Bad Request: message can't be edited")
         parsed = self._parse_text(params)
+        markup = inline_keyboard(params)
         with state.lock:
-            if parsed.text == stored.get("text") and parsed.entities == stored.get("entities", []):
+            if (
+                parsed.text == stored.get("text")
+                and parsed.entities == stored.get("entities", [])
+                and markup == stored.get("reply_markup")
+            ):
                 raise ApiError(400, _NOT_MODIFIED)
             edited = {**stored, "text": parsed.text, "edit_date": int(time.time())}
             edited.pop("entities", None)
+            edited.pop("reply_markup", None)  # as Telegram: an edit without one removes it
+            if markup is not None:
+                edited["reply_markup"] = markup
             if parsed.entities:
                 edited["entities"] = parsed.entities
             state.messages[(chat_id, stored["message_id"])] = edited
@@ -147,6 +159,7 @@ class BotApi:
                     at=time.monotonic(),
                     visible_text=parsed.text,
                     message_thread_id=stored.get("message_thread_id"),
+                    buttons=_buttons(markup),
                 )
             )
             return edited
@@ -234,6 +247,36 @@ class BotApi:
         if target is None and not lenient:
             raise ApiError(400, "Bad Request: message to be replied not found")
         return target
+
+
+def inline_keyboard(params: dict[str, Any]) -> dict[str, Any] | None:
+    """A ``reply_markup`` inline keyboard, checked as Telegram checks it; None if absent."""
+    markup = json_param(params, "reply_markup")
+    if markup is None:
+        return None
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+    for row in rows:
+        for button in row:
+            data = button.get("callback_data") if isinstance(button, dict) else None
+            if not isinstance(button, dict) or not button.get("text"):
+                raise ApiError(
+                    400, "Bad Request: text buttons are unallowed in the inline keyboard"
+                )
+            if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+    return {"inline_keyboard": rows}
+
+
+def _buttons(markup: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    if markup is None:
+        return ()
+    return tuple(
+        (str(button["text"]), str(button.get("callback_data", "")))
+        for row in markup["inline_keyboard"]
+        for button in row
+    )
 
 
 def _snake(name: str) -> str:

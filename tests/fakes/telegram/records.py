@@ -50,6 +50,8 @@ class SentMessage:
     """The text as Telegram stores it: tags stripped, entities decoded, trimmed."""
     message_thread_id: int | None = None
     reply_to_message_id: int | None = None
+    buttons: tuple[tuple[str, str], ...] = ()
+    """The inline keyboard's buttons, ``(text, callback_data)``, row by row."""
 
 
 @dataclass

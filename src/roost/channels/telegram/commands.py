@@ -21,6 +21,7 @@ MENU: list[tuple[str, str]] = [
     ("agents", "List the agents, with model and status"),
     ("use", "Talk to another agent in this chat: /use NAME"),
     ("ask", "One message to another agent: /ask NAME text"),
+    ("plan", "This message on the agent's planner model: /plan text"),
     ("new", "Start a fresh session"),
     ("stop", "Cancel the running turn"),
     ("status", "Uptime, agents, queue, today's spend"),
@@ -35,6 +36,7 @@ HELP = """**Commands**
 /agents — list the agents, with model and status
 /use NAME — talk to another agent in this chat
 /ask NAME text — one message to another agent, without switching
+/plan text — this message, in this chat's session, on the agent's planner model
 /new — start a fresh session with the current agent
 /stop — cancel the running turn
 /status — uptime, agents, queue, today's spend
@@ -57,6 +59,7 @@ class Commands:
             "agents": self.agents,
             "use": self.use,
             "ask": self.ask,
+            "plan": self.plan,
             "new": self.new,
             "stop": self.stop,
             "status": self.status,
@@ -113,6 +116,23 @@ class Commands:
             await self._say(incoming, f"There is no agent '{name}' ({self._known()}).")
             return
         await self.ctx.core.inbox.submit(await self.ctx.envelope_for(incoming, name, text.strip()))
+
+    async def plan(self, incoming: Incoming, args: str) -> None:
+        """The whole turn on the chat's agent's ``planner_model`` (its ledger role: planner)."""
+        state = await self.ctx.chats.get(incoming.chat)
+        agent = self.ctx.core.agents.get(state.agent)
+        if not args.strip():
+            await self._say(incoming, "Usage: /plan text (runs it on the planner model)")
+            return
+        if agent is None or agent.settings.planner_model is None:
+            await self._say(
+                incoming,
+                f"**{state.agent}** has no planner model: set agents.{state.agent}.planner_model.",
+            )
+            return
+        envelope = await self.ctx.envelope_for(incoming, state.agent, args.strip())
+        envelope.meta = {**envelope.meta, "planner": True}
+        await self.ctx.core.inbox.submit(envelope)
 
     async def new(self, incoming: Incoming, args: str) -> None:
         state = await self.ctx.chats.new_session(incoming.chat)

@@ -1,6 +1,7 @@
 """One update in: who sent it, whether to act on it, and where it goes.
 
-- Only ``message`` updates are acted on. Edited messages are ignored: the agent
+- ``callback_query`` updates (button taps) go to the approval buttons (``approvals``).
+- Otherwise only ``message`` updates are acted on. Edited messages are ignored: the agent
   already answered the original, and a second answer to a corrected typo would be
   noise (they are not even requested from Telegram).
 - Private chats: allowed users reach agents; a stranger gets one pairing code
@@ -22,11 +23,13 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 
 from roost.channels.telegram.access import display_code
+from roost.channels.telegram.approvals import ApprovalButtons
 from roost.channels.telegram.chats import ChatRef
 from roost.channels.telegram.commands import Commands
 from roost.channels.telegram.context import ChannelContext, Incoming
 from roost.channels.telegram.documents import DocumentSaver, unsupported_kind
 from roost.channels.telegram.formatting import markdown_to_html
+from roost.tools.untrusted import untrusted
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +44,17 @@ PAIRING_REPLY = (
 
 
 class UpdateHandler:
-    def __init__(self, ctx: ChannelContext) -> None:
+    def __init__(self, ctx: ChannelContext, buttons: ApprovalButtons | None = None) -> None:
         self.ctx = ctx
         self.commands = Commands(ctx)
         self.documents = DocumentSaver(ctx)
+        self.buttons = buttons
 
     async def handle(self, update: Update) -> None:
+        if update.callback_query is not None:
+            if self.buttons is not None:
+                await self.buttons.on_callback(update.callback_query)
+            return
         message = update.message
         if message is None:
             kind = "an edited message" if update.edited_message is not None else "not a message"
@@ -154,6 +162,11 @@ class UpdateHandler:
         if message.text:
             state = await self.ctx.chats.get(incoming.chat)
             text = self._without_mention(message.text)
+            if message.chat.type != ChatType.PRIVATE and not self.ctx.access.is_owner(
+                incoming.user_id, incoming.username
+            ):
+                # A group member the owner allowed is still not the owner: data, not orders.
+                text = untrusted(f"telegram group member {incoming.user_id}", text)
             await self.ctx.core.inbox.submit(
                 await self.ctx.envelope_for(incoming, state.agent, text)
             )

@@ -37,8 +37,9 @@ from roost.channels.telegram.updates import UpdateLog
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = ["message"]
-"""Edited messages, reactions, button presses and the rest are not asked for."""
+ALLOWED_UPDATES = ["message", "callback_query"]
+"""Messages and button presses (approvals); edited messages, reactions and the rest
+are not asked for."""
 STALL_MARGIN_S = 10.0
 MAX_HANDLE_ATTEMPTS = 3
 BACKOFF_START_S = 0.5

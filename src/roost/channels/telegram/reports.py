@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from roost.features.jobs import JobError, JobOperations
 from roost.ledger.budget import period_start
-from roost.ledger.ledger import Ledger, UsageReport, UsageTotals
+from roost.ledger.cost_report import CostReport, cost_report, usd_text
+from roost.ledger.ledger import Ledger, UsageTotals
 
 if TYPE_CHECKING:
     from roost.ports import CorePorts
@@ -40,6 +41,8 @@ async def status_text(core: CorePorts) -> str:
         f"{core.outbox.in_flight}",
         f"Spent today: ${spent:.4f}",
     ]
+    if core.budget is not None and core.budget.notices:
+        lines += [f"⚠ {notice}" for notice in core.budget.notices[-3:]]
     components: dict[str, Any] = health.get("components", {})
     for name, component in components.items():
         if name != "store":
@@ -64,23 +67,26 @@ def _duration(seconds: float) -> str:
 
 
 async def cost_text(ledger: Ledger) -> str:
-    today = await ledger.report(since=period_start("daily"))
-    month = await ledger.report(since=period_start("monthly"))
-    return "\n\n".join([_report("Today", today), _report("This month", month)])
+    """Today and this month (local calendar), compactly; the projection at the end."""
+    today = await cost_report(ledger, period_start("daily"), "agent")
+    month = await cost_report(ledger, period_start("monthly"), "model")
+    projected = month.projection.projected_month_usd
+    return "\n\n".join(
+        [
+            _report("Today", today),
+            _report("This month", month),
+            f"Projected this month: ${projected:.2f} (at the last 7 days' rate)",
+        ]
+    )
 
 
-def _report(title: str, report: UsageReport) -> str:
-    lines = [f"**{title}: ${report.total.cost_usd:.4f}** ({_calls(report.total)})"]
-    lines += [
-        f"• {name}: ${totals.cost_usd:.4f} ({_calls(totals)})"
-        for name, totals in report.by_agent.items()
+def _report(title: str, report: CostReport) -> str:
+    lines = [
+        f"**{title}: {usd_text(report.total)}** ({_calls(report.total)}{_cached(report.total)})"
     ]
-    lines += [
-        f"• `{name}`: ${totals.cost_usd:.4f} ({_tokens(totals)})"
-        for name, totals in report.by_model.items()
-    ]
-    if report.total.unpriced_calls:
-        lines.append(f"{report.total.unpriced_calls} call(s) had no known price and count as $0")
+    for name, totals in report.groups.items():
+        label = name if report.by == "agent" else f"`{name}`"
+        lines.append(f"• {label}: {usd_text(totals)} ({_calls(totals)})")
     return "\n".join(lines)
 
 
@@ -88,8 +94,9 @@ def _calls(totals: UsageTotals) -> str:
     return f"{totals.calls} call{'s' if totals.calls != 1 else ''}"
 
 
-def _tokens(totals: UsageTotals) -> str:
-    return f"{totals.input_tokens:,} in / {totals.output_tokens:,} out tokens"
+def _cached(totals: UsageTotals) -> str:
+    share = totals.cache_share
+    return "" if share is None else f", {share:.0%} of input cached"
 
 
 async def jobs_text(core: CorePorts, args: str) -> str:

@@ -23,6 +23,7 @@ from telegram.constants import ChatAction
 from telegram.error import InvalidToken, RetryAfter, TelegramError
 
 from roost.channels.telegram.access import Access, Pairings
+from roost.channels.telegram.approvals import ApprovalButtons
 from roost.channels.telegram.bot import (
     describe,
     hide_token_in_logs,
@@ -75,7 +76,8 @@ class TelegramService(Feature):
         access = Access(config, Pairings(self.store), self.store)
         chats = Chats(self.store, self._default_agent, lambda: list(core.agents))
         self.ctx = ChannelContext(core, config, self._sender.bot, access, chats)
-        self.handler = UpdateHandler(self.ctx)
+        self.buttons = ApprovalButtons(self.ctx, lambda: self._sender.bot)
+        self.handler = UpdateHandler(self.ctx, self.buttons)
         self.channel = TelegramChannel(
             lambda: self._sender.bot,
             access,
@@ -125,6 +127,12 @@ class TelegramService(Feature):
             return ()
         return [HttpRoute(self.webhook.route(self.config.webhook.path), public=True)]
 
+    async def _tell_owners(self, text: str) -> None:
+        """A budget notice to each owner listed by id (their private chat with the bot),
+        through the outbox: stored first, so a notice is not lost to a restart."""
+        for owner in sorted(self.ctx.access.owner_ids):
+            await self.ctx.say(ChatRef(owner), text)
+
     def _default_agent(self) -> str:
         return self.ctx.default_agent()
 
@@ -146,7 +154,10 @@ class TelegramService(Feature):
         except (TelegramError, OSError, TimeoutError) as exc:
             self._unreachable(exc)
         self.channel.ready.set()
+        if self.ctx.core.budget is not None:
+            self.ctx.core.budget.sinks.append(self._tell_owners)
         self.typing.start()
+        self.buttons.start()
         if self.progress is not None:
             self.progress.start()
         self._task = asyncio.create_task(supervise("telegram", self._run), name="telegram")
@@ -194,6 +205,9 @@ class TelegramService(Feature):
             await self.poller.run()
 
     async def stop(self) -> None:
+        budget = self.ctx.core.budget
+        if budget is not None and self._tell_owners in budget.sinks:
+            budget.sinks.remove(self._tell_owners)
         if self.webhook is not None:
             self.webhook.accepting = False
         if self._task is not None:
@@ -203,6 +217,7 @@ class TelegramService(Feature):
             self._task = None
         self.status.state = "stopped"
         await self.typing.stop()
+        await self.buttons.stop()
         if self.progress is not None:
             await self.progress.stop()
         await self._sender.close()

@@ -214,6 +214,8 @@ class Chat:
             if event.name == "chat.delta":
                 turn.streamed = True
                 self.ui.delta(str(event.data.get("text", "")))
+            elif event.name == "chat.restart":
+                self.ui.restart()
             elif event.name == "chat.tool":
                 self.ui.tool(event.data)
             elif event.name in FINAL_EVENTS:

@@ -23,6 +23,9 @@ class Ui:
     def delta(self, text: str) -> None:
         """A streamed piece of the answer."""
 
+    def restart(self) -> None:
+        """chat.restart: the streamed text broke off; the answer starts again."""
+
     def tool(self, data: dict[str, Any]) -> None:
         """A chat.tool event of the running turn."""
 
@@ -62,6 +65,9 @@ class TerminalUi(Ui):
 
     def delta(self, text: str) -> None:
         self._printer.text(text)
+
+    def restart(self) -> None:
+        self._printer.restarted()
 
     def tool(self, data: dict[str, Any]) -> None:
         tool = str(data.get("tool", "tool"))

@@ -1,0 +1,234 @@
+"""Compaction: a long session's oldest turns summarised instead of silently dropped.
+
+When a session's history no longer fits ``max_context_tokens``, the oldest turns
+(about half of what is sent) are folded into the session's running summary by one
+call on the agent's routine model (ledger role ``summary``). The summary is updated,
+never regenerated: the call gets the previous summary and the newly scrolled-out
+messages. It is sent as the first message after the system prompt, in place of
+what it covers, and changes only when the next compaction happens, so between
+compactions the prompt's prefix (tools, system, summary, the kept messages) stays
+the same and the provider's prompt cache keeps serving it.
+
+Folding happens at user-message boundaries, so a tool call never loses its result,
+and never reaches the current turn, so the newest user message is always sent. A
+summary call that fails costs this turn the summary only: it falls back to the
+sliding window (the newest messages that fit) and the next turn tries again. The
+full history stays in the store; ``agents.<n>.compaction: off`` keeps the sliding
+window alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from roost.agents.context import fit_history, history_budget, message_tokens, repair_tool_pairs
+from roost.config.settings import AgentSettings
+from roost.ledger.ledger import CallRecord, Ledger
+from roost.ledger.roles import LedgerRole
+from roost.providers.base import Message, ModelRequest, Provider, ToolSpec, Usage
+from roost.store.summaries import CompactionSummary, Summaries
+
+log = logging.getLogger(__name__)
+
+SUMMARY_HEADING = "[Summary of the earlier part of this conversation]"
+"""Opens the message that stands in for the compacted messages (what the model sees)."""
+SUMMARY_SYSTEM = (
+    "You keep the running summary of a long conversation between a user and an "
+    "assistant, so the assistant can continue it without the old messages. Merge the "
+    "new messages into the existing summary. Keep every fact, name, number, date, "
+    "preference, decision and open task the user stated, and what tools found or "
+    "changed; drop greetings and repetition. Plain text, at most {words} words. "
+    "Reply with the updated summary only."
+)
+MAX_FOLDS_PER_CALL = 4
+"""Summary calls one model call may wait for (a long backlog); then the window slides."""
+_TOOL_TEXT_LIMIT = 1_000
+"""Characters of a tool's arguments or result shown to the summariser."""
+
+Spent = Callable[[float, Usage], None]
+"""Told the cost and usage of each summary call (the turn adds them to its own)."""
+
+
+@dataclass(frozen=True)
+class SummaryCall:
+    """Where a summary call goes and is accounted."""
+
+    provider: Provider
+    ledger: Ledger
+    session_key: str
+    turn_id: int
+    on_spent: Spent
+
+
+class ContextWindow:
+    """What a turn sends as history: the summary, then the messages it does not cover."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        summaries: Summaries,
+        session_id: int,
+        ids: Sequence[int],
+        summary: CompactionSummary | None,
+    ) -> None:
+        self._settings = settings
+        self._summaries = summaries
+        self.session_id = session_id
+        self._ids = list(ids)
+        """Stored ids of the turn's starting history; messages added later have none."""
+        self._summary = summary
+        self._failed = False
+
+    async def messages(
+        self, history: Sequence[Message], tools: Sequence[ToolSpec], call: SummaryCall
+    ) -> list[Message]:
+        """The history to send for the next call of the turn, compacting it if need be."""
+        settings = self._settings
+        if not settings.compaction:
+            return fit_history(history, settings.system, tools, settings.max_context_tokens)
+        budget = history_budget(settings.system, tools, settings.max_context_tokens)
+        for _ in range(MAX_FOLDS_PER_CALL):
+            visible = list(history[self._first_uncovered(history) :])
+            if self._failed or _tokens(self._lead(), visible) <= budget:
+                break
+            if not await self._fold(history, budget, call):
+                break
+        return self._sent(list(history[self._first_uncovered(history) :]), budget)
+
+    async def _fold(self, history: Sequence[Message], budget: int, call: SummaryCall) -> bool:
+        """Fold the oldest uncovered messages into the summary; whether it was done."""
+        start = self._first_uncovered(history)
+        visible = history[start:]
+        # At most about one context's worth per summary call, so a long backlog (a session
+        # that predates compaction) goes in several calls, each of a size the model takes.
+        fold = _fold_point(visible, budget // 2, self._settings.max_context_tokens)
+        if fold == 0 or start + fold > len(self._ids):
+            return False  # nothing before the current turn to fold
+        try:
+            text = await self._summarise(visible[:fold], call)
+            summary = CompactionSummary(text, self._ids[start + fold - 1])
+            await self._summaries.save(self.session_id, summary)
+        except Exception:
+            log.warning(
+                "agent %s: summarising the oldest messages failed; "
+                "sending the newest that fit instead for this turn",
+                self._settings.name,
+                exc_info=True,
+            )
+            self._failed = True
+            return False
+        self._summary = summary
+        return True
+
+    def _first_uncovered(self, history: Sequence[Message]) -> int:
+        if self._summary is None:
+            return 0
+        covered = self._summary.covers_through
+        for index, message_id in enumerate(self._ids[: len(history)]):
+            if message_id > covered:
+                return index
+        return min(len(self._ids), len(history))
+
+    def _lead(self) -> list[Message]:
+        if self._summary is None:
+            return []
+        return [Message(role="user", text=f"{SUMMARY_HEADING}\n{self._summary.text}")]
+
+    def _sent(self, visible: list[Message], budget: int) -> list[Message]:
+        lead = self._lead()
+        room = budget - _tokens(lead, [])
+        if _tokens([], visible) <= room:
+            return lead + repair_tool_pairs(visible)
+        # Over budget even so (a failed summary, or a huge current turn): slide.
+        return lead + fit_history(visible, "", (), max(room, 0))
+
+    async def _summarise(self, folded: Sequence[Message], call: SummaryCall) -> str:
+        settings = self._settings
+        limit = max(256, min(2_048, settings.max_context_tokens // 8))
+        previous = self._summary.text if self._summary is not None else "(none yet)"
+        prompt = f"Existing summary:\n{previous}\n\nMessages to fold into it:\n{transcript(folded)}"
+        request = ModelRequest(
+            model=settings.model,
+            system=SUMMARY_SYSTEM.format(words=limit * 3 // 4),
+            messages=(Message(role="user", text=prompt),),
+            max_tokens=limit,
+        )
+        started = time.perf_counter()
+        error: str | None = None
+        usage = Usage()
+        model = settings.model
+        try:
+            response = await call.provider.complete(request)
+            usage, model = response.usage, response.model or settings.model
+            if not response.text.strip():
+                raise ValueError("the summary came back empty")
+            return response.text.strip()
+        except Exception as exc:
+            error = str(exc) or type(exc).__name__
+            raise
+        finally:
+            record = CallRecord(
+                agent=settings.name,
+                session_key=call.session_key,
+                provider=call.provider.name,
+                model=model,
+                usage=usage,
+                duration_ms=int((time.perf_counter() - started) * 1000),
+                turn_id=call.turn_id,
+                error=error,
+                role=LedgerRole.SUMMARY,
+            )
+            call.on_spent(await call.ledger.record(record), usage)
+
+
+def transcript(messages: Sequence[Message]) -> str:
+    """Messages as plain lines for the summariser: who said what, which tool did what."""
+    lines: list[str] = []
+    for message in messages:
+        if message.role == "user":
+            lines.append(f"User: {message.text}")
+        elif message.role == "assistant":
+            if message.text.strip():
+                lines.append(f"Assistant: {message.text}")
+            for tool_call in message.tool_calls:
+                arguments = tool_call.arguments_json[:_TOOL_TEXT_LIMIT]
+                lines.append(f"Assistant called {tool_call.name}({arguments})")
+        else:
+            outcome = "failed" if message.is_error else "returned"
+            result = message.text[:_TOOL_TEXT_LIMIT]
+            lines.append(f"Tool {message.tool_name or '?'} {outcome}: {result}")
+    return "\n".join(lines)
+
+
+def _tokens(lead: Sequence[Message], messages: Sequence[Message]) -> int:
+    return sum(message_tokens(m) for m in lead) + sum(message_tokens(m) for m in messages)
+
+
+def _fold_point(visible: Sequence[Message], keep: int, most: int) -> int:
+    """Where to cut: the first user message from which at most ``keep`` tokens remain, or
+    before which at most ``most`` tokens are folded, whichever comes first (but at least
+    one turn); never past the current turn's user message; 0 when there is no cut."""
+    last_user = max((i for i, m in enumerate(visible) if m.role == "user"), default=0)
+    remaining = _tokens([], visible)
+    folded = 0
+    for index, message in enumerate(visible):
+        if index > 0 and message.role == "user":
+            next_turn = _turn_tokens(visible, index)
+            if remaining <= keep or index == last_user or folded + next_turn > most:
+                return index
+        remaining -= message_tokens(message)
+        folded += message_tokens(message)
+    return 0
+
+
+def _turn_tokens(messages: Sequence[Message], start: int) -> int:
+    """Tokens of the turn that begins at ``start`` (up to the next user message)."""
+    total = message_tokens(messages[start])
+    for message in messages[start + 1 :]:
+        if message.role == "user":
+            break
+        total += message_tokens(message)
+    return total

@@ -1,0 +1,101 @@
+"""notify_owner: a message to the owner's Telegram chat, through the outbox.
+
+Offered only when Telegram is configured with an owner chat (the first numeric id in
+``telegram.allowed_users``, as the scheduler's alerts use). Capped in length and rate
+per agent, so a model in a loop (or one talked into it by what it read) cannot flood
+the owner's phone; past the rate it reads an error and the owner is not disturbed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from roost.bus.envelope import Delivery, agent_address
+from roost.features.contract import Feature
+from roost.tools.registry import Tool, ToolContext, ToolError
+
+if TYPE_CHECKING:
+    from roost.config.settings import Settings
+    from roost.ports import CorePorts, Outbox
+
+MAX_NOTIFY_CHARS = 2000
+NOTIFY_PER_HOUR = 10
+_HOUR_S = 3600.0
+
+
+class NotifyArgs(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_NOTIFY_CHARS)
+
+
+def owner_chat(settings: Settings) -> str | None:
+    """``telegram:<id>`` of the owner's private chat, or None (no Telegram, or owners by
+    @username only: their chat id is not known from the config)."""
+    telegram = settings.telegram
+    for user in telegram.allowed_users if telegram else []:
+        text = str(user).strip()
+        if text.lstrip("-").isdigit():
+            return f"telegram:{text}"
+    return None
+
+
+class OwnerNotifier:
+    def __init__(
+        self,
+        outbox: Outbox,
+        target: str,
+        per_hour: int = NOTIFY_PER_HOUR,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._outbox = outbox
+        self._target = target
+        self._per_hour = per_hour
+        self._now = now
+        self._sent: dict[str, deque[float]] = {}
+
+    def tool(self) -> Tool:
+        return Tool(
+            "notify_owner",
+            "Send a short message to your owner's phone (Telegram). Use sparingly.",
+            NotifyArgs,
+            self._notify,
+        )
+
+    async def _notify(self, context: ToolContext, args: NotifyArgs) -> str:
+        now = self._now()
+        sent = self._sent.setdefault(context.agent, deque())
+        while sent and now - sent[0] >= _HOUR_S:
+            sent.popleft()
+        if len(sent) >= self._per_hour:
+            raise ToolError(
+                f"not sent: {self._per_hour} notifications in the last hour is the limit; "
+                "put the rest in your answer"
+            )
+        sent.append(now)
+        delivery = await self._outbox.queue(
+            Delivery(
+                target=self._target,
+                sender=agent_address(context.agent),
+                body=f"[{context.agent}] {args.text}",
+                session=context.session,
+                meta={"agent": context.agent, "kind": "notify_owner"},
+            )
+        )
+        return f"queued for the owner (delivery {delivery.id})"
+
+
+class NotifyFeature(Feature):
+    """notify_owner, when there is an owner chat to notify."""
+
+    name = "notify"
+
+    def __init__(self, core: CorePorts) -> None:
+        target = owner_chat(core.settings)
+        self._notifier = OwnerNotifier(core.outbox, target) if target else None
+
+    def tools(self) -> Sequence[Tool]:
+        return [self._notifier.tool()] if self._notifier else []
