@@ -12,6 +12,7 @@ import pytest
 from roost.providers.base import ToolCall
 from roost.tools.builtin import builtin_registry
 from roost.tools.registry import ToolContext, ToolOutcome
+from roost.tools.untrusted import untrusted
 
 ALL = ("read_file", "write_file", "list_files", "edit_file", "search_files")
 
@@ -101,7 +102,9 @@ async def test_names_with_line_breaks_cannot_be_written_and_are_listed_escaped(
     found = await search(workspace, query="hello")
     assert found.text == "evil\\nsecret.txt (9 B):1: hello"
     read = await call(workspace, "read_file", {"path": "evil\nsecret.txt (9 B)"})
-    assert read.text == "hello"
+    # The name is shown escaped in the untrusted marker too: it cannot break the label.
+    assert read.text == untrusted("file evil\\nsecret.txt (9 B)", "hello")
+    assert read.text.splitlines()[0] == '<untrusted source="file evil\\nsecret.txt (9 B)">'
 
 
 async def test_search_finds_lines_with_their_numbers(workspace: Path) -> None:
