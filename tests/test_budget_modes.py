@@ -271,3 +271,29 @@ agents:
         assert [s.limit_usd for s in await edited.budget.statuses("assistant")] == [6.0]
     finally:
         await edited.stop(grace_s=1)
+
+
+async def test_downgrade_counts_the_fallbacks_among_the_configured_models(
+    fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    path = write_config(
+        provider_yaml(fake_llm)
+        + f"""home: {tmp_path / "home"}
+agents:
+  assistant:
+    model: claude/claude-sonnet-4-5
+    fallbacks: [claude/claude-haiku-4-5]
+    budget: {{daily_usd: 0.05, on_exceed: downgrade}}
+"""
+    )
+    app = App(load_settings(path, env=os.environ))
+    await app.start()
+    try:
+        await app.ledger.record(
+            CallRecord("assistant", "d", "claude", "claude-haiku-4-5", QUARTER, 1)
+        )
+        downgraded = await app.ask("assistant", "cheaply", "d")
+        assert downgraded.ok
+        assert fake_llm.last_request.body["model"] == "claude-haiku-4-5"
+    finally:
+        await app.stop(grace_s=1)

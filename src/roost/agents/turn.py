@@ -399,10 +399,12 @@ class _Turn:
 
     def _downgrade(self) -> None:
         """A ``downgrade`` cap is reached: the rest of the turn runs on the cheapest model
-        configured for the agent (by input + output price) and the planner is not offered."""
+        configured for the agent (its model, planner model and fallbacks, by input + output
+        price) and the planner is not offered."""
         candidates = [(self.deps.provider, self.model), (self.deps.provider, self.agent.model)]
         if self.deps.planner is not None and self.agent.planner_model:
             candidates.append((self.deps.planner, self.agent.planner_model))
+        candidates += self.deps.fallbacks  # configured too: one may be the cheapest
         prices = self.deps.ledger.prices
         priced = [
             (price.input + price.output, provider, model)
