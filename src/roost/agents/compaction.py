@@ -73,8 +73,11 @@ class ContextWindow:
         session_id: int,
         ids: Sequence[int],
         summary: CompactionSummary | None,
+        system: str | None = None,
     ) -> None:
         self._settings = settings
+        self._system = settings.system if system is None else system
+        """The system prompt as sent (the turn's adds the untrusted preamble)."""
         self._summaries = summaries
         self.session_id = session_id
         self._ids = list(ids)
@@ -88,8 +91,8 @@ class ContextWindow:
         """The history to send for the next call of the turn, compacting it if need be."""
         settings = self._settings
         if not settings.compaction:
-            return fit_history(history, settings.system, tools, settings.max_context_tokens)
-        budget = history_budget(settings.system, tools, settings.max_context_tokens)
+            return fit_history(history, self._system, tools, settings.max_context_tokens)
+        budget = history_budget(self._system, tools, settings.max_context_tokens)
         for _ in range(MAX_FOLDS_PER_CALL):
             visible = list(history[self._first_uncovered(history) :])
             if self._failed or _tokens(self._lead(), visible) <= budget:

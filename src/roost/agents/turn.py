@@ -229,6 +229,7 @@ class _Turn:
                     session_id,
                     start.ids,
                     await store.summaries.get(session_id) if self.agent.compaction else None,
+                    system=self.system,
                 )
                 await self._loop(turn_id, start.history, window)
         except asyncio.CancelledError:
