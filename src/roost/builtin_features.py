@@ -84,6 +84,12 @@ def gateway_feature(core: CorePorts) -> GatewayService:
     return GatewayService(core, WebSocketChannel)
 
 
+def _control() -> FeatureFactory:
+    from roost.control.feature import ControlFeature
+
+    return ControlFeature
+
+
 def _telegram() -> FeatureFactory:
     from roost.channels.telegram.service import TelegramService
 
@@ -119,6 +125,7 @@ BUILTIN_FEATURES: tuple[BuiltinFeature, ...] = (
     BuiltinFeature("web", ("http_fetch", "web_search"), False, _web_wanted, _web),
     BuiltinFeature("approvals", ("shell",), False, _always, _approvals),
     BuiltinFeature("gateway", (), True, lambda s: s.gateway.enabled, _gateway),
+    BuiltinFeature("control", (), True, lambda s: s.gateway.enabled, _control),
     BuiltinFeature("telegram", (), True, lambda s: s.telegram is not None, _telegram),
     BuiltinFeature(
         "scheduler", ("schedule_job", "list_jobs", "cancel_job"), True, _always, _scheduler

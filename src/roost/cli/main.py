@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "approvals": "roost.cli.approvals_cmd:approvals_app",
     "doctor": "roost.cli.telegram_cmds:doctor",
     "status": "roost.cli.status_cmd:status",
+    "open": "roost.cli.open_cmd:open_page",
     "logs": "roost.cli.logs_cmd:logs",
     "service": "roost.cli.service_cmd:service_app",
     "reload": "roost.cli.reload_cmd:reload",

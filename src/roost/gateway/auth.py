@@ -13,6 +13,8 @@ the client address, never with what was sent.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import logging
 import time
@@ -33,7 +35,15 @@ from roost.gateway.protocol import (
     UNAUTHORIZED,
 )
 
-__all__ = ["AuthMiddleware", "FailureLimiter", "Verdict", "is_loopback"]
+__all__ = [
+    "BEARER_SUBPROTOCOL_PREFIX",
+    "SUBPROTOCOL",
+    "AuthMiddleware",
+    "FailureLimiter",
+    "Verdict",
+    "accepted_subprotocol",
+    "is_loopback",
+]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +52,13 @@ PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})
 FORBIDDEN = "forbidden"
 CLOSE_FORBIDDEN = 4403
 _MAX_TRACKED_ADDRESSES = 4096
+SUBPROTOCOL = "roost"
+"""The WebSocket subprotocol the gateway accepts with when a client offers it."""
+BEARER_SUBPROTOCOL_PREFIX = "roost.bearer."
+"""A browser cannot set ``Authorization`` on a WebSocket, and a query string ends up in
+histories and proxy logs: it offers ``roost.bearer.<base64url of the token>`` (no padding)
+next to ``roost`` in ``Sec-WebSocket-Protocol`` instead. Base64url, because a subprotocol
+may hold only token characters and a configured token may hold others."""
 
 
 @dataclass(frozen=True)
@@ -209,15 +226,43 @@ def _offered_tokens(scope: Scope) -> list[str]:
             scheme, _, credentials = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and credentials.strip():
                 offered.append(credentials.strip())
+    for protocol in _subprotocols(scope):
+        if protocol.startswith(BEARER_SUBPROTOCOL_PREFIX):
+            decoded = _decode_bearer(protocol.removeprefix(BEARER_SUBPROTOCOL_PREFIX))
+            if decoded:
+                offered.append(decoded)
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     offered.extend(query.get("token", [])[:1])
     return offered
 
 
+def _subprotocols(scope: Scope) -> list[str]:
+    found = scope.get("subprotocols") if scope["type"] == "websocket" else None
+    return [str(protocol) for protocol in found or ()]
+
+
+def _decode_bearer(encoded: str) -> str | None:
+    try:
+        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        return raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None  # counted as a wrong token, like any other garbage
+
+
+def accepted_subprotocol(scope: Scope) -> str | None:
+    """``roost`` when the client offered it (the page does), else None.
+
+    A browser that offered subprotocols drops a connection accepted without one of
+    them, before the page could read a close code: so even a refusal accepts with it.
+    The ``roost.bearer.*`` entry is never echoed back.
+    """
+    return SUBPROTOCOL if SUBPROTOCOL in _subprotocols(scope) else None
+
+
 async def _forbid(scope: Scope, receive: Receive, send: Send, refusal: Refusal) -> None:
     if scope["type"] == "websocket":
         websocket = WebSocket(scope, receive, send)
-        await websocket.accept()
+        await websocket.accept(subprotocol=accepted_subprotocol(scope))
         await websocket.close(CLOSE_FORBIDDEN, refusal.reason)
         return
     body = _error(FORBIDDEN, refusal.detail, "permission_error")
@@ -227,7 +272,7 @@ async def _forbid(scope: Scope, receive: Receive, send: Send, refusal: Refusal) 
 async def _refuse(scope: Scope, receive: Receive, send: Send, code: str) -> None:
     if scope["type"] == "websocket":
         websocket = WebSocket(scope, receive, send)
-        await websocket.accept()
+        await websocket.accept(subprotocol=accepted_subprotocol(scope))
         if code == RATE_LIMITED:
             await websocket.close(CLOSE_RATE_LIMITED, "too many authentication failures")
         else:

@@ -116,6 +116,29 @@ async def _usage_summary(context: CallContext, params: UsageParams) -> dict[str,
     return usage.model_dump(mode="json")
 
 
+async def _budgets_list(context: CallContext, _: NoParams) -> dict[str, Any]:
+    """Every configured cap with what its period spent so far (``roost cost --json``'s
+    ``budgets``, plus ``state``, ``on_exceed``, ``config_key`` and ``period_start``)."""
+    guard = context.core.budget
+    statuses = await guard.statuses() if guard is not None else []
+    return {
+        "budgets": [
+            {
+                "scope": status.scope,
+                "period": status.period,
+                "limit_usd": status.limit_usd,
+                "spent_usd": round(status.spent_usd, 8),
+                "exhausted": status.exhausted,
+                "state": status.state,
+                "on_exceed": status.on_exceed,
+                "config_key": status.config_key,
+                "period_start": status.period_start.isoformat() if status.period_start else None,
+            }
+            for status in statuses
+        ]
+    }
+
+
 async def _subscribe(context: CallContext, params: TopicsParams) -> dict[str, Any]:
     peer = context.require_peer()
     for topic in params.topics:
@@ -139,5 +162,6 @@ def register_builtin(registry: MethodRegistry) -> None:
     registry.register("sessions.history", HistoryParams, _sessions_history)
     registry.register("sessions.reset", AgentSessionParams, _sessions_reset)
     registry.register("usage.summary", UsageParams, _usage_summary)
+    registry.register("budgets.list", NoParams, _budgets_list)
     registry.register("subscribe", TopicsParams, _subscribe)
     registry.register("unsubscribe", TopicsParams, _unsubscribe)

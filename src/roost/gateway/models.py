@@ -52,6 +52,8 @@ class Status(Reply):
 class AgentInfo(Reply):
     name: str
     model: str
+    fallbacks: list[str]
+    """``provider/model`` of each fallback model, in the order they are tried."""
     tools: list[str]
     busy_sessions: int
     queued: int

@@ -64,6 +64,7 @@ def agents_list(core: CorePorts) -> Agents:
             AgentInfo(
                 name=name,
                 model=agent.settings.model_ref,
+                fallbacks=[f"{provider}/{model}" for provider, model in agent.settings.fallbacks],
                 tools=list(agent.settings.tools),
                 busy_sessions=len(agent.busy_sessions),
                 queued=agent.queue_depth,

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from starlette.websockets import WebSocket
 
 from roost import __version__
+from roost.gateway.auth import accepted_subprotocol
 from roost.gateway.connection import Connection
 from roost.gateway.protocol import CLOSE_GOING_AWAY, event_frame
 from roost.gateway.state import GatewayState
@@ -35,7 +36,7 @@ def websocket_endpoint(state: GatewayState) -> Callable[[WebSocket], Awaitable[N
 
 
 async def serve(state: GatewayState, websocket: WebSocket) -> None:
-    await websocket.accept()
+    await websocket.accept(subprotocol=accepted_subprotocol(websocket.scope))
     if state.stopping.is_set():
         await websocket.close(CLOSE_GOING_AWAY, "shutting down")
         return

@@ -32,7 +32,7 @@ from roost.channels.telegram.bot import (
     sending_bot,
 )
 from roost.channels.telegram.chats import ChatRef, Chats
-from roost.channels.telegram.commands import MENU
+from roost.channels.telegram.commands import APPROVED_NOTICE, MENU
 from roost.channels.telegram.context import ChannelContext
 from roost.channels.telegram.delivery import TelegramChannel
 from roost.channels.telegram.inbound import UpdateHandler
@@ -49,6 +49,7 @@ from roost.supervise import supervise
 
 if TYPE_CHECKING:
     from roost.bus.dispatcher import Channel
+    from roost.features.methods import Method
     from roost.ports import CorePorts
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,12 @@ class TelegramService(Feature):
 
     def channels(self) -> Sequence[Channel]:
         return [self.channel]
+
+    def gateway_methods(self) -> Sequence[Method]:
+        """``telegram.pairing.list|approve``, for the control page (docs/protocol.md)."""
+        from roost.channels.telegram.gateway_methods import pairing_methods
+
+        return pairing_methods(self.ctx.access.pairings, self.ctx.say, APPROVED_NOTICE)
 
     def http_routes(self) -> Sequence[HttpRoute]:
         """The route the gateway mounts in webhook mode (no gateway token on it)."""
