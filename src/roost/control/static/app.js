@@ -43,6 +43,8 @@ async function signIn(token) {
   try {
     await candidate.connect();
   } catch (error) {
+    // A remembered token the gateway no longer takes (it was changed) is forgotten.
+    if (error.code === "4401") sessionStorage.removeItem(TOKEN_KEY);
     showSignIn(error.message);
     return;
   }

@@ -33,9 +33,10 @@ function item(approval) {
 async function refresh() {
   try {
     const { approvals } = await gw.call("approvals.list");
-    setTimeout(() => { problem = ""; }, 0);
+    const shown = problem; // said once, then cleared
+    problem = "";
     count(approvals.length);
-    replace(root, h("h2", {}, "Approvals"), h("p", { class: "error", role: "alert" }, problem),
+    replace(root, h("h2", {}, "Approvals"), h("p", { class: "error", role: "alert" }, shown),
       approvals.length ? h("ul", { class: "plain view" }, approvals.map(item))
         : h("p", { class: "muted" }, "Nothing waits for a decision."));
   } catch (error) {
