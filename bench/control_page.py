@@ -281,7 +281,9 @@ def main() -> None:
     emit(
         figures,
         f"control page: {figures['page_weight_bytes'] / 1024:.1f} KB, sign-in screen "
-        f"{figures['sign_in_screen_ms']['median']:.0f} ms; first token on the page "
+        f"{figures['sign_in_screen_ms']['median']:.0f} ms from a new browser context "
+        f"({figures['sign_in_screen_in_page_ms']['median']:.0f} ms in the page); first token "
+        f"on the page "
         f"+{figures['idle_on_top_of_model_ms']:.0f} ms over the model's own idle, "
         f"+{figures['loaded_on_top_of_model_ms']:.0f} ms with {figures['tabs']} tabs and "
         f"{figures['agents']} agents talking ({figures['loaded_turns_per_s']} turns/s; a plain "

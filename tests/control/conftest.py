@@ -68,6 +68,7 @@ def control_settings(
                 budget: {{daily_usd: 2}}
               ops:
                 model: claude/claude-haiku-4-5
+                fallbacks: [gpt/gpt-5-mini]
                 tools: [shell]
                 shell: {{mode: ask}}
             schedules:

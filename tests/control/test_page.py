@@ -34,6 +34,7 @@ async def test_sign_in_with_the_field_then_sign_out(roost: Roost, tab: Tab) -> N
     agents = tab.page.locator("#view-agents")
     await expect(agents.locator("tr[data-agent=assistant]")).to_contain_text("claude-haiku-4-5")
     await expect(agents.locator("tr[data-agent=ops]")).to_contain_text("shell")
+    await expect(agents.locator("tr[data-agent=ops]")).to_contain_text("gpt/gpt-5-mini")
     await expect(agents.locator("tr[data-agent=ops]")).to_contain_text("idle")
     await tab.page.get_by_role("button", name="Sign out").click()
     await expect(tab.page.get_by_label("Gateway token")).to_be_visible()

@@ -117,12 +117,16 @@ async def test_budgets_and_fallbacks_for_the_page(roost: Roost) -> None:
     async with connect(roost.gateway.ws_url, additional_headers=headers) as ws:
         await ws.recv()
         await ws.send('{"type":"req","id":1,"method":"budgets.list"}')
-        answer = await asyncio.wait_for(ws.recv(), 10)
-    budgets = json.loads(answer)["result"]["budgets"]
+        budgets = json.loads(await asyncio.wait_for(ws.recv(), 10))["result"]["budgets"]
+        await ws.send('{"type":"req","id":2,"method":"agents.list"}')
+        agents = json.loads(await asyncio.wait_for(ws.recv(), 10))["result"]["agents"]
     scopes = {(b["scope"], b["period"]): b for b in budgets}
     assert scopes[("agent assistant", "daily")]["limit_usd"] == 2
+    assert scopes[("agent assistant", "daily")]["config_key"] == "agents.assistant.budget.daily_usd"
     assert scopes[("all agents", "monthly")]["state"] == "ok"
     assert scopes[("all agents", "monthly")]["exhausted"] is False
+    fallbacks = {agent["name"]: agent["fallbacks"] for agent in agents}
+    assert fallbacks == {"assistant": [], "ops": ["gpt/gpt-5-mini"]}
 
 
 async def test_the_sign_in_link_has_the_token_in_the_fragment_only() -> None:
@@ -165,3 +169,18 @@ async def test_roost_open_prints_the_link_of_the_running_gateway(roost: Roost) -
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode != 0 and out == b""
     assert re.search("no gateway is running", err.decode())
+
+
+async def test_every_module_is_preloaded_and_served(roost: Roost) -> None:
+    from roost.control.assets import load_assets
+
+    assets = load_assets()
+    modules = {path for path in assets.files if path.endswith(".js")}
+    async with httpx.AsyncClient(base_url=roost.url) as http:
+        page = (await http.get("/")).text
+        preloaded = set(re.findall(r'rel="modulepreload" href="([^"]+)"', page))
+        entry = set(re.findall(r'<script type="module" src="([^"]+)"', page))
+        assert preloaded | entry == modules  # a module added to static/ is preloaded too
+        for path in modules:
+            assert (await http.get(path)).status_code == 200
+    assert assets.total_bytes <= 300 * 1024
