@@ -160,3 +160,32 @@ async def test_phone_sized_screen_is_usable(roost: Roost, browser: Browser) -> N
         assert tab.errors == []
     finally:
         await tab.page.context.close()
+
+
+async def test_every_view_opens_without_an_error(roost: Roost, tab: Tab) -> None:
+    await sign_in(tab, roost.url)
+    page = tab.page
+    said = {
+        "Agents": "Agents",
+        "Chat": "Chat",
+        "Traffic": "Live traffic",
+        "Approvals": "Nothing waits for a decision.",
+        "Cost": "No model calls this month.",
+        "Jobs": "digest",
+        "Telegram": "Telegram is not configured",
+    }
+    for name, text in said.items():
+        await page.get_by_role("tab", name=name).click()
+        view = page.get_by_role("tabpanel")
+        await expect(view).to_contain_text(text)
+    # Live traffic shows what happens meanwhile, filterable.
+    await page.get_by_role("tab", name="Traffic").click()
+    await roost.app.router.ask(
+        Envelope(sender="test:owner", recipient=agent_address("assistant"), session="t", body="x"),
+        timeout_s=30,
+    )
+    events = page.locator("#traffic-events li")
+    await expect(events.filter(has_text="test:owner → agent:assistant")).to_have_count(1)
+    await page.get_by_label("Filter text").fill("no such text")
+    await expect(events.filter(has_text="agent:assistant").first).to_be_hidden()
+    assert tab.errors == []
