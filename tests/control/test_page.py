@@ -189,3 +189,29 @@ async def test_every_view_opens_without_an_error(roost: Roost, tab: Tab) -> None
     await page.get_by_label("Filter text").fill("no such text")
     await expect(events.filter(has_text="agent:assistant").first).to_be_hidden()
     assert tab.errors == []
+
+
+async def test_chat_history_is_paged(roost: Roost, tab: Tab) -> None:
+    for number in range(26):  # 52 messages: one more page than the first
+        await roost.app.router.ask(
+            Envelope(
+                sender="test:owner",
+                recipient=agent_address("assistant"),
+                session="long",
+                body=f"message {number}",
+            ),
+            timeout_s=30,
+        )
+    await sign_in(tab, roost.url)
+    page = tab.page
+    await page.get_by_role("tab", name="Chat").click()
+    await page.get_by_label("Session").fill("long")
+    await page.get_by_label("Session").press("Enter")
+    messages = page.locator("#chat-messages .msg")
+    await expect(messages).to_have_count(50)
+    await expect(messages.last).to_have_text(re.compile("echo: message 25$"))
+    await page.get_by_role("button", name="Load older messages").click()
+    await expect(messages).to_have_count(52)
+    await expect(messages.first).to_have_text(re.compile("message 0$"))
+    await expect(page.get_by_role("button", name="Load older messages")).to_be_hidden()
+    assert tab.errors == []

@@ -9,6 +9,9 @@ address's failures answered 429 / 4429 for 60 s, and so do all failures once mor
 ``gateway.auth_failures_per_minute_total`` happened within 60 s from all addresses
 together (varying the source address does not get more 401s). Failures are logged with
 the client address, never with what was sent.
+
+The token may come as ``Authorization: Bearer``, as a WebSocket subprotocol
+(``roost.bearer.<base64url>``, for browsers: the control page) or as ``?token=``.
 """
 
 from __future__ import annotations
