@@ -8,6 +8,7 @@ let root = null;
 let parts = null;
 let limit = PAGE;
 let loaded = ""; // agent + session shown; a tab switch keeps what streams in meanwhile
+let historyTicket = 0; // only the latest history asked for is shown
 const streams = new Map(); // message_id -> {bubble, text, tools}
 
 function selected() {
@@ -81,7 +82,7 @@ function onEnd(data) {
 
 async function loadAgents() {
   const { agents } = await gw.call("agents.list");
-  const before = parts.agent.value;
+  const before = parts.agent.value; // read after the wait: a choice made meanwhile stays
   replace(parts.agent, agents.map((a) => h("option", { value: a.name }, a.name)));
   if (agents.some((a) => a.name === before)) parts.agent.value = before;
 }
@@ -89,11 +90,10 @@ async function loadAgents() {
 async function loadSessions() {
   const { agent } = selected();
   if (!agent) return;
-  const before = parts.session.value || "main";
   const { sessions } = await gw.call("sessions.list", { agent });
-  const keys = new Set(["main", before, ...sessions.map((s) => s.key)]);
+  // Only the suggestions change: what is typed in the field (maybe meanwhile) stays.
+  const keys = new Set(["main", ...sessions.map((s) => s.key)]);
   replace(parts.sessions, [...keys].map((key) => h("option", { value: key })));
-  parts.session.value = before;
 }
 
 async function loadHistory() {
@@ -101,12 +101,15 @@ async function loadHistory() {
   if (!agent) return;
   streams.clear();
   loaded = `${agent}\n${session}`;
+  const ticket = ++historyTicket;
   gw.subscribe(`session:${agent}:${session}`).catch(() => {});
   try {
     const { messages } = await gw.call("sessions.history", { agent, session, limit });
+    if (ticket !== historyTicket) return; // another session was picked meanwhile
     parts.older.hidden = messages.length < limit || limit >= 1000;
     replace(parts.messages, messages.map(historyItem));
   } catch (error) {
+    if (ticket !== historyTicket) return;
     parts.older.hidden = true;
     replace(parts.messages, h("p", { class: "muted" },
       error.code === "not_found" ? "No messages in this session yet." : errorText(error)));
