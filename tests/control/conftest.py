@@ -71,6 +71,9 @@ def control_settings(
                 fallbacks: [gpt/gpt-5-mini]
                 tools: [shell]
                 shell: {{mode: ask}}
+              thrifty:
+                model: claude/claude-haiku-4-5
+                budget: {{daily_usd: 0.000001}}
             schedules:
               digest:
                 every: 24h

@@ -30,12 +30,18 @@ async def test_wrong_token_is_refused_and_counted(start_roost: RoostFactory, tab
 
 
 async def test_sign_in_with_the_field_then_sign_out(roost: Roost, tab: Tab) -> None:
+    # One call takes thrifty over its tiny daily cap.
+    await roost.app.router.ask(
+        Envelope(sender="test:owner", recipient=agent_address("thrifty"), session="s", body="x"),
+        timeout_s=30,
+    )
     await sign_in(tab, roost.url)
     agents = tab.page.locator("#view-agents")
     await expect(agents.locator("tr[data-agent=assistant]")).to_contain_text("claude-haiku-4-5")
     await expect(agents.locator("tr[data-agent=ops]")).to_contain_text("shell")
     await expect(agents.locator("tr[data-agent=ops]")).to_contain_text("gpt/gpt-5-mini")
     await expect(agents.locator("tr[data-agent=ops]")).to_contain_text("idle")
+    await expect(agents.locator("tr[data-agent=thrifty]")).to_contain_text("over budget")
     await tab.page.get_by_role("button", name="Sign out").click()
     await expect(tab.page.get_by_label("Gateway token")).to_be_visible()
     token = await tab.page.evaluate("sessionStorage.getItem('roost.token')")
@@ -68,6 +74,8 @@ async def test_chat_streams_the_answer_and_shows_tool_calls(
     answer = page.locator(".msg.assistant[data-message]")
     # The shell asks for approval (mode ask): the tool line shows it running meanwhile.
     await expect(answer.locator(".tool-line")).to_contain_text("shell · running")
+    await page.get_by_role("tab", name="Agents").click()
+    await expect(page.locator("tr[data-agent=ops]")).to_contain_text("in a turn")
     await page.get_by_role("tab", name="Approvals").click()
     pending = page.locator("[data-approval]")
     await expect(pending).to_contain_text("echo <b>not bold</b>")

@@ -126,7 +126,7 @@ async def test_budgets_and_fallbacks_for_the_page(roost: Roost) -> None:
     assert scopes[("all agents", "monthly")]["state"] == "ok"
     assert scopes[("all agents", "monthly")]["exhausted"] is False
     fallbacks = {agent["name"]: agent["fallbacks"] for agent in agents}
-    assert fallbacks == {"assistant": [], "ops": ["gpt/gpt-5-mini"]}
+    assert fallbacks == {"assistant": [], "ops": ["gpt/gpt-5-mini"], "thrifty": []}
 
 
 async def test_the_sign_in_link_has_the_token_in_the_fragment_only() -> None:
