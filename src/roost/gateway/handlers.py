@@ -116,6 +116,20 @@ async def _usage_summary(context: CallContext, params: UsageParams) -> dict[str,
     return usage.model_dump(mode="json")
 
 
+async def _subscribe(context: CallContext, params: TopicsParams) -> dict[str, Any]:
+    peer = context.require_peer()
+    for topic in params.topics:
+        peer.subscribe(topic)
+    return {"topics": peer.topics}
+
+
+async def _unsubscribe(context: CallContext, params: TopicsParams) -> dict[str, Any]:
+    peer = context.require_peer()
+    for topic in params.topics:
+        peer.unsubscribe(topic)
+    return {"topics": peer.topics}
+
+
 async def _budgets_list(context: CallContext, _: NoParams) -> dict[str, Any]:
     """Every configured cap with what its period spent so far (``roost cost --json``'s
     ``budgets``, plus ``state``, ``on_exceed``, ``config_key`` and ``period_start``)."""
@@ -139,20 +153,6 @@ async def _budgets_list(context: CallContext, _: NoParams) -> dict[str, Any]:
     }
 
 
-async def _subscribe(context: CallContext, params: TopicsParams) -> dict[str, Any]:
-    peer = context.require_peer()
-    for topic in params.topics:
-        peer.subscribe(topic)
-    return {"topics": peer.topics}
-
-
-async def _unsubscribe(context: CallContext, params: TopicsParams) -> dict[str, Any]:
-    peer = context.require_peer()
-    for topic in params.topics:
-        peer.unsubscribe(topic)
-    return {"topics": peer.topics}
-
-
 def register_builtin(registry: MethodRegistry) -> None:
     registry.register("health", NoParams, _health)
     registry.register("agents.list", NoParams, _agents_list)
@@ -162,6 +162,6 @@ def register_builtin(registry: MethodRegistry) -> None:
     registry.register("sessions.history", HistoryParams, _sessions_history)
     registry.register("sessions.reset", AgentSessionParams, _sessions_reset)
     registry.register("usage.summary", UsageParams, _usage_summary)
-    registry.register("budgets.list", NoParams, _budgets_list)
     registry.register("subscribe", TopicsParams, _subscribe)
     registry.register("unsubscribe", TopicsParams, _unsubscribe)
+    registry.register("budgets.list", NoParams, _budgets_list)
