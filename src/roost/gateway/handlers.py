@@ -23,6 +23,9 @@ class ChatSendParams(Params):
     agent: AgentName
     text: Annotated[str, StringConstraints(min_length=1)]
     session: SessionKey = "main"
+    planner: bool = False
+    """Run this message's turn on the agent's ``planner_model`` (ledger role ``planner``),
+    as Telegram's ``/plan`` and `roost ask --planner` do."""
 
 
 class AgentSessionParams(Params):
@@ -84,7 +87,12 @@ async def _agents_list(context: CallContext, _: NoParams) -> dict[str, Any]:
 async def _chat_send(context: CallContext, params: ChatSendParams) -> dict[str, Any]:
     """Store the message (the acknowledgement), then stream the turn to this connection."""
     peer = context.require_peer()
-    queries.require_agent(context.core, params.agent)
+    agent = queries.require_agent(context.core, params.agent)
+    if params.planner and agent.settings.planner_model is None:
+        raise MethodError(
+            BAD_REQUEST,
+            f"agent '{params.agent}' has no planner model: set agents.{params.agent}.planner_model",
+        )
     peer.subscribe(session_topic(params.agent, params.session))
     address = f"ws:{peer.client_id}"
     envelope = await context.core.inbox.submit(
@@ -94,6 +102,7 @@ async def _chat_send(context: CallContext, params: ChatSendParams) -> dict[str, 
             session=params.session,
             body=params.text,
             reply_to=address,
+            meta={"planner": True} if params.planner else {},
         )
     )
     return {"message_id": envelope.id, "session": envelope.session}
