@@ -256,6 +256,7 @@ agents:
         for bad in (["nobody", "daily", "1"], ["assistant", "weekly", "1"], ["all", "daily", "-1"]):
             wrong = await run(*roost, "set", *bad)
             assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+        await _refused_over_the_gateway(app)
     finally:
         await app.stop(grace_s=1)
     # Nothing runs: the store is written, and the next start applies it.
@@ -275,9 +276,35 @@ agents:
     await edited.start()
     try:
         assert (await edited.ask("assistant", "now?", "b")).ok
-        assert [s.limit_usd for s in await edited.budget.statuses("assistant")] == [6.0]
+        caps = {s.scope: s.limit_usd for s in await edited.budget.statuses("assistant")}
+        assert caps == {"agent assistant": 6.0, "all agents": 40.0}  # the file has no overall
     finally:
         await edited.stop(grace_s=1)
+
+
+async def _refused_over_the_gateway(app: App) -> None:
+    """budget.set itself refuses what the CLI refuses before sending (another client may)."""
+    from roost.client.errors import GatewayCallError
+    from roost.client.gateway_client import GatewayClient
+    from roost.client.location import locate
+
+    location = locate(app.settings)
+    assert location is not None
+    client = await GatewayClient.connect(location.url, location.token)
+    try:
+        for params, says in (
+            ({"agent": "nobody", "period": "daily", "usd": 1}, "unknown agent 'nobody'"),
+            ({"agent": "all", "period": "daily", "usd": -1}, "a cap is a positive number"),
+            ({"agent": "all", "period": "weekly", "usd": 1}, "period"),
+        ):
+            with pytest.raises(GatewayCallError) as refused:
+                await client.call("budget.set", params)
+            assert refused.value.code == "bad_request" and says in refused.value.message
+        done = await client.call("budget.set", {"agent": "all", "period": "monthly", "usd": 40})
+        assert done == {"config_key": "budget.monthly_usd", "usd": 40.0}
+    finally:
+        await client.close()
+    assert [s.limit_usd for s in await app.budget.statuses() if s.scope == "all agents"] == [40.0]
 
 
 async def test_downgrade_counts_the_fallbacks_among_the_configured_models(
