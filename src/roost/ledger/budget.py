@@ -244,11 +244,12 @@ class BudgetGuard:
         if self._state is None:
             return {}
         now = time.monotonic()
-        if self._stored_overrides is None or now - self._overrides_read_at > OVERRIDES_REREAD_S:
-            self._stored_overrides = await self._state.with_prefix(OVERRIDE_PREFIX)
+        stored = self._stored_overrides
+        if stored is None or now - self._overrides_read_at > OVERRIDES_REREAD_S:
+            stored = self._stored_overrides = await self._state.with_prefix(OVERRIDE_PREFIX)
             self._overrides_read_at = now
         found: dict[str, float] = {}
-        for state_key, value in list(self._stored_overrides.items()):
+        for state_key, value in list(stored.items()):
             config_key = state_key.removeprefix(OVERRIDE_PREFIX)
             if config_key not in in_file:
                 continue  # another agent's, or one no longer configured
@@ -258,7 +259,7 @@ class BudgetGuard:
                     config_key,
                 )
                 await self._state.delete(state_key)
-                self._stored_overrides.pop(state_key, None)
+                stored.pop(state_key, None)  # (a set_cap meanwhile has it read again)
                 continue
             found[config_key] = float(value["usd"])
         return found
