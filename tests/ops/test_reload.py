@@ -77,6 +77,30 @@ def test_sighup_reloads_and_a_bad_config_is_refused(
     assert "config reload refused" in logged
 
 
+def test_roost_reload_applies_schedules_and_leaves_run_time_jobs_alone(
+    config: Path, home: Path, fake_llm: FakeLLM, running: subprocess.Popen[str]
+) -> None:
+    ping = "  ping: {every: 1h, agent: assistant, prompt: ping}\n"
+    report = "  report: {cron: '0 9 * * *', agent: assistant, prompt: report}\n"
+    config.write_text(_config_text(fake_llm, home, "PROMPT-ONE", "schedules:\n" + ping))
+    assert json.loads(roost("reload", "--json").stdout)["applied"] == ["schedules.ping (added)"]
+    added = roost("jobs", "add", "mine", "--every", "2h", "-a", "assistant", "-p", "mine")
+    assert added.returncode == 0, added.stderr
+
+    config.write_text(_config_text(fake_llm, home, "PROMPT-ONE", "schedules:\n" + report))
+    result = roost("reload")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "reloaded: applied schedules.report (added), schedules.ping (removed)\n"
+    listed = json.loads(roost("jobs", "list", "--json").stdout)["jobs"]
+    states = {job["name"]: (job["owner"], job["state"]) for job in listed}
+    assert states == {
+        "mine": ("cli", "active"),
+        "ping": ("config", "disabled"),
+        "report": ("config", "active"),
+    }
+
+
 def test_reload_when_not_running_says_so(config: Path) -> None:
     result = roost("reload")
     assert result.returncode == 1 and "not running" in result.stderr
