@@ -124,7 +124,7 @@ def test_the_answer_is_shown_by_jobs_run_and_jobs_runs(config: Path, fake_llm: F
 def test_jobs_run_through_the_gateway_prints_the_answer(
     config: Path, fake_llm: FakeLLM, tmp_path: Path
 ) -> None:
-    from tests.client.test_chat_and_ask import running_roost
+    from tests.support.roost_run import running_roost
 
     with open(config, "a", encoding="utf-8") as handle:
         handle.write("gateway: {port: 0}\n")
