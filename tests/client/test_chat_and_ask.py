@@ -39,6 +39,7 @@ from roost.config.schema import GatewayConfig
 from roost.config.settings import Settings
 from tests.conftest import ConfigWriter, provider_yaml
 from tests.fakes.llm_server import FakeLLM, FakeUsage
+from tests.support.held_llm import held_answers
 from tests.support.roost_run import ROOST, RoostRun, child_env, running_roost
 
 WAIT_S = 30.0
@@ -138,10 +139,13 @@ async def test_a_reply_that_finished_while_disconnected_comes_on_reconnect(
     gateway: tuple[App, GatewayLocation], fake_llm: FakeLLM
 ) -> None:
     app, location = gateway
-    fake_llm.delay(0.5)
-    client = await GatewayClient.connect(location.url, location.token, "away-1")
-    sent = await client.call("chat.send", {"agent": "assistant", "text": "later", "session": "r"})
-    await client.close()
+    with held_answers(fake_llm) as release:
+        client = await GatewayClient.connect(location.url, location.token, "away-1")
+        params = {"agent": "assistant", "text": "later", "session": "r"}
+        sent = await client.call("chat.send", params)
+        await asyncio.to_thread(fake_llm.wait_for_requests, 1, WAIT_S)
+        await client.close()
+        release.set()  # the turn ends while away-1 is gone
     for _ in range(int(WAIT_S / 0.02)):  # until the reply is stored and waits for away-1
         if [d for d in await app.bus.to_target("ws:away-1") if d.last_error]:
             break

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -17,9 +15,9 @@ import pytest
 
 from roost.cli.config_reload import reload_config
 from roost.timing.clock import ManualClock
-from tests.fakes.fake_llm.script import RecordedRequest, ScriptedAnswer
 from tests.fakes.llm_server import FakeLLM
 from tests.scheduler.conftest import START, Harness, SettingsMaker, serving
+from tests.support.held_llm import held_answers
 
 TICK = """\
 tick:
@@ -168,38 +166,21 @@ async def test_run_time_jobs_and_schedules_for_new_agents_wait_for_a_restart(
         )
 
 
-@pytest.fixture
-def held_answers(fake_llm: FakeLLM) -> Iterator[threading.Event]:
-    """The fake LLM answers only once the event is set (set again at the end)."""
-    release = threading.Event()
-
-    def respond(_request: RecordedRequest) -> ScriptedAnswer | None:
-        release.wait(30)
-        return None  # the echo
-
-    fake_llm.responder = respond
-    try:
-        yield release
-    finally:
-        release.set()
-
-
 async def test_a_run_in_progress_finishes_as_it_started(
-    make_settings: SettingsMaker,
-    manual_clock: ManualClock,
-    fake_llm: FakeLLM,
-    held_answers: threading.Event,
+    make_settings: SettingsMaker, manual_clock: ManualClock, fake_llm: FakeLLM
 ) -> None:
-    async with serving(make_settings(TICK.format(prompt="first", chat=1)), manual_clock) as h:
-        await h.advance(timedelta(minutes=15))
-        await asyncio.to_thread(fake_llm.wait_for_requests, 1)
+    tick = TICK.format(prompt="first", chat=1)
+    async with serving(make_settings(tick), manual_clock) as h:
+        with held_answers(fake_llm) as release:
+            await h.advance(timedelta(minutes=15))
+            await asyncio.to_thread(fake_llm.wait_for_requests, 1)
 
-        outcome = await _reload(h, make_settings, TICK.format(prompt="second", chat=2))
+            outcome = await _reload(h, make_settings, TICK.format(prompt="second", chat=2))
 
-        assert outcome["applied"] == ["schedules.tick.prompt", "schedules.tick.deliver"]
-        [running] = await h.runs("tick")
-        assert running.status == "running"
-        held_answers.set()
+            assert outcome["applied"] == ["schedules.tick.prompt", "schedules.tick.deliver"]
+            [running] = await h.runs("tick")
+            assert running.status == "running"
+            release.set()
         [run] = await h.settled_runs("tick", 1)
         assert run.status == "ok"
         await h.advance(timedelta(minutes=15))
