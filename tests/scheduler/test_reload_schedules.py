@@ -7,6 +7,7 @@ progress finishes as it started."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from datetime import timedelta
 from typing import Any
@@ -190,3 +191,21 @@ async def test_a_run_in_progress_finishes_as_it_started(
             ("telegram:1", "echo: first"),
             ("telegram:2", "echo: second"),
         ]
+
+
+async def test_a_paused_job_stays_paused_and_a_rewrite_keeps_what_a_run_end_wrote(
+    make_settings: SettingsMaker, manual_clock: ManualClock
+) -> None:
+    async with serving(make_settings(TICK.format(prompt="p", chat=1)), manual_clock) as h:
+        await h.scheduler.pause("tick")
+        outcome = await _reload(h, make_settings, TICK.format(prompt="q", chat=1))
+        assert outcome["applied"] == ["schedules.tick.prompt"]
+        [job] = await h.scheduler.list_jobs()
+        assert (job.state, job.next_due, job.prompt) == ("paused", None, "q")
+
+        read = await h.scheduler.get_job("tick")
+        await h.scheduler.jobs.update(read.id, consecutive_failures=3)  # a run ended since
+        changed = dataclasses.replace(read, prompt="r")
+        assert await h.scheduler.jobs.write_changes(read, changed) == ["prompt"]
+        now = await h.scheduler.get_job("tick")
+        assert (now.prompt, now.consecutive_failures) == ("r", 3)

@@ -124,13 +124,15 @@ class SchedulerLoop:
         batch is being recorded, so the body may rewrite jobs (and ``reschedule``
         them) without a run being lost or recorded twice.
         """
-        async with self._still:
-            now = self._clock.now()
-            await self.tick()
-            while self._in_flight:
-                await asyncio.wait(list(self._in_flight))
-            yield now
-        self.wake.set()  # plan the next wake with what the body changed
+        try:
+            async with self._still:
+                now = self._clock.now()
+                await self.tick()
+                while self._in_flight:
+                    await asyncio.wait(list(self._in_flight))
+                yield now
+        finally:
+            self.wake.set()  # plan the next wake with what the body changed
 
     async def drain(self, timeout_s: float = 5.0) -> None:
         """On stop: let batches being recorded finish, then cancel what is left.
