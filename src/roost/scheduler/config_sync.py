@@ -65,7 +65,7 @@ class SyncReport:
     changed_keys: list[str] = field(default_factory=list)
     """Config keys that changed a job (``schedules.tick.prompt``), for the reload's outcome."""
     held: list[str] = field(default_factory=list)
-    """Schedules left for a restart, each with why (``schedules.x (agent y is not running yet)``)."""
+    """Schedules left for a restart, with why: ``schedules.x (agent y is not running yet)``."""
     due: dict[int, datetime | None] = field(default_factory=dict)
     """Job id → its fire time now (None: it no longer fires), for every job written."""
     stopped: list[int] = field(default_factory=list)
