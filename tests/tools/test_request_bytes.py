@@ -26,7 +26,7 @@ from tests.conftest import ConfigWriter, provider_yaml
 from tests.fakes.llm_server import FakeLLM
 
 CEILING_BYTES = {"anthropic": 4_600, "openai": 5_000}
-"""Measured 4,587 B and 4,976 B (bench/request_bytes.py) when set."""
+"""Measured 4,546 B and 4,935 B (bench/request_bytes.py) when set."""
 
 
 @pytest.fixture
