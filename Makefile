@@ -33,8 +33,11 @@ typecheck: $(VENV)/.installed-test
 layers: $(VENV)/.installed-test
 	$(BIN)/lint-imports --no-logo
 
+# One test process per core (pytest-xdist); `make test PYTEST_FLAGS=` runs them in one.
+PYTEST_FLAGS ?= -n auto
+
 test: lint typecheck layers
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_FLAGS)
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.run_all

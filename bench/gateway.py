@@ -5,13 +5,15 @@ Figures (issue #3 targets in brackets):
   starts on a new home (the database created) each followed by a restart on the same
   home: a 24/7 service restarts far more often than it is installed
 - WebSocket round trip of a `chat.send` turn in one session, median and p95 [<= 10 ms],
-  and Roost's share: round trip minus the provider call as the ledger timed it
+  and Roost's share: round trip minus the provider call as the ledger timed it; and the CPU
+  time `roost run` used per turn meanwhile (steady on a busy machine, where wall-clock
+  figures are not: compare builds with it, ``--src`` running another checkout's sources)
 - turns per second with 50 concurrent sessions
 - resident memory idle with 10 agents once the warm-up (SDK, prices, metrics) is done
   [<= 60 MB before the warm-up existed], and its growth after 10,000 turns [<= 10 MB]
 
     python -m bench.gateway [--turns 1000] [--sessions 50] [--soak 10000] [--starts 5]
-                            [--provider anthropic|openai]
+                            [--provider anthropic|openai] [--src PATH/src]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import signal
 import sqlite3
@@ -28,7 +31,7 @@ import sys
 import textwrap
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -38,6 +41,7 @@ from bench.common import REPO, emit, fake_llm_process, roost_home, summary
 
 TOKEN = "bench-token"
 AGENTS = 10
+RTT_WARM_UP = 20
 
 
 PROVIDER_LINES = {
@@ -123,6 +127,13 @@ def _wait_for_warm_up(http: str) -> None:
     raise RuntimeError("the warm-up did not finish within 60 s")
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used: unlike a wall-clock time, hardly
+    moved by other processes sharing the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -165,10 +176,14 @@ async def _connect(ws_url: str, client: str) -> Client:
     return Client(ws)
 
 
-async def _round_trips(ws_url: str, turns: int) -> list[float]:
+async def _round_trips(
+    ws_url: str, turns: int, warm: Callable[[], None] = lambda: None
+) -> list[float]:
+    """``turns`` round trips after a few unmeasured ones; ``warm`` is called between."""
     client = await _connect(ws_url, "bench-rtt")
-    for _ in range(20):  # warm-up: connections, prepared statements, caches
+    for _ in range(RTT_WARM_UP):  # connections, prepared statements, caches, the SDK
         await client.turn("agent0", "rtt", "warm up")
+    warm()
     samples = [(await client.turn("agent0", "rtt", "ping"))[0] for _ in range(turns)]
     await client.ws.close()
     return samples
@@ -226,6 +241,12 @@ def main() -> None:
         "--starts", type=int, default=5, help="start-ups timed, fresh and again (median)"
     )
     parser.add_argument(
+        "--src",
+        type=Path,
+        default=REPO / "src",
+        help="the Roost sources `roost run` runs (another checkout's, to compare builds)",
+    )
+    parser.add_argument(
         "--provider",
         choices=sorted(PROVIDER_LINES),
         default="anthropic",
@@ -234,14 +255,21 @@ def main() -> None:
     args = parser.parse_args()
     with fake_llm_process() as url, roost_home(url) as (directory, env):
         _config(directory, url, args.provider)
-        env = {**env, "PYTHONPATH": str(REPO / "src")}
+        src = args.src.resolve()
+        if src != REPO / "src":  # compiled ahead, as roost_home did ours
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], check=True)
+        env = {**env, "PYTHONPATH": str(src)}
         fresh, again = _start_ups(directory, env, max(1, args.starts))
         shutil.rmtree(directory / "home")
         with roost_run(directory, env) as (process, http, _):
             ws_url = http.replace("http://", "ws://") + "/ws"
             _wait_for_warm_up(http)
             idle_mb = _rss_mb(process.pid)
-            rtt = asyncio.run(_round_trips(ws_url, args.turns))
+            cpu_before: list[float] = []
+            rtt = asyncio.run(
+                _round_trips(ws_url, args.turns, lambda: cpu_before.append(_cpu_s(process.pid)))
+            )
+            cpu_ms = (_cpu_s(process.pid) - cpu_before[0]) * 1000 / len(rtt)
             provider_ms = _provider_ms(directory / "home" / "roost.db", "rtt")
             rate = asyncio.run(_throughput(ws_url, args.sessions, max(1, args.turns // 10)))
             after_warm_mb = _rss_mb(process.pid)
@@ -257,6 +285,7 @@ def main() -> None:
         "round_trip_ms": rtt_ms,
         "provider_call_median_ms": provider_ms,
         "roost_share_median_ms": round(rtt_ms["median"] - provider_ms, 3),
+        "roost_cpu_ms_per_turn": round(cpu_ms, 3),
         "turns_per_s_concurrent": round(rate, 1),
         "concurrent_sessions": args.sessions,
         "rss_idle_mb": round(idle_mb, 1),
@@ -273,7 +302,8 @@ def main() -> None:
         f"{restart_s:.2f} s on restart "
         f"(medians of {len(fresh)}; target <= 0.5); chat.send round trip "
         f"median {rtt_ms['median']:.1f} ms, p95 {rtt_ms['p95']:.1f} ms over {len(rtt)} turns "
-        f"(target <= 10; provider call {provider_ms:.1f} ms of it); {rate:.0f} turns/s with "
+        f"(target <= 10; provider call {provider_ms:.1f} ms of it; roost run's CPU "
+        f"{cpu_ms:.2f} ms a turn); {rate:.0f} turns/s with "
         f"{args.sessions} concurrent sessions; RSS after warm-up {idle_mb:.1f} MB with "
         f"{AGENTS} agents "
         f"(target <= 60), {soak_mb:.1f} MB after {soak_each * args.sessions} more turns "

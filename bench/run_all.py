@@ -14,6 +14,8 @@ from bench.common import REPO
 BENCHMARKS = [
     "ask_cold",
     "ask_via_gateway",
+    "gateway",
+    "rss",
     "request_bytes",
     "tool_round",
     "install_size",

@@ -58,6 +58,9 @@ class ScriptedProvider:
         self.seconds.append(time.perf_counter() - started)
         return found
 
+    async def warm_up(self) -> None:
+        """Nothing to import or build: the answers are scripted."""
+
     async def aclose(self) -> None:
         return None
 

@@ -62,6 +62,9 @@ class TimedProvider:
             if self.seconds is not None:
                 self.seconds.append(time.perf_counter() - started)
 
+    async def warm_up(self) -> None:
+        await self._inner.warm_up()
+
     async def aclose(self) -> None:
         await self._inner.aclose()
 

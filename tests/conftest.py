@@ -14,6 +14,7 @@ from roost.app import App
 from roost.config.loader import load_settings
 from roost.config.settings import Settings
 from tests.fakes.llm_server import FakeLLM, running_fake_llm
+from tests.fakes.telegram import FakeTelegram, running_fake_telegram
 
 _ROOST_ENV = (
     "ANTHROPIC_API_KEY",
@@ -63,6 +64,21 @@ def fake_llm(fake_llm_server: FakeLLM) -> Iterator[FakeLLM]:
     fake_llm_server.reset()
     yield fake_llm_server
     fake_llm_server.reset()
+
+
+@pytest.fixture(scope="session")
+def fake_telegram_server() -> Iterator[FakeTelegram]:
+    """The fake Bot API, started once (on port 0) for every test that talks to Telegram."""
+    with running_fake_telegram() as server:
+        yield server
+
+
+@pytest.fixture
+def fake(fake_telegram_server: FakeTelegram) -> Iterator[FakeTelegram]:
+    """The fake Bot API, emptied before and after the test."""
+    fake_telegram_server.reset()
+    yield fake_telegram_server
+    fake_telegram_server.reset()
 
 
 def provider_yaml(fake: FakeLLM) -> str:

@@ -19,9 +19,10 @@ from roost.store import backup as backup_module
 from roost.store.backup import BackupError, check, restore
 from roost.store.database import Database, StoreError
 from roost.store.tables import SCHEMA_REVISION
-from tests.client.test_chat_and_ask import roost, running_roost
+from tests.client.test_chat_and_ask import roost
 from tests.conftest import ConfigWriter, provider_yaml
 from tests.fakes.llm_server import FakeLLM
+from tests.support.roost_run import running_roost
 
 OLDEST = "0001"
 

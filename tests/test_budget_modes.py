@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from roost.app import App
+from roost.builtin_features import gateway_feature
 from roost.config.loader import load_settings
 from roost.config.schema import BudgetConfig
 from roost.ledger.budget import BudgetGuard
@@ -220,7 +221,7 @@ async def run(*command: str) -> subprocess.CompletedProcess[str]:
     return await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True)
 
 
-async def test_budget_set_persists_applies_at_once_and_yields_to_a_file_change(
+async def test_budget_set_goes_through_the_running_gateway_else_the_store(
     fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
     import sys
@@ -229,23 +230,25 @@ async def test_budget_set_persists_applies_at_once_and_yields_to_a_file_change(
         return write_config(
             provider_yaml(fake_llm)
             + f"""home: {tmp_path / "home"}
+gateway: {{port: 0, token: budget-test-token}}
 agents:
   assistant: {{model: claude/claude-haiku-4-5, budget: {{daily_usd: {daily}}}}}
 """
         )
 
     configure(5)
-    app = App(load_settings(tmp_path / "roost.yaml", env=os.environ))
-    await app.start()
+    app = App(load_settings(tmp_path / "roost.yaml", env=os.environ), [gateway_feature])
+    await app.start(recover=True)  # as `roost run`: its features (the gateway) serve
+    roost = [sys.executable, "-m", "roost", "budget"]
     try:
         await app.ledger.record(
             CallRecord("assistant", "s", "claude", "claude-haiku-4-5", QUARTER, 1)
         )
-        assert (await app.ask("assistant", "hi", "b")).ok
-        roost = [sys.executable, "-m", "roost", "budget"]
+        assert (await app.ask("assistant", "hi", "b")).ok  # the caps are now in memory
         changed = await run(*roost, "set", "assistant", "daily", "0.25")
         assert changed.returncode == 0, changed.stderr
         assert "agents.assistant.budget.daily_usd is now $0.25" in changed.stdout
+        assert "applied by the running Roost" in changed.stdout
         refused = await app.ask("assistant", "again", "b")  # the running process, at once
         assert refused.status == "over_budget" and "$0.25 daily budget" in refused.text
         shown = await run(*roost, "--json")
@@ -253,13 +256,18 @@ agents:
         for bad in (["nobody", "daily", "1"], ["assistant", "weekly", "1"], ["all", "daily", "-1"]):
             wrong = await run(*roost, "set", *bad)
             assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+        await _refused_over_the_gateway(app)
     finally:
         await app.stop(grace_s=1)
-    # A restart keeps the override while the file still says 5 ...
+    # Nothing runs: the store is written, and the next start applies it.
+    stored = await run(*roost, "set", "assistant", "daily", "0.2")
+    assert stored.returncode == 0, stored.stderr
+    assert "stored" in stored.stdout and "applied by the running Roost" not in stored.stdout
     restarted = App(load_settings(tmp_path / "roost.yaml", env=os.environ))
     await restarted.start()
     try:
-        assert (await restarted.ask("assistant", "still?", "b")).status == "over_budget"
+        refused = await restarted.ask("assistant", "still?", "b")
+        assert refused.status == "over_budget" and "$0.20 daily budget" in refused.text
     finally:
         await restarted.stop(grace_s=1)
     # ... and the file wins once it changes that key.
@@ -268,9 +276,35 @@ agents:
     await edited.start()
     try:
         assert (await edited.ask("assistant", "now?", "b")).ok
-        assert [s.limit_usd for s in await edited.budget.statuses("assistant")] == [6.0]
+        caps = {s.scope: s.limit_usd for s in await edited.budget.statuses("assistant")}
+        assert caps == {"agent assistant": 6.0, "all agents": 40.0}  # the file has no overall
     finally:
         await edited.stop(grace_s=1)
+
+
+async def _refused_over_the_gateway(app: App) -> None:
+    """budget.set itself refuses what the CLI refuses before sending (another client may)."""
+    from roost.client.errors import GatewayCallError
+    from roost.client.gateway_client import GatewayClient
+    from roost.client.location import locate
+
+    location = locate(app.settings)
+    assert location is not None
+    client = await GatewayClient.connect(location.url, location.token)
+    try:
+        for params, says in (
+            ({"agent": "nobody", "period": "daily", "usd": 1}, "unknown agent 'nobody'"),
+            ({"agent": "all", "period": "daily", "usd": -1}, "a cap is a positive number"),
+            ({"agent": "all", "period": "weekly", "usd": 1}, "period"),
+        ):
+            with pytest.raises(GatewayCallError) as refused:
+                await client.call("budget.set", params)
+            assert refused.value.code == "bad_request" and says in refused.value.message
+        done = await client.call("budget.set", {"agent": "all", "period": "monthly", "usd": 40})
+        assert done == {"config_key": "budget.monthly_usd", "usd": 40.0}
+    finally:
+        await client.close()
+    assert [s.limit_usd for s in await app.budget.statuses() if s.scope == "all agents"] == [40.0]
 
 
 async def test_downgrade_counts_the_fallbacks_among_the_configured_models(

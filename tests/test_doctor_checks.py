@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Annotated
 
 import pytest
+import typer
+from typer.testing import CliRunner
 
 from roost.cli import doctor_checks
+from roost.cli.common import CliState
 from roost.cli.doctor_checks import Result, feature_checks
+from roost.cli.telegram_cmds import doctor
 from roost.config.settings import Settings
 from roost.store import memory as memory_store
-from tests.conftest import ConfigWriter
+from tests.conftest import ConfigWriter, provider_yaml
 from tests.fakes.llm_server import FakeLLM
 from tests.gateway.test_doctor import run_doctor
 
@@ -78,7 +84,6 @@ async def test_memory_without_fts5_is_a_warning(
     from roost.tools.memory import doctor_checks as memory_checks
 
     assert memory_checks(settings) == []  # no agent uses memory
-    import dataclasses
 
     agents = dict(settings.agents)
     agents["coder"] = dataclasses.replace(agents["coder"], tools=("recall",))
@@ -88,3 +93,69 @@ async def test_memory_without_fts5_is_a_warning(
     [(ok, text)] = memory_checks(using)
     assert ok is None and text.startswith("memory (coder): this Python's sqlite3 has no FTS5")
     assert memory_store.sqlite_has_fts5()  # the real library, for the record
+
+
+def _doctor_output(write_config: ConfigWriter, fake_llm: FakeLLM, home: Path, agents: str) -> str:
+    config = write_config(provider_yaml(fake_llm) + f"home: {home}\nagents:\n{agents}")
+    app = typer.Typer()
+
+    @app.callback()
+    def root(ctx: typer.Context, config: Annotated[Path, typer.Option("--config")]) -> None:
+        ctx.obj = CliState(config, False)
+
+    app.command("doctor")(doctor)
+    result = CliRunner().invoke(app, ["--config", str(config), "doctor"])
+    assert result.exit_code == 0, result.output  # warnings, not failures
+    return result.output
+
+
+def test_doctor_warns_about_an_agent_allowed_to_fetch_private_hosts(
+    write_config: ConfigWriter, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    output = _doctor_output(
+        write_config,
+        fake_llm,
+        tmp_path / "home",
+        "  reader: {model: claude/claude-haiku-4-5, tools: [http_fetch],"
+        " fetch: {allow_private: [nas.local, 10.0.0.0/8]}}\n"
+        "  lister: {model: claude/claude-haiku-4-5, tools: [read_file],"
+        " fetch: {allow_private: [nas.local]}}\n"
+        "  public: {model: claude/claude-haiku-4-5, tools: [http_fetch]}\n",
+    )
+    assert (
+        "! agents.reader.fetch.allow_private: http_fetch may reach private hosts "
+        "(nas.local, 10.0.0.0/8); what the agent reads can make it fetch them"
+    ) in output
+    # Without http_fetch the allowance opens nothing; a public-only agent is fine.
+    assert "agents.lister" not in output and "agents.public" not in output
+
+
+def test_doctor_names_loopback_and_metadata_in_an_allowance(
+    write_config: ConfigWriter, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    output = _doctor_output(
+        write_config,
+        fake_llm,
+        tmp_path / "home",
+        "  wide: {model: claude/claude-haiku-4-5, tools: [http_fetch],"
+        " fetch: {allow_private: ['0.0.0.0/0']}}\n"
+        "  local: {model: claude/claude-haiku-4-5, tools: [http_fetch],"
+        " fetch: {allow_private: [localhost, '[::1]', 192.168.1.10]}}\n",
+    )
+    assert "agents.wide.fetch.allow_private: http_fetch may reach private hosts (0.0.0.0/0)" in (
+        output
+    )
+    assert "— including a cloud metadata address and this machine (loopback)" in output
+    assert "(localhost, [::1], 192.168.1.10); what the agent reads can make it fetch them — " in (
+        output.replace("\n", " ")
+    )
+
+
+def test_no_private_fetch_is_a_pass(settings: Settings) -> None:
+    from roost.web.doctor import fetch_checks
+
+    assert fetch_checks(settings) == []  # no agent fetches
+    agents = dict(settings.agents)
+    agents["coder"] = dataclasses.replace(agents["coder"], tools=("http_fetch",))
+    using = dataclasses.replace(settings, agents=agents)
+    assert fetch_checks(using) == [(True, "http_fetch: public addresses only, for every agent")]

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from roost.gateway.discovery import read_endpoint
-from tests.client.test_chat_and_ask import running_roost
 from tests.conftest import ConfigWriter, provider_yaml
 from tests.fakes.llm_server import FakeLLM
+from tests.support.roost_run import running_roost
 
 SECRET = "sk-doctor-secret-key-1234"
 

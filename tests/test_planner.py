@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -157,5 +158,63 @@ agents:
         text=True,
     )
     assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "agent 'plain' has no planner model" in refused.stderr
+    assert not fake_llm.requests
+
+
+@pytest.fixture
+async def planning_gateway(
+    fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path
+) -> AsyncIterator[App]:
+    """The planning agents in a running App with its gateway (as `roost run` serves them)."""
+    from roost.builtin_features import gateway_feature
+
+    path = write_config(
+        provider_yaml(fake_llm)
+        + f"""home: {tmp_path / "home"}
+gateway: {{port: 0, token: planner-test-token}}
+agents:
+  assistant: {{model: claude/claude-haiku-4-5, planner_model: gpt/gpt-5}}
+  plain: {{model: claude/claude-haiku-4-5}}
+"""
+    )
+    app = App(load_settings(path, env=os.environ), [gateway_feature])
+    await app.start(recover=True)
+    yield app
+    await app.stop(grace_s=1)
+
+
+async def _roost(*args: str) -> subprocess.CompletedProcess[str]:
+    """A CLI command, off the event loop (the App under test keeps serving)."""
+    import asyncio
+    import sys
+
+    command = [sys.executable, "-m", "roost", *args]
+    return await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True)
+
+
+async def test_ask_planner_goes_through_the_gateway_as_chat_send_planner(
+    planning_gateway: App, fake_llm: FakeLLM
+) -> None:
+    asked = await _roost("--verbose", "ask", "assistant", "think hard", "--planner", "--json")
+    assert asked.returncode == 0, asked.stderr
+    assert "via gateway" in asked.stderr  # the turn ran in the serving process
+    assert json.loads(asked.stdout)["text"] == "echo: think hard"
+    request = fake_llm.last_request
+    assert request.api == "openai" and request.body["model"] == "gpt-5"
+    assert list(await planning_gateway.ledger.totals_by("role")) == ["planner"]
+    routine = await _roost("ask", "assistant", "and now?", "--json")  # no flag: routine
+    assert routine.returncode == 0, routine.stderr
+    assert fake_llm.last_request.body["model"] == "claude-haiku-4-5"
+    roles = await planning_gateway.ledger.totals_by("role")
+    assert roles["planner"].calls == 1 and roles["routine"].calls == 1
+
+
+async def test_chat_send_planner_on_an_agent_without_one_is_a_bad_request(
+    planning_gateway: App, fake_llm: FakeLLM
+) -> None:
+    refused = await _roost("--verbose", "ask", "plain", "hi", "--planner")
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "via gateway" in refused.stderr
     assert "agent 'plain' has no planner model" in refused.stderr
     assert not fake_llm.requests

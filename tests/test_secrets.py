@@ -4,10 +4,11 @@ file and database row is searched for them.
 `roost run` runs as a child process (gateway, Telegram on the fake Bot API, scheduler)
 with an Anthropic key from the environment, an OpenAI key in the config (through a
 ``${VAR}``), a bot token and a gateway token. It serves a Telegram message whose turn
-uses a tool, a job run, two failing model calls whose error bodies echo the key (as
-some APIs do), the CLI's --json outputs and `roost doctor`, /healthz and /metrics. (MCP
-server headers are not in this branch yet: the MCP feature adds its header value to
-SECRETS.)
+uses tools (a file and a streamable-HTTP MCP server's, called with a secret header),
+a job run, two failing model calls whose error bodies echo the key (as some APIs do),
+an MCP server that refuses its header and quotes the token in its 401, the CLI's --json
+outputs (`roost mcp list --json` among them) and `roost doctor` (which starts the MCP
+servers too), /healthz and /metrics.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,7 +40,38 @@ SECRETS = {
     "openai api key (in the config, through ${VAR})": "sk-SECRET-openai-8b2f6a0c3d5e",
     "telegram bot token": "987654321:SECRETbotTOKEN-AAbbCCddEEff",
     "gateway token": "SECRET-gateway-token-0123456789abcdef0123",
+    "mcp server header (through ${VAR})": "mcp-hdr-SECRET-web-6a1f0c9d3e",
+    "mcp header a server refuses (and quotes)": "mcp-hdr-SECRET-locked-2b7e5d",
 }
+REFUSED_MCP_HEADER = "mcp header a server refuses (and quotes)"
+MCP_SERVER = Path(__file__).parent / "mcp" / "mcp_test_server.py"
+
+
+@pytest.fixture
+def mcp_url(tmp_path: Path) -> Iterator[str]:
+    """The MCP test server over streamable HTTP, wanting the web header's token, and
+    quoting a refused token back in its 401 (as some APIs do)."""
+    env = dict(
+        os.environ,
+        MCP_TEST_TOKEN=SECRETS["mcp server header (through ${VAR})"],
+        MCP_TEST_ECHO_REFUSED="1",
+    )
+    with (tmp_path / "mcp-server.log").open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(MCP_SERVER), "http"],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env=env,
+        )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), url
+        yield url
+    finally:
+        process.kill()
+        process.wait()
 
 
 @pytest.fixture
@@ -48,7 +81,7 @@ def fake_telegram() -> Iterator[FakeTelegram]:
 
 
 @pytest.fixture
-def home(tmp_path: Path, fake_llm: FakeLLM, fake_telegram: FakeTelegram) -> Path:
+def home(tmp_path: Path, fake_llm: FakeLLM, fake_telegram: FakeTelegram, mcp_url: str) -> Path:
     config = tmp_path / "roost.yaml"
     config.write_text(
         textwrap.dedent(
@@ -70,8 +103,16 @@ def home(tmp_path: Path, fake_llm: FakeLLM, fake_telegram: FakeTelegram) -> Path
             agents:
               assistant:
                 model: claude/claude-haiku-4-5
-                tools: [read_file, write_file, remember, recall, notify_owner]
+                tools: [read_file, write_file, remember, recall, notify_owner, "mcp:web",
+                        "mcp:locked"]
               coder: {{model: gpt/gpt-5-mini}}
+            mcp_servers:
+              web:
+                url: "{mcp_url}"
+                headers: {{Authorization: "Bearer ${{TEST_MCP_TOKEN}}"}}
+              locked:
+                url: "{mcp_url}"
+                headers: {{Authorization: "Bearer {SECRETS[REFUSED_MCP_HEADER]}"}}
             schedules:
               nightly: {{every: 24h, agent: assistant, prompt: "the nightly summary"}}
             """
@@ -85,6 +126,7 @@ def _env() -> dict[str, str]:
         os.environ,
         ANTHROPIC_API_KEY=SECRETS["anthropic api key (from ANTHROPIC_API_KEY)"],
         TEST_OPENAI_KEY=SECRETS["openai api key (in the config, through ${VAR})"],
+        TEST_MCP_TOKEN=SECRETS["mcp server header (through ${VAR})"],
     )
 
 
@@ -139,8 +181,13 @@ def test_no_secret_appears_in_any_output_log_or_row(
             assert child.poll() is None, child.communicate()
             assert time.monotonic() < deadline, "roost run did not start"
             time.sleep(0.05)
-        # A Telegram message whose turn calls a tool.
+        servers = _mcp_servers_when_settled(endpoint.http_url)
+        assert servers["web"]["state"] == "ready", servers
+        assert servers["locked"]["state"] == "failed", servers
+        assert servers["locked"]["last_error"]  # refused (its 401 quotes the token)
+        # A Telegram message whose turn calls a file tool and the MCP server's.
         fake_llm.tool_call("read_file", {"path": "notes.md"})
+        fake_llm.tool_call("web__echo", {"text": "over http"})
         fake_llm.reply("Your notes say: buy milk")
         fake_telegram.send_text(OWNER, "what do my notes say?")
         fake_telegram.wait_until(lambda: len(fake_telegram.sent) >= 1, WAIT_S)
@@ -160,6 +207,7 @@ def test_no_secret_appears_in_any_output_log_or_row(
             ("sessions", "--json"),
             ("jobs", "list", "--json"),
             ("jobs", "runs", "nightly", "--json"),
+            ("mcp", "list", "--json"),
             ("history", "assistant", "--json"),
             ("doctor",),
         ):
@@ -173,12 +221,14 @@ def test_no_secret_appears_in_any_output_log_or_row(
         outputs["roost run stdout"], outputs["roost run stderr"] = stdout, stderr
     outputs["telegram messages"] = json.dumps([m.visible_text for m in fake_telegram.sent])
     assert "buy milk" in outputs["telegram messages"]
+    assert '"state": "ready"' in outputs["mcp list --json"]
     for path in sorted(home.rglob("*")):
         if path.is_file():
             outputs[f"file {path.relative_to(home)}"] = path.read_bytes().decode("latin-1")
     rows = _database_rows(home / "roost.db")
     outputs["database rows"] = "\n".join(rows)
     assert any("the nightly summary" in row for row in rows)  # the rows were all read
+    assert any("echo: over http" in row for row in rows)  # the MCP call was made and stored
     leaks = [
         f"{secret_name} in {where}"
         for where, text in outputs.items()
@@ -186,6 +236,19 @@ def test_no_secret_appears_in_any_output_log_or_row(
         if secret in text
     ]
     assert leaks == [], "\n".join(leaks)
+
+
+def _mcp_servers_when_settled(http_url: str) -> dict[str, Any]:
+    """The MCP servers' states from /healthz, once each has tried to start (they start
+    after `roost run` is ready, so as not to delay it)."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        health = json.loads(_get(f"{http_url}/healthz"))
+        servers: dict[str, Any] = health["components"]["mcp"]["servers"]
+        if all(server["state"] not in {"stopped", "starting"} for server in servers.values()):
+            return servers
+        assert time.monotonic() < deadline, f"MCP servers still starting: {servers}"
+        time.sleep(0.05)
 
 
 def _run_output(*args: str) -> str:

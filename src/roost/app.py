@@ -124,6 +124,9 @@ class App:
         self._serving = AsyncExitStack()
         self.warmed_up: asyncio.Task[None] | None = None
         """The warm-up started by ``start(recover=True)`` (``roost.agents.warm_up``)."""
+        self._warm_up_due = False
+        """``start(recover=True)`` began: the warm-up comes once the features serve (until
+        then /healthz says ``pending``, not nothing, which a client would read as done)."""
 
     def _wire(self, features: Sequence[Feature]) -> None:
         """Plug in the features' delivery channels (their finishers the router reads
@@ -164,6 +167,7 @@ class App:
                 )
         self._start_agents()
         if recover:
+            self._warm_up_due = True
             await self.router.recover()
             for feature in self.features:
                 await self._serving.enter_async_context(_serving(feature))
@@ -315,6 +319,8 @@ class App:
             components["providers"] = self.breakers.health()
         if self.warmed_up is not None:
             components["warm_up"] = {"state": "done" if self.warmed_up.done() else "running"}
+        elif self._warm_up_due:
+            components["warm_up"] = {"state": "pending"}
         for feature in self.features:
             component = feature.health()
             if component is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Iterator
 
 import pytest
 from pydantic import SecretStr
@@ -14,7 +13,7 @@ from roost.channels.telegram.service import TelegramService
 from roost.config.schema import TelegramConfig
 from tests.approvals.conftest import Roost, RoostFactory, tool_results
 from tests.fakes.llm_server import FakeLLM
-from tests.fakes.telegram import FakeTelegram, SentMessage, running_fake_telegram
+from tests.fakes.telegram import FakeTelegram, SentMessage
 
 OWNER = 111
 STRANGER = 666
@@ -24,19 +23,6 @@ WITHIN = 20.0
 @pytest.fixture(autouse=True)
 def _quiet_ptb_retry_after_warning() -> None:
     warnings.filterwarnings("ignore", "(?s).*attribute `retry_after`", PTBDeprecationWarning)
-
-
-@pytest.fixture(scope="module")
-def fake_telegram_server() -> Iterator[FakeTelegram]:
-    with running_fake_telegram() as server:
-        yield server
-
-
-@pytest.fixture
-def fake(fake_telegram_server: FakeTelegram) -> Iterator[FakeTelegram]:
-    fake_telegram_server.reset()
-    yield fake_telegram_server
-    fake_telegram_server.reset()
 
 
 async def start(start_roost: RoostFactory, fake: FakeTelegram) -> Roost:

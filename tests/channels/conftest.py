@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -18,7 +18,7 @@ from roost.config.schema import TelegramConfig
 from roost.config.settings import Settings
 from roost.features import FeatureFactory
 from roost.testing import settled
-from tests.fakes.telegram import FakeTelegram, SentMessage, running_fake_telegram
+from tests.fakes.telegram import FakeTelegram, SentMessage
 
 OWNER = 111
 TIMEOUT = 10.0
@@ -28,19 +28,6 @@ TIMEOUT = 10.0
 def _quiet_ptb_retry_after_warning() -> None:
     # PTB 22 warns inside its own RetryAfter constructor; the channel reads either form.
     warnings.filterwarnings("ignore", "(?s).*attribute `retry_after`", PTBDeprecationWarning)
-
-
-@pytest.fixture(scope="session")
-def fake_telegram_server() -> Iterator[FakeTelegram]:
-    with running_fake_telegram() as server:
-        yield server
-
-
-@pytest.fixture
-def fake(fake_telegram_server: FakeTelegram) -> Iterator[FakeTelegram]:
-    fake_telegram_server.reset()
-    yield fake_telegram_server
-    fake_telegram_server.reset()
 
 
 def telegram_config(fake: FakeTelegram, **overrides: Any) -> TelegramConfig:

@@ -16,7 +16,6 @@ import sys
 import textwrap
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,11 +37,11 @@ from roost.client.gateway_client import (
 from roost.config.loader import load_settings
 from roost.config.schema import GatewayConfig
 from roost.config.settings import Settings
-from roost.gateway.discovery import read_endpoint
 from tests.conftest import ConfigWriter, provider_yaml
 from tests.fakes.llm_server import FakeLLM, FakeUsage
+from tests.support.held_llm import held_answers
+from tests.support.roost_run import ROOST, RoostRun, child_env, running_roost
 
-ROOST = [sys.executable, "-m", "roost"]
 WAIT_S = 30.0
 FINAL = ("chat.reply", "chat.error")
 
@@ -140,10 +139,13 @@ async def test_a_reply_that_finished_while_disconnected_comes_on_reconnect(
     gateway: tuple[App, GatewayLocation], fake_llm: FakeLLM
 ) -> None:
     app, location = gateway
-    fake_llm.delay(0.5)
-    client = await GatewayClient.connect(location.url, location.token, "away-1")
-    sent = await client.call("chat.send", {"agent": "assistant", "text": "later", "session": "r"})
-    await client.close()
+    with held_answers(fake_llm) as release:
+        client = await GatewayClient.connect(location.url, location.token, "away-1")
+        params = {"agent": "assistant", "text": "later", "session": "r"}
+        sent = await client.call("chat.send", params)
+        await asyncio.to_thread(fake_llm.wait_for_requests, 1, WAIT_S)
+        await client.close()
+        release.set()  # the turn ends while away-1 is gone
     for _ in range(int(WAIT_S / 0.02)):  # until the reply is stored and waits for away-1
         if [d for d in await app.bus.to_target("ws:away-1") if d.last_error]:
             break
@@ -254,55 +256,59 @@ def roost(
     )
 
 
-@pytest.fixture
-def config(fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path) -> Path:
-    return write_config(
-        provider_yaml(fake_llm)
-        + textwrap.dedent(
-            f"""\
-            home: {tmp_path / "home"}
-            gateway: {{port: 0}}
-            agents:
-              assistant: {{model: claude/claude-haiku-4-5}}
-              coder: {{model: gpt/gpt-5-mini}}
-            """
-        )
+def _config_text(fake_llm: FakeLLM, home: Path) -> str:
+    return provider_yaml(fake_llm) + textwrap.dedent(
+        f"""\
+        home: {home}
+        gateway: {{port: 0}}
+        agents:
+          assistant: {{model: claude/claude-haiku-4-5}}
+          coder: {{model: gpt/gpt-5-mini}}
+        """
     )
-
-
-@contextmanager
-def running_roost(home: Path) -> Iterator[str]:
-    """`roost run` in a child process; yields its gateway's WebSocket URL."""
-    process = subprocess.Popen(
-        [*ROOST, "run"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ),
-    )
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while (endpoint := read_endpoint(home)) is None or endpoint.pid != process.pid:
-            if process.poll() is not None:
-                assert process.stderr is not None
-                pytest.fail(f"roost run exited {process.returncode}: {process.stderr.read()}")
-            assert time.monotonic() < deadline, "roost run did not write gateway.json"
-            time.sleep(0.05)
-        yield endpoint.ws_url
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 @pytest.fixture
-def roost_run(config: Path, tmp_path: Path) -> Iterator[str]:
-    with running_roost(tmp_path / "home") as url:
-        yield url
+def config(fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path) -> Path:
+    return write_config(_config_text(fake_llm, tmp_path / "home"))
+
+
+@pytest.fixture(scope="module")
+def shared_config(fake_llm_server: FakeLLM, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The config of the module's shared `roost run`, in a directory of its own."""
+    directory = tmp_path_factory.mktemp("shared-roost-run")
+    path = directory / "roost.yaml"
+    path.write_text(_config_text(fake_llm_server, directory / "home"), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def shared_roost_run(shared_config: Path) -> Iterator[RoostRun]:
+    """One `roost run` for the tests that only talk to it (each in a session of its own):
+    starting and stopping one costs seconds on a busy machine."""
+    directory = shared_config.parent
+    env = child_env(directory / "user-home")
+    with running_roost(directory / "home", cwd=directory, env=env) as run:
+        yield run
+
+
+@pytest.fixture
+def roost_run(
+    shared_roost_run: RoostRun, shared_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The shared `roost run`'s WebSocket URL; the test's commands run beside it (its
+    directory, so they find its config). Tests that change or stop the process, or count
+    what all of them did, start their own (``running_roost``)."""
+    monkeypatch.chdir(shared_config.parent)
+    monkeypatch.setenv("HOME", str(shared_config.parent / "user-home"))
+    return shared_roost_run.ws_url
+
+
+@pytest.fixture
+def own_roost_run(config: Path, tmp_path: Path) -> Iterator[str]:
+    """A `roost run` for this test alone."""
+    with running_roost(tmp_path / "home") as run:
+        yield run.ws_url
 
 
 def test_ask_goes_through_the_running_gateway(roost_run: str, fake_llm: FakeLLM) -> None:
@@ -319,9 +325,10 @@ def test_ask_goes_through_the_running_gateway(roost_run: str, fake_llm: FakeLLM)
 
 
 def test_ask_through_the_gateway_loads_no_model_sdk_store_or_pydantic(
-    roost_run: str, config: Path
+    roost_run: str, shared_config: Path
 ) -> None:
-    result = roost("-X", "importtime", "--config", str(config), "-v", "ask", "coder", "hi")
+    config = str(shared_config)
+    result = roost("-X", "importtime", "--config", config, "-v", "ask", "coder", "hi")
     assert result.returncode == 0 and result.stdout == "echo: hi\n", result.stderr
     assert "via gateway" in result.stderr
     imported = {
@@ -376,11 +383,11 @@ def test_ask_failures_through_the_gateway_exit_like_in_process(
 
 
 def test_ctrl_c_cancels_the_turn_in_the_gateway(
-    roost_run: str, fake_llm: FakeLLM, tmp_path: Path
+    roost_run: str, fake_llm: FakeLLM, shared_config: Path
 ) -> None:
     fake_llm.delay(30)
     process = subprocess.Popen(
-        [*ROOST, "ask", "assistant", "take your time"],
+        [*ROOST, "ask", "assistant", "take your time", "--session", "ctrl-c"],
         stderr=subprocess.PIPE,
         text=True,
         env=dict(os.environ),
@@ -395,16 +402,22 @@ def test_ctrl_c_cancels_the_turn_in_the_gateway(
     finally:
         if process.poll() is None:
             process.kill()
-    database = sqlite3.connect(tmp_path / "home" / "roost.db")
+    database = sqlite3.connect(shared_config.parent / "home" / "roost.db")
     try:
         deadline = time.monotonic() + WAIT_S
-        while (statuses := [r[0] for r in database.execute("SELECT status FROM turns")]) != [
-            "interrupted"
-        ]:
+        while (statuses := _turn_statuses(database, "ctrl-c")) != ["interrupted"]:
             assert time.monotonic() < deadline, statuses
             time.sleep(0.05)
     finally:
         database.close()
+
+
+def _turn_statuses(database: sqlite3.Connection, session: str) -> list[str]:
+    query = (
+        "SELECT turns.status FROM turns JOIN sessions ON sessions.id = turns.session_id "
+        "WHERE sessions.key = ? ORDER BY turns.id"
+    )
+    return [row[0] for row in database.execute(query, (session,))]
 
 
 def test_ask_without_a_gateway_runs_in_process(config: Path, fake_llm: FakeLLM) -> None:
@@ -414,7 +427,8 @@ def test_ask_without_a_gateway_runs_in_process(config: Path, fake_llm: FakeLLM) 
     assert "in-process (no gateway running)" in result.stderr
 
 
-def test_chat_reads_messages_and_commands_from_stdin(roost_run: str, fake_llm: FakeLLM) -> None:
+def test_chat_reads_messages_and_commands_from_stdin(own_roost_run: str, fake_llm: FakeLLM) -> None:
+    """Its own process: /cost counts every call of the day."""
     fake_llm.reply("first answer")
     script = "\n".join(
         [
@@ -494,14 +508,14 @@ def test_chat_reconnects_when_roost_run_restarts(config: Path, tmp_path: Path) -
             chat.stdin.flush()
             assert chat.stdout.readline() == "echo: before\n"
         # The first `roost run` has stopped; the chat waits for a gateway to come back.
-        with running_roost(home) as second_url:
+        with running_roost(home) as second:
             chat.stdin.write("after\n")
             chat.stdin.close()
             chat.wait(timeout=WAIT_S * 2)
         out, err = chat.stdout.read(), chat.stderr.read() if chat.stderr else ""
         assert chat.returncode == 0, err
         assert out == "echo: after\n"
-        assert f"reconnected to {second_url}" in err
+        assert f"reconnected to {second.ws_url}" in err
     finally:
         if chat is not None and chat.poll() is None:
             chat.kill()

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from roost.config.settings import NO_PROVIDER_REPLY
 from roost.gateway.discovery import read_endpoint
-from tests.client.test_chat_and_ask import running_roost
 from tests.conftest import provider_yaml
 from tests.fakes.llm_server import FakeLLM
+from tests.support.roost_run import running_roost
 
 RESTART = "restart it (Ctrl+C, then `roost run`) to use the new config"
 

@@ -4,42 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
 import websockets
 
-from roost.gateway.discovery import read_endpoint
 from tests.conftest import ConfigWriter, provider_yaml
 from tests.fakes.llm_server import FakeLLM
+from tests.support.roost_run import RoostRun, start_roost_run
 
 TOKEN = "crash-token"
 WAIT_S = 30.0
-
-
-def _start(home: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "roost", "run"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + WAIT_S
-    while (endpoint := read_endpoint(home)) is None or endpoint.pid != process.pid:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"roost run exited: {process.stderr.read() if process.stderr else ''}"
-            )
-        assert time.monotonic() < deadline, "roost run did not start its gateway"
-        time.sleep(0.02)
-    return process, endpoint.ws_url
 
 
 class Client:
@@ -104,30 +81,27 @@ async def test_kill_9_mid_turn_then_restart_delivers_the_reply_exactly_once(
     fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
     home = _one_agent_home(fake_llm, write_config, tmp_path)
-    first, url = _start(home)
+    first = start_roost_run(home)
     try:
-        client = await Client.connect(url)
+        client = await Client.connect(first.ws_url)
         fake_llm.delay(60)
         message_id = await client.send("a slow question")  # acknowledged: stored
         await asyncio.to_thread(fake_llm.wait_for_requests, 1, 10.0)
-        os.kill(first.pid, signal.SIGKILL)
-        first.wait(timeout=10)
+        first.kill_9()
         await client.ws.close()
     finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
+        first.stop()
 
     fake_llm.reset()
     fake_llm.reply("the answer, after the crash")
-    second, url = _start(home)
+    second = start_roost_run(home)
     try:
-        client = await Client.connect(url)  # same client id: what waited for it comes now
+        client = await Client.connect(second.ws_url)  # same client id: what waited for it comes now
         [reply] = await client.replies(until_message=message_id)
         assert reply["text"] == "the answer, after the crash"
         await client.ws.close()
 
-        client = await Client.connect(url)  # and never again
+        client = await Client.connect(second.ws_url)  # and never again
         fresh = await client.send("anything else?")
         # One lane per client, in order: a repeat of the old reply would come first.
         later = await client.replies(until_message=fresh)
@@ -135,8 +109,7 @@ async def test_kill_9_mid_turn_then_restart_delivers_the_reply_exactly_once(
         await client.ws.close()
         assert len(fake_llm.requests) == 2  # the re-run turn and the fresh one
     finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(timeout=30)
+        second.stop()
 
     with sqlite3.connect(home / "roost.db") as db:
         users = db.execute(
@@ -149,38 +122,33 @@ async def test_kill_9_mid_turn_then_restart_delivers_the_reply_exactly_once(
     assert statuses == [("delivered",)]
 
 
-def _kill(process: subprocess.Popen[str]) -> None:
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
-
-
 async def test_kill_9_twice_in_the_same_turn_stores_the_question_once_and_replies_once(
     fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path
 ) -> None:
     home = _one_agent_home(fake_llm, write_config, tmp_path)
-    processes: list[subprocess.Popen[str]] = []
+    processes: list[RoostRun] = []
     try:
-        first, url = _start(home)
+        first = start_roost_run(home)
         processes.append(first)
-        client = await Client.connect(url)
+        client = await Client.connect(first.ws_url)
         fake_llm.delay(60)  # the model call holds the turn open until the kill
         message_id = await client.send("the question asked once")
         await asyncio.to_thread(fake_llm.wait_for_requests, 1, 10.0)
-        _kill(first)
+        first.kill_9()
         await client.ws.close()
 
         fake_llm.reset()
         fake_llm.delay(60)  # the re-run's model call too: killed inside the same turn again
-        second, _ = _start(home)
+        second = start_roost_run(home)
         processes.append(second)
         await asyncio.to_thread(fake_llm.wait_for_requests, 1, 10.0)
-        _kill(second)
+        second.kill_9()
 
         fake_llm.reset()
         fake_llm.reply("the answer, after two crashes")
-        third, url = _start(home)
+        third = start_roost_run(home)
         processes.append(third)
-        client = await Client.connect(url)
+        client = await Client.connect(third.ws_url)
         [reply] = await client.replies(until_message=message_id)
         assert reply["text"] == "the answer, after two crashes"
         fresh = await client.send("anything else?")
@@ -189,13 +157,10 @@ async def test_kill_9_twice_in_the_same_turn_stores_the_question_once_and_replie
         await client.ws.close()
         recovered = fake_llm.requests[0].body["messages"]
         assert json.dumps(recovered).count("the question asked once") == 1
-        third.send_signal(signal.SIGTERM)
-        third.wait(timeout=30)
+        assert third.stop() == 0
     finally:
         for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            process.stop()
 
     with sqlite3.connect(home / "roost.db") as db:
         users = db.execute(

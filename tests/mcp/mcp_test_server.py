@@ -3,7 +3,8 @@
 ``python mcp_test_server.py stdio`` serves over stdin/stdout;
 ``python mcp_test_server.py http`` serves streamable HTTP on 127.0.0.1, port 0,
 and prints the URL on its first line. With ``MCP_TEST_TOKEN`` set, the HTTP server
-answers only requests with ``Authorization: Bearer <token>``.
+answers only requests with ``Authorization: Bearer <token>``; with
+``MCP_TEST_ECHO_REFUSED=1`` its refusal quotes the token it got (as some APIs do).
 ``MCP_TEST_MARKER`` names a file ``block`` writes before it blocks (so a test knows
 the call reached the server); ``MCP_TEST_FAIL_START=1`` exits before serving.
 """
@@ -89,8 +90,11 @@ def _http() -> None:
         async def guard(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] == "http" and token:
                 headers = dict(scope["headers"])
-                if headers.get(b"authorization") != f"Bearer {token}".encode():
-                    await PlainTextResponse("unauthorized", 401)(scope, receive, send)
+                got = headers.get(b"authorization", b"").decode("latin-1")
+                if got != f"Bearer {token}":
+                    echo = os.environ.get("MCP_TEST_ECHO_REFUSED") == "1"
+                    said = f"invalid token: {got.removeprefix('Bearer ')}" if echo else ""
+                    await PlainTextResponse(said or "unauthorized", 401)(scope, receive, send)
                     return
             await inner(scope, receive, send)
 

@@ -1,6 +1,7 @@
-"""MCP stdio servers through a running App: tools offered to the model as
-``server__tool``, called in an agent turn through the fake LLM, filtered by globs,
-restarted after a crash or a hang, and reported in /healthz and `mcp.list`."""
+"""MCP stdio servers through a running App, each test with its own server because it
+kills it, hangs it, changes its tools or starts broken ones: restarted after a crash or
+a hang, reported in /healthz and `mcp.list`. Tests that leave the server as it was
+share one (test_mcp_shared_server.py)."""
 
 from __future__ import annotations
 
@@ -12,79 +13,17 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 
 from roost.app import App
-from roost.approvals.service import ApprovalsService
 from roost.gateway.service import GatewayService
-from roost.tools.approval import APPROVALS_TOPIC, Decision
-from roost.tools.untrusted import untrusted
 from tests.fakes.llm_server import FakeLLM
 from tests.mcp.conftest import START_S, StartRoost, servers_of, stdio_server, wait_for_state
 
 
 def offered_tools(fake_llm: FakeLLM, request: int = 0) -> list[str]:
     return [tool["name"] for tool in fake_llm.requests[request].body.get("tools", [])]
-
-
-async def test_an_agent_turn_calls_an_mcp_tool_and_gets_its_result(
-    start_roost: StartRoost, fake_llm: FakeLLM
-) -> None:
-    app = await start_roost({"srv": stdio_server()}, ["read_file", "mcp:srv"])
-    status = await wait_for_state(app, "srv", "ready")
-    assert set(status["tools"]) >= {"echo", "read_note", "write_note", "pid", "block", "grow"}
-    fake_llm.tool_call("srv__echo", {"text": "hello there"})
-    fake_llm.reply("It echoed.")
-    result = await app.ask("assistant", "echo something", "s1")
-    assert result.ok and result.text == "It echoed."
-    assert offered_tools(fake_llm) == [
-        "read_file",
-        "srv__echo",
-        "srv__read_note",
-        "srv__write_note",
-        "srv__pid",
-        "srv__getenv",
-        "srv__block",
-        "srv__grow",
-    ]
-    echo_spec = fake_llm.requests[0].body["tools"][1]
-    assert echo_spec["description"] == "Echo the text back."
-    assert echo_spec["input_schema"]["properties"]["text"]["type"] == "string"
-    second = json.dumps(fake_llm.requests[1].body)
-    # The result went back to the model, marked as untrusted data from that tool.
-    assert json.dumps(untrusted("mcp:srv/echo", "echo: hello there"))[1:-1] in second
-
-
-async def test_a_stdio_server_gets_its_env_and_none_of_roosts_secrets(
-    start_roost: StartRoost, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-roost-own-key")
-    monkeypatch.setenv("NOTES_TOKEN", "for-the-server")
-    server = stdio_server(env={"NOTES_TOKEN": "${NOTES_TOKEN}"})
-    app = await start_roost({"srv": server}, ["mcp:srv/getenv"])
-    await wait_for_state(app, "srv", "ready")
-    fake_llm.tool_call("srv__getenv", {"name": "ANTHROPIC_API_KEY"})
-    fake_llm.tool_call("srv__getenv", {"name": "NOTES_TOKEN"})
-    fake_llm.reply("checked")
-    await app.ask("assistant", "check", "s1")
-    assert "ANTHROPIC_API_KEY is unset" in json.dumps(fake_llm.requests[1].body)
-    assert "NOTES_TOKEN is set" in json.dumps(fake_llm.requests[2].body)
-
-
-async def test_a_glob_offers_only_the_matching_tools(
-    start_roost: StartRoost, fake_llm: FakeLLM
-) -> None:
-    app = await start_roost({"srv": stdio_server()}, ["mcp:srv/read_*", "mcp:srv/pid"])
-    await wait_for_state(app, "srv", "ready")
-    fake_llm.tool_call("srv__write_note", {"name": "n", "text": "t"})
-    fake_llm.reply("ok")
-    await app.ask("assistant", "write", "s1")
-    assert offered_tools(fake_llm) == ["srv__read_note", "srv__pid"]
-    # A tool the agent was not given is refused, though the server has it.
-    assert "unknown tool 'srv__write_note'" in json.dumps(fake_llm.requests[1].body)
 
 
 async def test_a_server_killed_mid_call_errors_clearly_and_works_after_its_restart(
@@ -132,7 +71,8 @@ async def test_a_server_that_fails_to_start_does_not_delay_readiness_and_shows_f
     start_roost: StartRoost, fake_llm: FakeLLM
 ) -> None:
     broken = stdio_server(env={"MCP_TEST_FAIL_START": "1"})
-    silent = {"command": sys.executable, "args": ["-c", "import time; time.sleep(600)"]}
+    # Reads and never answers; gone as soon as its stdin closes (no wait at the stop).
+    silent = {"command": sys.executable, "args": ["-c", "import sys; sys.stdin.read()"]}
     servers = {"bad": broken, "missing": {"command": "/nonexistent/mcp"}, "silent": silent}
     app = await start_roost(servers, ["mcp:bad"])
     # start() returned, the gateway listens, and a server that never answers is still
@@ -156,34 +96,6 @@ async def test_a_server_that_fails_to_start_does_not_delay_readiness_and_shows_f
     fake_llm.reply("fine without it")
     assert (await app.ask("assistant", "hi", "s1")).text == "fine without it"
     assert offered_tools(fake_llm) == []
-
-
-async def test_an_ask_tool_waits_for_the_owner_through_the_approvals_feature(
-    start_roost: StartRoost, fake_llm: FakeLLM, tmp_path: Path
-) -> None:
-    marker = tmp_path / "called"
-    server = stdio_server(tools={"block": "ask"}, env={"MCP_TEST_MARKER": str(marker)})
-    app = await start_roost({"srv": server}, ["mcp:srv"])
-    await wait_for_state(app, "srv", "ready")
-    requested: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    app.events.subscribe(
-        APPROVALS_TOPIC,
-        lambda event: (
-            requested.put_nowait(event.data) if event.name == "approval.requested" else None
-        ),
-    )
-    fake_llm.tool_call("srv__block", {})
-    fake_llm.reply("not allowed")
-    turn = asyncio.ensure_future(app.ask("assistant", "block", "s1"))
-    asked = await asyncio.wait_for(requested.get(), 30)
-    assert (asked["agent"], asked["tool"]) == ("assistant", "srv__block")
-    assert not marker.exists()  # nothing reaches the server before the owner decides
-    gate = app.feature(ApprovalsService).gate
-    await gate.decide(asked["id"], Decision.DENIED, "test:owner")
-    assert (await turn).text == "not allowed"
-    answer = json.dumps(fake_llm.requests[1].body)
-    assert "the owner did not approve this call of srv__block" in answer
-    assert not marker.exists()  # the server never saw the call
 
 
 async def test_a_server_that_dies_while_idle_is_restarted_without_waiting_for_a_call(

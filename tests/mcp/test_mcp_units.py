@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from roost.config.mcp_servers import McpServerConfig
 from roost.mcp.naming import DESCRIPTION_LIMIT_BYTES, check_tool, model_name, trim_description
 from roost.mcp.results import result_text
+from roost.mcp.server import describe
 from roost.tools.registry import Tool, ToolContext, ToolRegistry
 from roost.tools.untrusted import untrusted
 
@@ -85,3 +87,20 @@ def test_entries_with_a_colon_select_tools_by_grant() -> None:
     assert registry.expand(["mcp:fsx", "mcp:fsx/read_b"]) == ("fsx__read_b",)
     [spec] = registry.specs(["mcp:fs/write"])
     assert spec.name == "fs__write" and spec.input_schema == {"type": "object"}
+
+
+def test_a_failure_never_quotes_a_header_or_env_secret() -> None:
+    config = McpServerConfig.model_validate(
+        {
+            "url": "https://mcp.example/mcp?key=url-key-5566",
+            "headers": {"Authorization": "Bearer tok-SECRET-1234", "X-Api-Key": "k-SECRET-99"},
+        }
+    )
+    error = RuntimeError(
+        "401 for 'https://mcp.example/mcp?key=url-key-5566': invalid token tok-SECRET-1234 "
+        "(sent 'Bearer tok-SECRET-1234', key k-SECRET-99)"
+    )
+    said = describe(ExceptionGroup("one", [error]), config)
+    assert said.startswith("RuntimeError: 401 for")
+    for secret in ("tok-SECRET-1234", "k-SECRET-99", "url-key-5566"):
+        assert secret not in said

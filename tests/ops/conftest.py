@@ -1,13 +1,10 @@
 """Fixtures for the operator commands: a config on the fake LLM, and `roost run` as a
-real process."""
+real process (``tests.support.roost_run``)."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +13,7 @@ import pytest
 
 from tests.conftest import ConfigWriter, provider_yaml
 from tests.fakes.llm_server import FakeLLM
-
-ROOST = [sys.executable, "-m", "roost"]
+from tests.support.roost_run import ROOST, RoostRun, running_roost
 
 
 def roost(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -55,25 +51,7 @@ def wait_for(condition: object, what: str, timeout_s: float = 30.0) -> None:
 
 
 @pytest.fixture
-def running(config: Path, home: Path) -> Iterator[subprocess.Popen[str]]:
+def running(config: Path, home: Path) -> Iterator[RoostRun]:
     """`roost run` up (its gateway.json written), stopped with SIGTERM afterwards."""
-    process = subprocess.Popen(
-        [*ROOST, "run"], stderr=subprocess.DEVNULL, text=True, env=dict(os.environ)
-    )
-    try:
-        wait_for(lambda: _endpoint_of(home, process.pid), "roost run to listen")
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def _endpoint_of(home: Path, pid: int) -> bool:
-    try:
-        return json.loads((home / "gateway.json").read_text())["pid"] == pid
-    except (OSError, ValueError, KeyError):
-        return False
+    with running_roost(home) as run:
+        yield run

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.ops.conftest import roost
+from tests.support.roost_run import RoostRun
 
 REPORT_KEYS = {"version", "home", "running", "pid", "since", "agents", "components", "store"}
 STORE_KEYS = {
@@ -57,9 +57,7 @@ def config(config: Path) -> Path:
     return config
 
 
-def test_running_status_comes_from_the_process(
-    config: Path, running: subprocess.Popen[str]
-) -> None:
+def test_running_status_comes_from_the_process(config: Path, running: RoostRun) -> None:
     result = roost("status", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)

@@ -5,23 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ConfigWriter, provider_yaml
 from tests.fakes.llm_server import FakeLLM
-
-# `roost jobs` is registered in roost.cli.main; until it is, register it for the test.
-ROOST = [
-    sys.executable,
-    "-c",
-    "import sys; from roost.cli import main as m; from roost.cli.jobs_cmd import jobs_app\n"
-    "names = {g.name for g in m.app.registered_groups} | set(getattr(m, 'COMMANDS', {}))\n"
-    "'jobs' in names or m.app.add_typer(jobs_app, name='jobs')\n"
-    "sys.argv[0] = 'roost'; m.main()",
-]
+from tests.support.roost_run import ROOST
 
 
 def roost(*args: str) -> subprocess.CompletedProcess[str]:
@@ -124,7 +114,7 @@ def test_the_answer_is_shown_by_jobs_run_and_jobs_runs(config: Path, fake_llm: F
 def test_jobs_run_through_the_gateway_prints_the_answer(
     config: Path, fake_llm: FakeLLM, tmp_path: Path
 ) -> None:
-    from tests.client.test_chat_and_ask import running_roost
+    from tests.support.roost_run import running_roost
 
     with open(config, "a", encoding="utf-8") as handle:
         handle.write("gateway: {port: 0}\n")

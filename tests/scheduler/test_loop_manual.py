@@ -13,6 +13,7 @@ from roost.scheduler.runs import RunStore
 from roost.timing.clock import ManualClock
 from tests.fakes.llm_server import FakeLLM
 from tests.scheduler.conftest import START, SettingsMaker, serving
+from tests.support.held_llm import held_answers
 
 
 async def test_an_every_job_fires_on_its_beat_and_records_each_run(
@@ -111,10 +112,12 @@ async def test_overlap_skip_records_a_skipped_run_while_the_last_one_goes_on(
 ) -> None:
     settings = make_settings("skipper: {every: 1m, agent: assistant, prompt: hi, overlap: skip}")
     async with serving(settings, manual_clock) as h:
-        fake_llm.delay(1.0)
-        await h.advance(timedelta(minutes=1))
-        await h.advance(timedelta(minutes=1))
-        first, second = await h.settled_runs("skipper", 2)
+        with held_answers(fake_llm) as release:
+            await h.advance(timedelta(minutes=1))
+            await asyncio.to_thread(fake_llm.wait_for_requests, 1)
+            await h.advance(timedelta(minutes=1))  # the first run still goes on
+            release.set()
+            first, second = await h.settled_runs("skipper", 2)
         assert first.status == "ok" and second.status == "skipped"
         assert second.error is not None and "overlap" in second.error
         assert second.scheduled_for == START + timedelta(minutes=2)
@@ -126,12 +129,14 @@ async def test_overlap_queue_starts_the_next_run_when_the_last_one_ends(
 ) -> None:
     settings = make_settings("queuer: {every: 1m, agent: coder, prompt: hi, overlap: queue}")
     async with serving(settings, manual_clock) as h:
-        fake_llm.delay(1.0)
-        await h.advance(timedelta(minutes=1))
-        await h.advance(timedelta(minutes=1))
-        [running] = await h.runs("queuer")  # the second waits: not even recorded yet
-        assert running.status == "running"
-        first, second = await h.settled_runs("queuer", 2)
+        with held_answers(fake_llm) as release:
+            await h.advance(timedelta(minutes=1))
+            await asyncio.to_thread(fake_llm.wait_for_requests, 1)
+            await h.advance(timedelta(minutes=1))
+            [running] = await h.runs("queuer")  # the second waits: not even recorded yet
+            assert running.status == "running"
+            release.set()
+            first, second = await h.settled_runs("queuer", 2)
         assert (first.status, second.status) == ("ok", "ok")
         assert second.scheduled_for == START + timedelta(minutes=2)
         assert len(fake_llm.requests) == 2
@@ -148,14 +153,15 @@ async def test_runs_beyond_max_turns_are_sent_at_once_and_their_turns_wait_for_a
     )
     async with serving(settings, manual_clock) as h:
         h.app.router.set_max_turns(1)
-        fake_llm.delay(0.5)
-        await h.advance(timedelta(minutes=1))
-        await asyncio.to_thread(fake_llm.wait_for_requests, 1)
-        # Both fired (runs recorded, envelopes stored), one turn goes on, one waits.
-        assert h.scheduler.health()["running"] == 2 and len(fake_llm.requests) == 1
-        assert h.app.router.in_flight == 1 and h.app.router.waiting == 1
-        pending = await h.app.bus.unfinished()
-        assert sorted(envelope.body for envelope in pending) == ["one", "two"]
+        with held_answers(fake_llm) as release:
+            await h.advance(timedelta(minutes=1))
+            await asyncio.to_thread(fake_llm.wait_for_requests, 1)
+            # Both fired (runs recorded, envelopes stored), one turn goes on, one waits.
+            assert h.scheduler.health()["running"] == 2 and len(fake_llm.requests) == 1
+            assert h.app.router.in_flight == 1 and h.app.router.waiting == 1
+            pending = await h.app.bus.unfinished()
+            assert sorted(envelope.body for envelope in pending) == ["one", "two"]
+            release.set()
         [one] = await h.settled_runs("first", 1)
         [two] = await h.settled_runs("second", 1)
         assert (one.status, two.status) == ("ok", "ok") and len(fake_llm.requests) == 2

@@ -90,3 +90,17 @@ def test_config_refuses_patterns_that_cannot_work(bad: str) -> None:
 def test_config_defaults_to_ask() -> None:
     policy = ShellPolicyConfig()
     assert (policy.mode, policy.allow, policy.network, policy.timeout_s) == ("ask", (), False, 60)
+
+
+@pytest.mark.parametrize("bad", ["relative/dir", ".pyenv", "~user/x"])
+def test_sandbox_readable_takes_absolute_or_home_paths_only(bad: str) -> None:
+    from pydantic import ValidationError
+
+    from roost.config.shell import ShellConfig
+
+    assert ShellConfig(sandbox_readable=("~/.pyenv", "/opt/tools")).sandbox_readable == (
+        "~/.pyenv",
+        "/opt/tools",
+    )
+    with pytest.raises(ValidationError, match="write an absolute path or one starting with ~/"):
+        ShellConfig(sandbox_readable=(bad,))

@@ -7,7 +7,9 @@ import os
 import shutil
 import socket
 import stat
+import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from roost.config.loader import load_settings
 from roost.config.settings import Settings
 from roost.providers.base import ToolCall
 from roost.tools.registry import ToolContext, ToolOutcome, ToolRegistry
-from roost.tools.sandbox import probe_sandbox
+from roost.tools.sandbox import SandboxLayout, bwrap_argv, probe_sandbox
 from roost.tools.shell import ShellTool
 from tests.conftest import ConfigWriter, provider_yaml
 from tests.fakes.llm_server import FakeLLM
@@ -49,10 +51,12 @@ def make_settings(
     return load_settings(path, env=os.environ)
 
 
-async def run(settings: Settings, command: str, **extra: object) -> ToolOutcome:
+async def run(
+    settings: Settings, command: str, env: dict[str, str] | None = None, **extra: object
+) -> ToolOutcome:
     workspace = settings.agents["ops"].workspace
     workspace.mkdir(parents=True, exist_ok=True)
-    registry = ToolRegistry([ShellTool(settings, None).tool()])
+    registry = ToolRegistry([ShellTool(settings, None, env).tool()])
     arguments = {"command": command, **extra}
     import json
 
@@ -141,6 +145,94 @@ async def test_sandbox_writes_the_workspace_only_and_hides_secrets(
         assert "the database" not in peek.text and "providers" not in peek.text
 
 
+@pytest.fixture
+def owner_home() -> Iterator[Path]:
+    """A home directory for the owner outside /tmp (the sandbox's own /tmp would hide a
+    file there whatever the sandbox does with homes, and the test could not fail)."""
+    base = Path("/var/tmp")
+    if not os.access(base, os.W_OK):
+        pytest.skip("no writable /var/tmp for an owner's home outside /tmp")
+    home = Path(tempfile.mkdtemp(prefix="roost-owner-", dir=base))
+    try:
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@needs_bwrap
+async def test_sandbox_hides_the_owners_home_but_not_the_workspace_or_their_tools(
+    fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path, owner_home: Path
+) -> None:
+    key = owner_home / ".ssh" / "id_ed25519"
+    key.parent.mkdir()
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY----- planted")
+    (owner_home / ".aws").mkdir()
+    (owner_home / ".aws" / "credentials").write_text("aws_secret_access_key = planted")
+    tools = owner_home / ".local" / "bin"
+    tools.mkdir(parents=True)
+    (tools / "owners-tool").write_text("#!/bin/sh\necho the owner tool ran\n")
+    (tools / "owners-tool").chmod(0o755)
+    (owner_home / ".toolroot" / "share").mkdir(parents=True)
+    (owner_home / ".toolroot" / "share" / "data").write_text("tool data")
+    workspace = owner_home / "projects" / "ops"  # a workspace inside the hidden home
+    path = write_config(
+        provider_yaml(fake_llm)
+        + textwrap.dedent(
+            f"""\
+            home: {tmp_path / "home"}
+            shell: {{sandbox: required, sandbox_readable: ["~/.toolroot"]}}
+            agents:
+              ops:
+                model: claude/claude-haiku-4-5
+                tools: [shell]
+                workspace: {workspace}
+                shell: {{mode: full}}
+            """
+        )
+    )
+    settings = load_settings(path, env=os.environ)
+    env = {"HOME": str(owner_home), "PATH": f"{tools}:/usr/bin:/bin"}
+    assert key.read_text().endswith("planted")  # readable outside the sandbox
+    for secret in (key, owner_home / ".aws" / "credentials"):
+        peek = await run(settings, f"cat {secret}", env)
+        assert "planted" not in peek.text and "No such file" in peek.text, peek.text
+    listing = await run(settings, f"ls -A {owner_home} /home /root /run/user", env)
+    assert listing.text.startswith("exit code 0"), listing.text
+    assert ".ssh" not in listing.text and ".aws" not in listing.text
+    # The way to the workspace, the owner's tools and what sandbox_readable lists.
+    assert "projects" in listing.text and ".local" in listing.text
+    assert "cloudsdk" not in listing.text  # another user's home (where there is one)
+    works = await run(settings, "echo kept > out.txt && cat out.txt && owners-tool", env)
+    assert works.text == "exit code 0\nkept\nthe owner tool ran\n", works.text
+    assert (workspace / "out.txt").read_text() == "kept\n"
+    assert "Read-only" in (await run(settings, f"touch {tools}/more", env)).text
+    assert "Read-only" in (await run(settings, f"touch {owner_home}/new", env)).text
+    shown = await run(settings, f"cat {owner_home}/.toolroot/share/data", env)
+    assert shown.text == "exit code 0\ntool data", shown.text
+
+
+@needs_bwrap
+def test_sandbox_covers_a_socket_it_is_told_to_hide(owner_home: Path) -> None:
+    # A socket in the file system is reachable without the network (--unshare-all):
+    # the sandbox puts an empty file over a container engine's socket.
+    path = owner_home / "engine.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen()
+    connect = f"import socket; socket.socket(socket.AF_UNIX).connect({str(path)!r}); print('in')"
+    workspace = owner_home / "ws"
+    workspace.mkdir()
+    bwrap = shutil.which("bwrap") or "bwrap"
+    try:
+        for hidden, reached in (((), True), ((path,), False)):
+            layout = SandboxLayout(workspace, hidden_files=hidden)
+            argv = bwrap_argv(bwrap, layout, [sandbox_python(), "-c", connect])
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+            assert ("in" in done.stdout) is reached, done.stderr
+    finally:
+        server.close()
+
+
 @needs_bwrap
 async def test_sandbox_has_no_network_unless_the_policy_allows_it(
     fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path, listening: int
@@ -159,12 +251,14 @@ async def test_sandbox_has_no_network_unless_the_policy_allows_it(
 
 
 def sandbox_python() -> str:
-    """An interpreter the sandbox can see: /tmp is its own, so not one under /tmp (a CI
-    clone's venv)."""
+    """An interpreter the sandbox can see: /tmp is its own and homes are hidden, so not
+    one under /tmp (a CI clone's venv) or in a home (pyenv's, uv's)."""
+    unseen = ("/tmp/", "/root/", "/home/", os.path.expanduser("~") + "/")
     for candidate in (sys.executable, "/usr/bin/python3", "/usr/local/bin/python3"):
-        if not candidate.startswith("/tmp/") and os.path.exists(candidate):
+        real = os.path.realpath(candidate)
+        if os.path.exists(real) and not real.startswith(unseen):
             return candidate
-    pytest.skip("no Python interpreter outside /tmp for the sandbox to run")
+    pytest.skip("no Python interpreter outside /tmp and the homes for the sandbox to run")
 
 
 def fake_bwrap(directory: Path) -> None:

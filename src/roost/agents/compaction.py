@@ -93,13 +93,21 @@ class ContextWindow:
         if not settings.compaction:
             return fit_history(history, self._system, tools, settings.max_context_tokens)
         budget = history_budget(self._system, tools, settings.max_context_tokens)
-        for _ in range(MAX_FOLDS_PER_CALL):
+        folds = 0
+        while True:
+            # Each message's tokens are counted once per pass: this runs before every call.
             visible = list(history[self._first_uncovered(history) :])
-            if self._failed or _tokens(self._lead(), visible) <= budget:
+            lead = self._lead()
+            if _tokens(lead, visible) <= budget:
+                return lead + repair_tool_pairs(visible)
+            if self._failed or folds == MAX_FOLDS_PER_CALL:
                 break
             if not await self._fold(history, budget, call):
                 break
-        return self._sent(list(history[self._first_uncovered(history) :]), budget)
+            folds += 1
+        # Over budget even so (a failed summary, or a huge current turn): slide.
+        room = budget - _tokens(lead, [])
+        return lead + fit_history(visible, "", (), max(room, 0))
 
     async def _fold(self, history: Sequence[Message], budget: int, call: SummaryCall) -> bool:
         """Fold the oldest uncovered messages into the summary; whether it was done."""
@@ -139,14 +147,6 @@ class ContextWindow:
         if self._summary is None:
             return []
         return [Message(role="user", text=f"{SUMMARY_HEADING}\n{self._summary.text}")]
-
-    def _sent(self, visible: list[Message], budget: int) -> list[Message]:
-        lead = self._lead()
-        room = budget - _tokens(lead, [])
-        if _tokens([], visible) <= room:
-            return lead + repair_tool_pairs(visible)
-        # Over budget even so (a failed summary, or a huge current turn): slide.
-        return lead + fit_history(visible, "", (), max(room, 0))
 
     async def _summarise(self, folded: Sequence[Message], call: SummaryCall) -> str:
         settings = self._settings

@@ -67,7 +67,7 @@ def ask(
         bool,
         typer.Option(
             "--planner",
-            help="Run this turn on the agent's planner_model (in this process, like --local).",
+            help="Run this turn on the agent's planner_model (its ledger role: planner).",
         ),
     ] = False,
 ) -> None:
@@ -80,7 +80,6 @@ def ask(
         roost ask assistant "What files are in your workspace?"
     """
     verbose = state(ctx).verbose
-    local = local or planner  # a planner turn is run here: the gateway's chat.send has no such flag
     find = None if local else gateway_finder(ctx)
     location = find() if find is not None else None
     if message == "-":
@@ -91,7 +90,9 @@ def ask(
         if verbose:
             _note(f"via gateway at {location.url}")
         warn_if_config_differs(find)
-        if _ask_via_gateway(location, find, agent, message, session, as_json, find.home):
+        if _ask_via_gateway(
+            location, find, agent, message, session, as_json, find.home, planner=planner
+        ):
             return
     _ask_in_process(
         ctx, agent, message, session, as_json=as_json, local=local, verbose=verbose, planner=planner
@@ -217,13 +218,17 @@ def _ask_via_gateway(
     session: str,
     as_json: bool,
     home: Path,
+    *,
+    planner: bool = False,
 ) -> bool:
     """Ask through the gateway and exit like the in-process path; False: it is not there."""
     from roost.client.remote_turn import NotConnected, TurnFailed, remote_turn
 
     stream = stdout_is_terminal() and not as_json
     try:
-        reply = asyncio.run(remote_turn(location, relocate, agent, message, session, stream))
+        reply = asyncio.run(
+            remote_turn(location, relocate, agent, message, session, stream, planner)
+        )
     except NotConnected as exc:
         _note(f"{exc}; running the turn in this process")
         return False

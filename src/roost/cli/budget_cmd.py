@@ -11,6 +11,7 @@ import typer
 from roost.cli.common import fail, load, out_console
 
 if TYPE_CHECKING:
+    from roost.client.location import GatewayLocation
     from roost.config.settings import Settings
     from roost.ledger.budget import BudgetStatus
 
@@ -105,25 +106,72 @@ def set_cap(
 ) -> None:
     """Change a cap at run time: `roost budget set assistant daily 3`.
 
-    Kept in the store and read before every model call, so a running Roost applies it at
-    once. It wins over the config file until the file changes that key: then the file's
-    value applies and this one is dropped.
+    Kept in the store. With Roost running, it goes through its gateway (`budget.set`), so
+    the running process applies it from its next model call; otherwise it is written to the
+    store, and read when Roost starts. It wins over the config file until the file changes
+    that key: then the file's value applies and this one is dropped.
     """
-    import math
+    from roost.ledger.budget import CapError, check_cap
 
     settings = load(ctx)
-    if period not in ("daily", "monthly"):
-        fail(f"period {period!r}: use daily or monthly")
-    if not math.isfinite(usd) or usd <= 0 or usd > 1e9:
-        fail(f"{usd}: a cap is a positive number of USD")
+    try:
+        check_cap(period, usd)
+    except CapError as exc:
+        fail(str(exc))
     who = None if agent == "all" else agent
     if who is not None and who not in settings.agents:
         fail(f"unknown agent '{agent}' (known: {', '.join(settings.agents)}, or all)")
-    key = asyncio.run(_set(settings, who, period, usd))
-    out_console().print(f"{key} is now ${usd:.2f} (until the config file changes it).")
+    key, via_gateway = asyncio.run(_set(settings, agent, period, usd))
+    applied = (
+        "applied by the running Roost"
+        if via_gateway
+        else "stored: Roost applies it when it starts, or within 30 s if it runs without a gateway"
+    )
+    out_console().print(f"{key} is now ${usd:.2f} ({applied}; until the config file changes it).")
 
 
-async def _set(settings: Settings, agent: str | None, period: str, usd: float) -> str:
+async def _set(settings: Settings, agent: str, period: str, usd: float) -> tuple[str, bool]:
+    """The cap set through the running gateway, else in the store; (its key, via gateway)."""
+    from roost.client.location import locate
+
+    location = locate(settings)
+    if location is not None:
+        key = await _set_via_gateway(location, agent, period, usd)
+        if key is not None:
+            return key, True
+    return await _set_in_store(settings, None if agent == "all" else agent, period, usd), False
+
+
+async def _set_via_gateway(
+    location: GatewayLocation, agent: str, period: str, usd: float
+) -> str | None:
+    """The cap's key, or None when the gateway is gone (then the store is written)."""
+    from roost.client.errors import GatewayCallError, GatewayError, GatewayUnavailable
+    from roost.client.gateway_client import GatewayClient, client_id
+
+    try:
+        client = await GatewayClient.connect(
+            location.url,
+            location.token,
+            client_id("roost-budget"),
+            token_source=location.token_source,
+        )
+    except GatewayUnavailable:  # gateway.json left by a Roost that is gone
+        return None
+    except GatewayError as exc:
+        fail(str(exc))
+    try:
+        result = await client.call("budget.set", {"agent": agent, "period": period, "usd": usd})
+    except GatewayCallError as exc:
+        fail(exc.message)
+    except GatewayError as exc:
+        fail(str(exc))
+    finally:
+        await client.close()
+    return str(result["config_key"])
+
+
+async def _set_in_store(settings: Settings, agent: str | None, period: str, usd: float) -> str:
     from roost.ledger.budget import set_cap
     from roost.store.database import Database, StoreError
     from roost.store.state import StateStore

@@ -1,9 +1,9 @@
 """`roost run`'s side of a config reload (SIGHUP, or `roost reload` which sends it).
 
 The config file is read again (off the event loop); a config with errors is refused
-and the running one kept. What can change while running is applied (``App.reload``);
-what cannot is named. Each outcome is logged and written to ``<home>/reload.json``,
-where `roost reload` reads it.
+and the running one kept. What can change while running is applied (``App.reload``,
+then the scheduler's ``schedules:``); what cannot is named. Each outcome is logged and
+written to ``<home>/reload.json``, where `roost reload` reads it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from roost.app import App
+    from roost.config.reload_plan import ReloadPlan
+    from roost.config.settings import Settings
 
 log = logging.getLogger("roost.reload")
 
@@ -34,6 +36,7 @@ async def reload_config(app: App, config_path: Path | None) -> dict[str, Any]:
     try:
         new = await asyncio.to_thread(load_settings, config_path)
         plan = app.reload(new)
+        await _reload_schedules(app, new, plan)
     except (ConfigError, StartupError) as exc:
         outcome.update(ok=False, error=str(exc))
         log.error("config reload refused, the running config is kept: %s", exc)
@@ -47,6 +50,27 @@ async def reload_config(app: App, config_path: Path | None) -> dict[str, Any]:
             )
     _record(app.settings.home / OUTCOME_FILE, outcome)
     return outcome
+
+
+async def _reload_schedules(app: App, new: Settings, plan: ReloadPlan) -> None:
+    """The scheduler takes in ``schedules:`` (after the agents, so a job's next run
+    uses its agent's new settings); what it applied and held back goes into ``plan``."""
+    from roost.scheduler.service import SchedulerService
+
+    try:
+        scheduler = app.feature(SchedulerService)
+    except LookupError:  # a process that runs no jobs
+        if new.schedules != app.settings.schedules:
+            plan.needs_restart.append("schedules")
+        return
+    try:
+        report = await scheduler.reload_schedules(new.schedules)
+    except Exception as exc:  # the store failed: the agents' changes stand, say so
+        log.exception("config reload: schedules could not be applied")
+        plan.needs_restart.append(f"schedules (not applied: {exc})")
+        return
+    plan.applied.extend(report.applied)
+    plan.needs_restart.extend(report.held)
 
 
 def _record(path: Path, outcome: dict[str, Any]) -> None:

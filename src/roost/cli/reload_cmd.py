@@ -20,10 +20,11 @@ def reload(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
-    """Apply config changes without a restart: agents' prompts, tools, models, budgets.
+    """Apply config changes without a restart: agents' prompts, tools, models, budgets,
+    and schedules (from each job's next run).
 
-    What cannot change while running (gateway, store, Telegram, providers, schedules…)
-    is named; a config with errors is refused and the running one kept.
+    What cannot change while running (gateway, store, Telegram, providers…) is named;
+    a config with errors is refused and the running one kept.
     """
     from roost.cli.config_reload import OUTCOME_FILE
     from roost.gateway.discovery import process_alive

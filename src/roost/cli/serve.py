@@ -68,8 +68,10 @@ async def _serve(settings: Settings, grace: float) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    # Its default action ends the process: during start-up a reload has nothing to reload.
-    loop.add_signal_handler(signal.SIGHUP, log.warning, "SIGHUP while starting: ignored")
+    # Its default action ends the process. A reload asked for during start-up (the gateway
+    # may already answer, and gateway.json be written) runs once the start is complete.
+    reload_asked = asyncio.Event()
+    loop.add_signal_handler(signal.SIGHUP, reload_asked.set)
     from roost.builtin_features import served_features
     from roost.cli.config_reload import ReloadOnSignal
     from roost.cli.systemd_notify import SystemdNotifier, stop_task
@@ -82,6 +84,9 @@ async def _serve(settings: Settings, grace: float) -> None:
     watchdog = systemd.start_watchdog()
     reload = ReloadOnSignal(app, settings.config_path)
     loop.add_signal_handler(signal.SIGHUP, reload)
+    if reload_asked.is_set():
+        log.info("SIGHUP came while starting: reloading the configuration now")
+        reload()
     await stop.wait()
     loop.remove_signal_handler(signal.SIGHUP)
     await reload.close()

@@ -39,13 +39,17 @@ async def remote_turn(
     message: str,
     session: str,
     stream: bool,
+    planner: bool = False,
 ) -> Reply | None:
-    """The turn's final event data and whether text was streamed; None if interrupted."""
+    """The turn's final event data and whether text was streamed; None if interrupted.
+    ``planner``: the turn runs on the agent's planner model (chat.send's ``planner``)."""
     loop = asyncio.get_running_loop()
     interrupted = asyncio.Event()
     loop.add_signal_handler(signal.SIGINT, interrupted.set)
     try:
-        turn = _RemoteTurn(await _connect(location), agent, session, relocate, interrupted)
+        turn = _RemoteTurn(
+            await _connect(location), agent, session, relocate, interrupted, planner=planner
+        )
         try:
             if interrupted.is_set():
                 return None  # nothing was sent yet
@@ -79,12 +83,15 @@ class _RemoteTurn:
         session: str,
         relocate: Relocate | None,
         interrupted: asyncio.Event,
+        *,
+        planner: bool = False,
     ) -> None:
         self.client = client
         self.agent = agent
         self.session = session
         self._relocate = relocate
         self._interrupted = interrupted
+        self.planner = planner
 
     async def send(self, message: str) -> object:
         """Send the message; its ``message_id``, which tags the turn's events."""
@@ -93,9 +100,10 @@ class _RemoteTurn:
                 f"unknown agent '{self.agent}' (known: {', '.join(self.client.agents)})"
             )
         try:
-            sent = await self.client.call(
-                "chat.send", {"agent": self.agent, "text": message, "session": self.session}
-            )
+            params: dict[str, Any] = {"agent": self.agent, "text": message, "session": self.session}
+            if self.planner:
+                params["planner"] = True
+            sent = await self.client.call("chat.send", params)
         except GatewayCallError as exc:
             raise TurnFailed(exc.message or str(exc)) from None
         except GatewayError as exc:

@@ -3,7 +3,10 @@ needing a restart (`roost reload`, SIGHUP).
 
 Safe to change while running: each agent's prompt, tools, model (on a provider that
 already exists), limits and budget, and the overall budget; they apply from each
-agent's next turn. Everything else that differs needs a restart and is named.
+agent's next turn. ``schedules:`` is not planned here: the scheduler takes it in
+itself, against its jobs table (``roost.scheduler.config_sync``), and says what it
+applied and what waits for a restart. Everything else that differs needs a restart
+and is named.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ RESTART_KEYS = {
     "telegram": "telegram",
     "providers": "providers",
     "prices": "models",
-    "schedules": "schedules",
     "scheduler": "scheduler",
     "max_delegation_depth": "max_delegation_depth",
     "max_concurrent_turns": "max_concurrent_turns",

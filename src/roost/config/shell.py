@@ -65,6 +65,17 @@ class ShellConfig(BaseModel):
 
     sandbox: Literal["auto", "off", "required"] = "auto"
     """``auto``: bwrap when it works here; ``required``: refuse commands without it."""
+    sandbox_readable: tuple[str, ...] = ()
+    """Directories in a home the sandbox hides that commands may still read (``~`` is
+    the owner's home): a tool's files beyond its PATH directory, e.g. ``~/.pyenv``."""
+
+    @field_validator("sandbox_readable")
+    @classmethod
+    def _absolute(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            if not value.startswith(("/", "~/")) and value != "~":
+                raise ValueError(f"{value!r}: write an absolute path or one starting with ~/")
+        return values
 
     @field_validator("sandbox", mode="before")
     @classmethod

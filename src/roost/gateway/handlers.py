@@ -1,4 +1,5 @@
-"""The built-in WebSocket methods: health, agents, chat, sessions, usage, subscriptions."""
+"""The built-in WebSocket methods: health, agents, chat, sessions, usage, budget,
+subscriptions."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pydantic import Field, StringConstraints, field_validator
 from roost.bus.envelope import Envelope, agent_address
 from roost.bus.events import AGENTS, JOBS, TRAFFIC, session_topic
 from roost.gateway import queries
-from roost.gateway.methods import CallContext, MethodRegistry, NoParams, Params
+from roost.gateway.methods import CallContext, MethodError, MethodRegistry, NoParams, Params
+from roost.gateway.protocol import BAD_REQUEST
 from roost.tools.approval import APPROVALS_TOPIC
 
 FIXED_TOPICS = (AGENTS, TRAFFIC, JOBS, APPROVALS_TOPIC)
@@ -21,6 +23,9 @@ class ChatSendParams(Params):
     agent: AgentName
     text: Annotated[str, StringConstraints(min_length=1)]
     session: SessionKey = "main"
+    planner: bool = False
+    """Run this message's turn on the agent's ``planner_model`` (ledger role ``planner``),
+    as Telegram's ``/plan`` and `roost ask --planner` do."""
 
 
 class AgentSessionParams(Params):
@@ -34,6 +39,13 @@ class AgentParams(Params):
 
 class HistoryParams(AgentSessionParams):
     limit: int = Field(default=50, ge=1, le=1000)
+
+
+class BudgetSetParams(Params):
+    agent: AgentName
+    """An agent's name, or ``all`` for the overall cap."""
+    period: Literal["daily", "monthly"]
+    usd: float
 
 
 class UsageParams(Params):
@@ -75,7 +87,12 @@ async def _agents_list(context: CallContext, _: NoParams) -> dict[str, Any]:
 async def _chat_send(context: CallContext, params: ChatSendParams) -> dict[str, Any]:
     """Store the message (the acknowledgement), then stream the turn to this connection."""
     peer = context.require_peer()
-    queries.require_agent(context.core, params.agent)
+    agent = queries.require_agent(context.core, params.agent)
+    if params.planner and agent.settings.planner_model is None:
+        raise MethodError(
+            BAD_REQUEST,
+            f"agent '{params.agent}' has no planner model: set agents.{params.agent}.planner_model",
+        )
     peer.subscribe(session_topic(params.agent, params.session))
     address = f"ws:{peer.client_id}"
     envelope = await context.core.inbox.submit(
@@ -85,6 +102,7 @@ async def _chat_send(context: CallContext, params: ChatSendParams) -> dict[str, 
             session=params.session,
             body=params.text,
             reply_to=address,
+            meta={"planner": True} if params.planner else {},
         )
     )
     return {"message_id": envelope.id, "session": envelope.session}
@@ -114,6 +132,22 @@ async def _sessions_reset(context: CallContext, params: AgentSessionParams) -> d
 async def _usage_summary(context: CallContext, params: UsageParams) -> dict[str, Any]:
     usage = await queries.usage_summary(context.core, params.since, params.by)
     return usage.model_dump(mode="json")
+
+
+async def _budget_set(context: CallContext, params: BudgetSetParams) -> dict[str, Any]:
+    """`roost budget set` while Roost runs: the running process stores the cap and its
+    budget check (which keeps the caps in memory) uses it from the next model call."""
+    from roost.ledger.budget import CapError
+
+    budget = context.core.budget
+    if budget is None:
+        raise MethodError(BAD_REQUEST, "this Roost keeps no budgets")
+    agent = None if params.agent == "all" else params.agent
+    try:
+        key = await budget.set_cap(agent, params.period, params.usd)
+    except CapError as exc:
+        raise MethodError(BAD_REQUEST, str(exc)) from None
+    return {"config_key": key, "usd": params.usd}
 
 
 async def _subscribe(context: CallContext, params: TopicsParams) -> dict[str, Any]:
@@ -162,6 +196,7 @@ def register_builtin(registry: MethodRegistry) -> None:
     registry.register("sessions.history", HistoryParams, _sessions_history)
     registry.register("sessions.reset", AgentSessionParams, _sessions_reset)
     registry.register("usage.summary", UsageParams, _usage_summary)
+    registry.register("budget.set", BudgetSetParams, _budget_set)
     registry.register("subscribe", TopicsParams, _subscribe)
     registry.register("unsubscribe", TopicsParams, _unsubscribe)
     registry.register("budgets.list", NoParams, _budgets_list)

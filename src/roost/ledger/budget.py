@@ -11,9 +11,12 @@ time, which is what a person means by "today".
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from roost.config.schema import BudgetConfig
 from roost.config.settings import Settings
@@ -27,19 +30,55 @@ WARN_SHARE = 0.8
 
 NoticeSink = Callable[[str], Awaitable[None]]
 
+OVERRIDES_REREAD_S = 30.0
+"""How old the in-memory copy of the `roost budget set` overrides may get before the check
+reads them again: a Roost without a gateway sees a cap the CLI stored within this long
+(one with a gateway is told at once, through ``budget.set``)."""
+
 OVERRIDE_PREFIX = "budget.override."
 """State keys of the caps `roost budget set` changed: the prefix, then the config key."""
+
+
+PERIODS = ("daily", "monthly")
+MAX_CAP_USD = 1e9
+
+
+class CapError(ValueError):
+    """A cap `roost budget set` (or ``budget.set``) cannot take; the message says why."""
+
+
+def check_cap(period: str, usd: float) -> None:
+    """Raise ``CapError`` unless ``period`` and ``usd`` make a cap."""
+    if period not in PERIODS:
+        raise CapError(f"period {period!r}: use daily or monthly")
+    if not math.isfinite(usd) or usd <= 0 or usd > MAX_CAP_USD:
+        raise CapError(f"{usd}: a cap is a positive number of USD")
 
 
 async def set_cap(
     state: StateStore, settings: Settings, agent: str | None, period: str, usd: float
 ) -> str:
-    """Change a cap at run time (``agent`` None: the overall one); return its config key.
+    """Change a cap in the store, when no Roost runs (``agent`` None: the overall one);
+    return its config key. A running Roost takes it through ``BudgetGuard.set_cap``."""
+    per_agent = {name: agent.budget for name, agent in settings.agents.items()}
+    return await _store_cap(state, settings.budget, per_agent, agent, period, usd)
 
-    Stored with the file's value of that key at this moment: when the file's value differs
-    from it later, the file wins and the override is dropped (see ``_overrides``).
-    """
-    caps = settings.budget if agent is None else settings.agents[agent].budget
+
+async def _store_cap(
+    state: StateStore,
+    overall: BudgetConfig,
+    per_agent: Mapping[str, BudgetConfig],
+    agent: str | None,
+    period: str,
+    usd: float,
+) -> str:
+    """Stored with the file's value of that key at this moment: when the file's value
+    differs from it later, the file wins and the override is dropped (see ``_overrides``)."""
+    check_cap(period, usd)
+    caps = overall if agent is None else per_agent.get(agent)
+    if caps is None:
+        known = ", ".join(per_agent)
+        raise CapError(f"unknown agent '{agent}' (known: {known}, or all)")
     key = ("budget" if agent is None else f"agents.{agent}.budget") + f".{period}_usd"
     file_usd = caps.daily_usd if period == "daily" else caps.monthly_usd
     await state.set(OVERRIDE_PREFIX + key, {"usd": usd, "file_usd": file_usd})
@@ -119,6 +158,12 @@ class BudgetGuard:
         self._per_agent = per_agent
         self._clock = clock
         self._state = state
+        self._stored_overrides: dict[str, Any] | None = None
+        """The override rows of the state table, kept in memory: they change through
+        ``set_cap`` (`roost budget set` reaches a running Roost through its gateway) and a
+        file change dropping one, so the check before every call need not read the table;
+        read again after ``OVERRIDES_REREAD_S`` for a cap the CLI stored without a gateway."""
+        self._overrides_read_at = 0.0
         self._told: set[tuple[str, str]] = set()
         self.sinks: list[NoticeSink] = []
         """Where notices go besides the log (Telegram's owner chat, when it runs)."""
@@ -129,6 +174,15 @@ class BudgetGuard:
         """New caps (a config reload); the next check uses them."""
         self._overall = overall
         self._per_agent = per_agent
+
+    async def set_cap(self, agent: str | None, period: str, usd: float) -> str:
+        """Change a cap at run time (``agent`` None: the overall one), persisted; the next
+        check uses it. Returns its config key; raises ``CapError`` for a bad cap."""
+        if self._state is None:
+            raise CapError("budgets set at run time need the store")
+        key = await _store_cap(self._state, self._overall, self._per_agent, agent, period, usd)
+        self._stored_overrides = None  # read again, as stored, at the next check
+        return key
 
     @classmethod
     def for_settings(
@@ -189,8 +243,13 @@ class BudgetGuard:
         value it had then; an override whose key the file has changed since is dropped."""
         if self._state is None:
             return {}
+        now = time.monotonic()
+        stored = self._stored_overrides
+        if stored is None or now - self._overrides_read_at > OVERRIDES_REREAD_S:
+            stored = self._stored_overrides = await self._state.with_prefix(OVERRIDE_PREFIX)
+            self._overrides_read_at = now
         found: dict[str, float] = {}
-        for state_key, value in (await self._state.with_prefix(OVERRIDE_PREFIX)).items():
+        for state_key, value in list(stored.items()):
             config_key = state_key.removeprefix(OVERRIDE_PREFIX)
             if config_key not in in_file:
                 continue  # another agent's, or one no longer configured
@@ -200,6 +259,7 @@ class BudgetGuard:
                     config_key,
                 )
                 await self._state.delete(state_key)
+                stored.pop(state_key, None)  # (a set_cap meanwhile has it read again)
                 continue
             found[config_key] = float(value["usd"])
         return found

@@ -390,6 +390,8 @@ def _clean(text: str, config: McpServerConfig) -> str:
     secrets = [
         secret.get_secret_value() for secret in (*config.headers.values(), *config.env.values())
     ]
+    # A refusal may quote the credential without its scheme (``Bearer``, ``Basic``).
+    secrets += [value.split()[-1] for value in secrets if len(value.split()) > 1]
     if config.url:
         # A URL may carry a key too (``?key=…``, ``user:password@``): errors quoting it
         # (an HTTP client's "for url '…'") show neither.

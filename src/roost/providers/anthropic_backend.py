@@ -95,12 +95,15 @@ def _tool_result(message: Message) -> dict[str, Any]:
     return block
 
 
-def _messages_param(messages: tuple[Message, ...]) -> tuple[list[dict[str, Any]], list[int]]:
-    """The API's messages, and for each neutral message the index of the one carrying it."""
+def _messages_param(
+    messages: tuple[Message, ...], marked: frozenset[int] = frozenset()
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """The API's messages, and the index of the one carrying each neutral message of
+    ``marked`` (in order; only those: this runs over the whole history at every call)."""
     out: list[dict[str, Any]] = []
     owners: list[int] = []
     results: list[dict[str, Any]] = []
-    for message in messages:
+    for index, message in enumerate(messages):
         if message.role == "tool":
             if not results:
                 out.append({"role": "user", "content": results})
@@ -111,7 +114,8 @@ def _messages_param(messages: tuple[Message, ...]) -> tuple[list[dict[str, Any]]
                 out.append({"role": "user", "content": message.text})
             else:
                 out.append({"role": "assistant", "content": _assistant_content(message)})
-        owners.append(len(out) - 1)
+        if index in marked:
+            owners.append(len(out) - 1)
     return out, owners
 
 
@@ -151,10 +155,10 @@ def _marked_messages(messages: tuple[Message, ...], cache: bool) -> list[dict[st
     Tool results are sent together in one user message; a mark on a neutral message
     goes on the last block of the API message that carries it.
     """
-    params, owners = _messages_param(messages)
-    if cache:
-        for index in sorted({owners[i] for i in _conversation_marks(messages)}):
-            _mark_last_block(params[index])
+    marks = frozenset(_conversation_marks(messages)) if cache else frozenset()
+    params, owners = _messages_param(messages, marks)
+    for index in sorted(set(owners)):
+        _mark_last_block(params[index])
     return params
 
 

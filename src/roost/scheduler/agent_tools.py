@@ -23,23 +23,21 @@ if TYPE_CHECKING:
     from roost.scheduler.api import JobsApi
 
 WHEN_HELP = (
-    'a cron expression ("0 9 * * 1-5"), "every 15m", "at 2026-12-01T09:00" '
-    '(machine\'s local time unless it has an offset) or "in 2h"'
+    'cron ("0 9 * * 1-5"), "every 15m", "at 2026-12-01T09:00" (local time unless it has '
+    'an offset) or "in 2h"'
 )
+WHEN_SHORT = 'cron, "every 15m", "at <ISO time>" or "in 2h"'
+"""What the schema says (paid on every request); a refused ``when`` answers WHEN_HELP."""
 
 
 class ScheduleJobArgs(BaseModel):
-    name: str | None = Field(
-        default=None, description="Short unique name (letters, digits, - _ .); made up if omitted"
-    )
-    when: str = Field(min_length=1, description=f"When to run: {WHEN_HELP}")
-    prompt: str = Field(
-        min_length=1, description="What you will be asked to do on each run, self-contained"
-    )
+    name: str | None = Field(default=None, description="Unique; letters, digits, - _ .")
+    when: str = Field(min_length=1, description=WHEN_SHORT)
+    prompt: str = Field(min_length=1, description="Self-contained task for each run")
     deliver: list[str] | None = Field(
         default=None,
-        description="Where each answer goes: telegram:<chat id>, ws:<client>, agent:<name>; "
-        "default: where this request came from. Answer exactly NOTHING on a run to send nothing.",
+        description="Addresses for answers (telegram:<chat id>, agent:<name>…), default here. "
+        "A run answering NOTHING sends nothing.",
     )
 
 
@@ -85,12 +83,11 @@ class SchedulingTools:
             Tool(
                 "schedule_job",
                 # ``when``'s own description says how to write it: said once, not twice.
-                "Schedule yourself to run a prompt later or repeatedly (reminders, checks, "
-                "reports).",
+                "Schedule yourself to run a prompt later or repeatedly.",
                 ScheduleJobArgs,
                 self._schedule_job,
             ),
-            Tool("list_jobs", "List the jobs you have scheduled.", NoArgs, self._list_jobs),
+            Tool("list_jobs", "List your scheduled jobs.", NoArgs, self._list_jobs),
             Tool("cancel_job", "Cancel one of your scheduled jobs.", JobNameArgs, self._cancel),
         ]
 

@@ -1,17 +1,24 @@
-"""The config file's ``schedules:`` into the ``jobs`` table, at every start.
+"""The config file's ``schedules:`` into the ``jobs`` table: at every start, and at a
+config reload (`roost reload`, SIGHUP) while `roost run` serves.
 
 Config jobs are matched by name and owned by ``config``. A job whose timing is
-unchanged keeps its place in time (so missed runs are caught up); a changed
-timing starts afresh from now. A job gone from the file, or ``enabled: false``,
-is ``disabled``: it stops firing and its history stays. A job paused at run time
-stays paused.
+unchanged keeps its place in time (so missed runs are caught up, and a run already
+recorded is not run again); a changed timing starts afresh from now. A job gone from
+the file, or ``enabled: false``, is ``disabled``: it stops firing and its history
+stays. A job paused at run time stays paused. Only the columns that change are
+written, so a run ending meanwhile (its failure count) is not overwritten.
+
+At a reload (``RunningScope``) two things wait for a restart instead, and are named:
+a schedule for an agent the process does not run yet, and a schedule whose name a
+job added at run time (`roost jobs add`, ``schedule_job``) already has — that job is
+left as it is.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,12 +36,49 @@ from roost.timing.schedules import ScheduleKind
 
 log = logging.getLogger(__name__)
 
+_DEFINITION = (
+    "agent",
+    "prompt",
+    "timezone",
+    "session",
+    "deliver",
+    "catch_up",
+    "overlap",
+    "model",
+    "timeout_s",
+)
+"""Job fields that are config keys of the same name (timing and ``enabled`` aside)."""
+
+
+@dataclass(frozen=True)
+class RunningScope:
+    """What a running process can take in at a reload: schedules for these agents."""
+
+    agents: Collection[str]
+
 
 @dataclass
 class SyncReport:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     disabled: list[str] = field(default_factory=list)
+    changed_keys: list[str] = field(default_factory=list)
+    """Config keys that changed a job (``schedules.tick.prompt``), for the reload's outcome."""
+    held: list[str] = field(default_factory=list)
+    """Schedules left for a restart, with why: ``schedules.x (agent y is not running yet)``."""
+    due: dict[int, datetime | None] = field(default_factory=dict)
+    """Job id → its fire time now (None: it no longer fires), for every job written."""
+    stopped: list[int] = field(default_factory=list)
+    """Ids of jobs that stopped firing (disabled)."""
+
+    @property
+    def applied(self) -> list[str]:
+        """What a reload took in, as config keys."""
+        return (
+            [f"schedules.{name} (added)" for name in self.added]
+            + self.changed_keys
+            + [f"schedules.{name} (removed)" for name in self.disabled]
+        )
 
 
 def job_from_config(name: str, config: ScheduleConfig, now: datetime) -> Job:
@@ -64,27 +108,35 @@ def job_from_config(name: str, config: ScheduleConfig, now: datetime) -> Job:
 
 
 async def sync_config(
-    store: JobStore, schedules: Mapping[str, ScheduleConfig], now: datetime
+    store: JobStore,
+    schedules: Mapping[str, ScheduleConfig],
+    now: datetime,
+    running: RunningScope | None = None,
 ) -> SyncReport:
+    """Bring the config jobs in line with ``schedules``; ``running`` at a reload."""
     report = SyncReport()
     existing = await store.for_config(list(schedules), OWNER_CONFIG)
     for name, config in schedules.items():
-        desired = job_from_config(name, config, now)
         current = existing.get(name)
+        why_not = _held_back(name, config, current, running)
+        if why_not is not None:
+            report.held.append(f"schedules.{name} ({why_not})")
+            continue
+        desired = job_from_config(name, config, now)
         if current is None:
-            if desired.state == JOB_DONE:
-                log.warning("job %s: %s is in the past; it will not fire", name, desired.describe())
-            await store.insert(desired)
-            report.added.append(name)
+            await _add(store, desired, report)
             continue
         merged = _merge(current, desired, config.enabled, now)
-        if merged != current:
-            await store.replace(merged)
+        if await store.write_changes(current, merged):
             report.updated.append(name)
+            report.changed_keys += _changed_keys(current, merged)
+            report.due[merged.id] = _fire_time(merged)
     for name, job in existing.items():
         if job.owner == OWNER_CONFIG and name not in schedules and job.state != JOB_DISABLED:
             await store.update(job.id, state=JOB_DISABLED, next_due=None)
             report.disabled.append(name)
+            report.due[job.id] = None
+            report.stopped.append(job.id)
     if report.added or report.updated or report.disabled:
         log.info(
             "scheduled jobs from the config: %d added, %d updated, %d disabled",
@@ -93,6 +145,44 @@ async def sync_config(
             len(report.disabled),
         )
     return report
+
+
+async def _add(store: JobStore, job: Job, report: SyncReport) -> None:
+    if job.state == JOB_DONE:
+        log.warning("job %s: %s is in the past; it will not fire", job.name, job.describe())
+    await store.insert(job)
+    report.added.append(job.name)
+    report.due[job.id] = _fire_time(job)
+
+
+def _held_back(
+    name: str, config: ScheduleConfig, current: Job | None, running: RunningScope | None
+) -> str | None:
+    """Why a reload leaves this schedule for a restart, or None to apply it."""
+    if running is None:
+        return None  # a start takes in everything
+    if current is not None and current.owner != OWNER_CONFIG:
+        return (
+            f"a job added at run time (owner {current.owner}) has this name and is left "
+            "as it is; rename the schedule, or a restart makes the config's job replace it"
+        )
+    if config.agent not in running.agents:
+        return f"agent {config.agent} is not running yet"
+    return None
+
+
+def _fire_time(job: Job) -> datetime | None:
+    return job.next_due if job.state == JOB_ACTIVE else None
+
+
+def _changed_keys(old: Job, new: Job) -> list[str]:
+    prefix = f"schedules.{new.name}"
+    keys = [f"{prefix}.{name}" for name in _DEFINITION if getattr(old, name) != getattr(new, name)]
+    if (old.kind, old.expr) != (new.kind, new.expr):
+        keys.append(f"{prefix}.{new.kind}")
+    if (old.state == JOB_DISABLED) != (new.state == JOB_DISABLED):
+        keys.append(f"{prefix}.enabled")
+    return keys
 
 
 def _timing(config: ScheduleConfig) -> tuple[ScheduleKind, str]:

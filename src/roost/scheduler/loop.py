@@ -6,14 +6,16 @@ those due within ``LOOKAHEAD`` are taken out of the heap and read before the loo
 sleeps, so at the due time it only plans and hands the batch to a task that
 records it (runs and new ``next_due`` in one transaction) and sends the envelopes.
 Every ``RESYNC_S`` it asks the database which rows changed, so a job added by
-`roost jobs add` without a gateway is picked up.
+`roost jobs add` without a gateway is picked up. A config reload rewrites jobs
+while the loop is held still (``quiet``), so no batch is recorded meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,6 +56,8 @@ class SchedulerLoop:
         self._touched: set[int] = set()
         self._in_flight: dict[asyncio.Task[None], set[int]] = {}
         self._staging: asyncio.Task[None] | None = None
+        self._still = asyncio.Lock()
+        """Held by each pass and by ``quiet``: one at a time."""
         self.started_at = clock.now()
         self._next_resync = self.started_at
         self._resync_mark = utcnow()
@@ -86,7 +90,8 @@ class SchedulerLoop:
     async def run_forever(self) -> None:
         while True:
             self.wake.clear()
-            await self.tick()
+            async with self._still:
+                await self.tick()
             self.ticks += 1
             await self._clock.sleep_until(self._deadline(), self.wake)
 
@@ -109,6 +114,25 @@ class SchedulerLoop:
             jobs = []
         if self._staging is None or self._staging.done():
             self._staging = asyncio.create_task(self._stage(now + LOOKAHEAD))
+
+    @asynccontextmanager
+    async def quiet(self) -> AsyncIterator[datetime]:
+        """Hold the loop still and yield the moment it holds at.
+
+        First everything due by then is fired and recorded (a run that was due
+        belongs to the jobs as they were); while the body runs, no pass starts and no
+        batch is being recorded, so the body may rewrite jobs (and ``reschedule``
+        them) without a run being lost or recorded twice.
+        """
+        try:
+            async with self._still:
+                now = self._clock.now()
+                await self.tick()
+                while self._in_flight:
+                    await asyncio.wait(list(self._in_flight))
+                yield now
+        finally:
+            self.wake.set()  # plan the next wake with what the body changed
 
     async def drain(self, timeout_s: float = 5.0) -> None:
         """On stop: let batches being recorded finish, then cancel what is left.

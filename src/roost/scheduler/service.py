@@ -5,6 +5,7 @@ It contributes the agents' scheduling tools, the finisher for ``job:`` senders, 
 in when it is built — before ``App.start`` re-runs unfinished envelopes, so runs a
 crash interrupted are recorded and delivered. ``start`` brings the config's jobs
 into the store, settles runs left running, loads the heap and starts the loop.
+``reload_schedules`` takes in a reloaded config's ``schedules:`` while it runs.
 
 The job operations (``list_jobs``, ``add``, ``remove``, ``pause``, ``resume``,
 ``run_now``, ``runs``) come from ``JobsApi`` and work before ``start`` too.
@@ -21,7 +22,7 @@ from roost.features.contract import Feature
 from roost.scheduler.agent_tools import SchedulingTools
 from roost.scheduler.alerts import alert_builder, alert_targets
 from roost.scheduler.api import JobsApi
-from roost.scheduler.config_sync import sync_config
+from roost.scheduler.config_sync import RunningScope, SyncReport, sync_config
 from roost.scheduler.finisher import JobFinisher
 from roost.scheduler.loop import SchedulerLoop, stop_task
 from roost.scheduler.model import RUN_RUNNING, RunInfo
@@ -34,6 +35,7 @@ from roost.timing.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
     from roost.bus.envelope_end import Finisher
+    from roost.config.schedules import ScheduleConfig
     from roost.features.jobs import JobOperations
     from roost.features.methods import Method
     from roost.ports import CorePorts
@@ -50,6 +52,7 @@ class SchedulerService(JobsApi, Feature):
         messages). In a process that does not serve (`roost jobs run` without a
         gateway) what runs queue stays in the outbox for `roost run` to send."""
         self.settings = core.settings
+        self._agents = core.agents
         self.clock: Clock = clock or SystemClock()
         jobs, runs = JobStore(core.store), RunStore(core.store)
         self.alert = AlertPlan(
@@ -107,6 +110,24 @@ class SchedulerService(JobsApi, Feature):
         )
         self._state = "running"
         log.info("scheduler: %d job(s) scheduled", self.loop.scheduled)
+
+    async def reload_schedules(self, schedules: Mapping[str, ScheduleConfig]) -> SyncReport:
+        """Make the config jobs what ``schedules`` says, from their next run on.
+
+        Runs going on finish as they started (their envelope holds the prompt, targets
+        and model). Jobs added at run time are left alone; schedules for agents not
+        running yet wait for a restart (``SyncReport.held``).
+        """
+        scope = RunningScope(agents=frozenset(self._agents))
+        if self._task is None:  # not serving: nothing fires, the store is all there is
+            return await sync_config(self.jobs, schedules, self.clock.now(), scope)
+        async with self.loop.quiet() as now:
+            report = await sync_config(self.jobs, schedules, now, scope)
+            for job_id, due in report.due.items():
+                self.loop.reschedule(job_id, due)  # also drops a row read ahead
+            for job_id in report.stopped:
+                self.runner.discard_queue(job_id)
+        return report
 
     async def stop(self) -> None:
         self._state = "stopped"

@@ -96,9 +96,14 @@ class JobStore:
         statement = update(jobs).where(jobs.c.id == job_id).values(**values, updated_at=utcnow())
         await self._db.write(lambda connection: _execute(connection, statement))
 
-    async def replace(self, job: Job) -> None:
-        """Write every field of ``job`` over its row."""
-        await self.update(job.id, **_values(job))
+    async def write_changes(self, old: Job, new: Job) -> list[str]:
+        """Write the columns in which ``new`` differs from ``old`` (the same job as read);
+        returns them. Columns left alone keep what others wrote since (a run's end)."""
+        before, after = _values(old), _values(new)
+        changed = {column: value for column, value in after.items() if before[column] != value}
+        if changed:
+            await self.update(new.id, **changed)
+        return list(changed)
 
     async def delete(self, job_id: int) -> None:
         statement = delete(jobs).where(jobs.c.id == job_id)

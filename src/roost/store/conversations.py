@@ -404,10 +404,12 @@ class Conversations:
             known = self._session_ids.get((agent, key))
             if known is not None:
                 self._histories.drop(known)
+                self.summaries.forget(known)
             raise
         if session_id is None:
             return False
         self._histories.drop(session_id)
+        self.summaries.forget(session_id)
         return True
 
     async def finish_turn(

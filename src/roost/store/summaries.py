@@ -7,6 +7,7 @@ session deletes the summary with the messages.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select
@@ -22,11 +23,42 @@ class CompactionSummary:
     """The id of the newest message the summary stands for."""
 
 
+REMEMBERED_SESSIONS = 1024
+"""Sessions whose summary (or its absence) is kept in memory, most recently used."""
+
+
 class Summaries:
+    """The summaries table, with each recently used session's summary kept in memory.
+
+    Every turn of a session with compaction asks for its summary; it changes only when this
+    process compacts (``save``) or resets the session (``forget``), so a turn need not read
+    the table each time. (A turn run by another process on the same session, while this one
+    runs, goes through this process's gateway.)
+    """
+
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._known: OrderedDict[int, CompactionSummary | None] = OrderedDict()
 
     async def get(self, session_id: int) -> CompactionSummary | None:
+        if session_id in self._known:
+            self._known.move_to_end(session_id)
+            return self._known[session_id]
+        found = await self._read(session_id)
+        self._remember(session_id, found)
+        return found
+
+    def forget(self, session_id: int) -> None:
+        """The session's summary changed outside ``save`` (a reset deleted it)."""
+        self._known.pop(session_id, None)
+
+    def _remember(self, session_id: int, summary: CompactionSummary | None) -> None:
+        self._known[session_id] = summary
+        self._known.move_to_end(session_id)
+        if len(self._known) > REMEMBERED_SESSIONS:
+            self._known.popitem(last=False)
+
+    async def _read(self, session_id: int) -> CompactionSummary | None:
         query = select(session_summaries.c.text, session_summaries.c.covers_through).where(
             session_summaries.c.session_id == session_id
         )
@@ -52,4 +84,6 @@ class Summaries:
             )
             connection.execute(insert(session_summaries), values)
 
+        self.forget(session_id)  # a failed write leaves the table's value to be read again
         await self._db.write(store)
+        self._remember(session_id, summary)

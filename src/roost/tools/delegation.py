@@ -27,19 +27,14 @@ CHANNEL_SCHEMES = ("telegram", "ws")
 
 
 class SendMessageArgs(BaseModel):
-    to: str = Field(
-        description="An agent's name (or agent:<name>), or a channel address such as "
-        "telegram:<chat_id>"
-    )
+    to: str = Field(description="Agent name or channel address (telegram:<chat_id>)")
     text: str = Field(min_length=1)
 
 
 class AskAgentArgs(BaseModel):
-    agent: str = Field(description="The agent to ask")
+    agent: str
     question: str = Field(min_length=1)
-    timeout_s: float | None = Field(
-        default=None, gt=0, le=3600, description="Seconds to wait (default 300)"
-    )
+    timeout_s: float | None = Field(default=None, gt=0, le=3600, description="Default 300")
 
 
 def delegation_session(sender: str, session: str) -> str:
@@ -89,14 +84,13 @@ class Delegation:
         return [
             Tool(
                 "send_message",
-                "Send a message to another agent or to a channel and return at once. "
-                "An agent's reply arrives later in this conversation as a new message.",
+                "Message an agent or a channel without waiting; replies come later as messages.",
                 SendMessageArgs,
                 self._send_message,
             ),
             Tool(
                 "ask_agent",
-                "Ask another agent a question and wait for its answer.",
+                "Ask another agent and wait for its answer.",
                 AskAgentArgs,
                 self._ask_agent,
             ),

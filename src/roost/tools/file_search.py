@@ -42,9 +42,9 @@ Matcher = Callable[[str], bool]
 
 class SearchFilesArgs(BaseModel):
     query: str = Field(min_length=1)
-    regex: bool = Field(default=False, description="query is RE2 syntax")
+    regex: bool = Field(default=False, description="query is RE2")
     glob: str | None = Field(default=None, description="e.g. *.py")
-    path: str = Field(default=".", description="Directory to search")
+    path: str = "."
 
 
 @dataclass
@@ -159,7 +159,7 @@ def _result(search: _Search) -> str:
 
 SEARCH_FILES_TOOL = Tool(
     "search_files",
-    "Search text in your workspace's files (path:line: text).",
+    "Search your workspace's files for text; answers path:line: text.",
     SearchFilesArgs,
     search_files,
 )

@@ -20,29 +20,36 @@ from roost.tools.listing import list_directory
 from roost.tools.plainfile import NOFOLLOW, NONBLOCK, check_plain_file, read_head, refuse_binary
 from roost.tools.registry import Tool, ToolContext, ToolError
 from roost.tools.untrusted import untrusted
-from roost.tools.workspace import has_control_characters, resolve_in_workspace, shown_name
+from roost.tools.workspace import (
+    IN_WORKSPACE,
+    has_control_characters,
+    resolve_in_workspace,
+    shown_name,
+)
 
 MAX_READ_BYTES = 100_000
 MAX_EDIT_BYTES = 1_000_000
 
 
+# "path relative to your workspace" is said in each tool's description: shorter than
+# a description on the field, and read with the tool's purpose.
 class ReadFileArgs(BaseModel):
-    path: str = Field(description="Path relative to the workspace")
+    path: str
 
 
 class WriteFileArgs(BaseModel):
-    path: str = Field(description="Path relative to the workspace")
+    path: str
     content: str
 
 
 class EditFileArgs(BaseModel):
-    path: str = Field(description="Path relative to the workspace")
+    path: str
     old: str = Field(min_length=1)  # "exact" and "once" are said by the tool's description
     new: str
 
 
 class ListFilesArgs(BaseModel):
-    path: str = Field(default=".", description="Directory relative to the workspace")
+    path: str = "."
 
 
 async def read_file(context: ToolContext, args: ReadFileArgs) -> str:
@@ -146,12 +153,12 @@ async def list_files(context: ToolContext, args: ListFilesArgs) -> str:
 
 
 FILE_TOOLS = (
-    Tool("read_file", "Read a text file from your workspace.", ReadFileArgs, read_file),
-    Tool("write_file", "Create or overwrite a file in your workspace.", WriteFileArgs, write_file),
-    Tool("list_files", "List a directory in your workspace.", ListFilesArgs, list_files),
+    Tool("read_file", f"Read a text file {IN_WORKSPACE}.", ReadFileArgs, read_file),
+    Tool("write_file", f"Create or overwrite a file {IN_WORKSPACE}.", WriteFileArgs, write_file),
+    Tool("list_files", f"List a directory {IN_WORKSPACE}.", ListFilesArgs, list_files),
     Tool(
         "edit_file",
-        "Replace text (old, exact, found once) in a file in your workspace.",
+        f"Replace old (exact, found once) with new in a file {IN_WORKSPACE}.",
         EditFileArgs,
         edit_file,
     ),

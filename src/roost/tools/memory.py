@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from roost.features.contract import Feature
 from roost.store.memory import MemoryFull, MemoryStore, Note, sqlite_has_fts5
@@ -33,16 +33,30 @@ MEMORY_TOOLS = ("remember", "recall", "forget")
 
 class RememberArgs(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
-    tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("tags")
+    @classmethod
+    def _few_tags(cls, value: list[str]) -> list[str]:
+        if len(value) > MAX_TAGS:  # here, not in the schema every request carries
+            raise ValueError(f"at most {MAX_TAGS} tags")
+        return value
 
 
 class RecallArgs(BaseModel):
-    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    query: str = Field(min_length=1)
     limit: int = Field(default=5, ge=1, le=MAX_RECALL)
+
+    @field_validator("query")
+    @classmethod
+    def _not_too_long(cls, value: str) -> str:
+        if len(value) > MAX_QUERY_CHARS:  # here, not in the schema every request carries
+            raise ValueError(f"a query is at most {MAX_QUERY_CHARS} characters")
+        return value
 
 
 class ForgetArgs(BaseModel):
-    id: int = Field(ge=1, le=2**63 - 1, description="A note's id, as recall shows it")
+    id: int = Field(ge=1, le=2**63 - 1)
 
 
 def format_notes(notes: Sequence[Note]) -> str:
@@ -68,7 +82,7 @@ class MemoryTools:
                 RecallArgs,
                 self._recall,
             ),
-            Tool("forget", "Delete a saved note by its id.", ForgetArgs, self._forget),
+            Tool("forget", "Delete a saved note by the id recall shows.", ForgetArgs, self._forget),
         ]
 
     async def _remember(self, context: ToolContext, args: RememberArgs) -> str:

@@ -60,7 +60,7 @@ class OwnerNotifier:
     def tool(self) -> Tool:
         return Tool(
             "notify_owner",
-            "Send a short message to your owner's phone (Telegram). Use sparingly.",
+            "Message your owner's phone (Telegram), briefly and sparingly.",
             NotifyArgs,
             self._notify,
         )

@@ -168,22 +168,45 @@ def _explain(exc: ValueError) -> str:
 
 
 def _compact_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The JSON schema without pydantic's titles: every byte is paid on every call.
+    """The JSON schema without what a model does not need told: every byte is paid on
+    every call (issue #12: a first "hello" with every tool <= 4,000 B).
 
-    An optional field (``str | None = None``) is written as its type alone: not being
-    in ``required`` already says it may be left out, which is what the model does.
+    Left out, still enforced by the handler (pydantic) with a clear error:
+    pydantic's titles; an optional field's ``null`` option (not being in ``required``
+    already says it may be left out); bounds no sensible call is near: a string or list
+    that must not be empty, a number that must be positive (``minimum`` <= 1,
+    ``exclusiveMinimum`` 0), an integer's 64-bit ceiling; a flag's ``false`` default
+    (leaving a flag out means off). Bounds a model could plausibly cross (a note's
+    2,000 characters, at most 20 results) stay.
     """
 
     def strip(node: Any) -> Any:
         if isinstance(node, dict):
             node = _without_null_option(node)
-            return {key: strip(value) for key, value in node.items() if key != "title"}
+            return {key: strip(value) for key, value in node.items() if not _unsaid(key, value)}
         if isinstance(node, list):
             return [strip(item) for item in node]
         return node
 
     schema: dict[str, Any] = strip(model.model_json_schema())
     return schema
+
+
+_LOWER_BOUNDS = {"minLength", "minItems", "minimum"}
+_JSON_EXACT_INTEGERS = 2**53
+
+
+def _unsaid(key: str, value: Any) -> bool:
+    """True for a schema keyword ``_compact_schema`` leaves out (see there)."""
+    if key == "title" and isinstance(value, str):
+        return True
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return key == "default" and value is False
+    if key in _LOWER_BOUNDS:
+        return value <= 1
+    if key == "exclusiveMinimum":
+        return value == 0
+    return key == "maximum" and value >= _JSON_EXACT_INTEGERS
 
 
 def _without_null_option(node: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,16 @@
 """The bubblewrap (``bwrap``) sandbox a shell command runs in, where bwrap works.
 
 Inside: the whole file system read-only, the agent's workspace writable, a private
-``/tmp``, Roost's data directory (the database, ``gateway.token``) and the config file
-hidden (an empty directory / an empty file over them), new namespaces for everything
-(no network unless the policy allows it, no view of other processes), a new session
-(no writing to the owner's terminal) and ``--die-with-parent``.
+``/tmp``; hidden behind an empty directory: Roost's data directory (the database,
+``gateway.token``), every home directory (the owner's and ``/home``, ``/root``: ~/.ssh,
+~/.aws, ~/.gnupg, ~/.netrc, ~/.config…) and ``/run/user`` (ssh-agent, gpg-agent and
+D-Bus sockets); behind an empty file: the config file and container engines' sockets
+(Docker's is root to whoever connects, and a socket in the file system is reachable
+even without the network). The ``PATH`` directories inside a hidden one are bound back
+read-only, so the owner's own tools (~/.local/bin, ~/.cargo/bin) still run, and so are
+those ``shell.sandbox_readable`` lists (docs/security.md says why not a narrower list). New
+namespaces for everything (no network unless the policy allows it, no view of other
+processes), a new session (no writing to the owner's terminal), ``--die-with-parent``.
 
 bwrap may be installed yet unusable (a container without user namespaces), so it is
 *tried* once, with a command that must succeed, before it is relied upon.
@@ -16,9 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -27,6 +34,15 @@ log = logging.getLogger(__name__)
 
 SandboxMode = Literal["auto", "off", "required"]
 PROBE_TIMEOUT_S = 10.0
+SHARED_PRIVATE_DIRS = (Path("/home"), Path("/root"), Path("/run/user"))
+"""Every user's home, and the per-user runtime directories that hold agents' sockets."""
+CONTROL_SOCKETS = (
+    Path("/run/docker.sock"),
+    Path("/var/run/docker.sock"),
+    Path("/run/podman/podman.sock"),
+    Path("/run/containerd/containerd.sock"),
+)
+"""Container engines' sockets: connecting to one is running anything as root."""
 
 
 @dataclass(frozen=True)
@@ -89,9 +105,13 @@ class SandboxLayout:
 
     workspace: Path
     hidden_dirs: Sequence[Path] = ()
-    """Directories replaced by an empty one (Roost's data directory)."""
+    """Directories replaced by an empty, read-only one (Roost's data directory, homes)."""
     hidden_files: Sequence[Path] = ()
-    """Files replaced by an empty one (the config file, which may hold secrets)."""
+    """Files (or sockets) replaced by an empty file: the config file, which may hold
+    secrets; container engines' sockets."""
+    exposed: Sequence[Path] = ()
+    """Directories inside a hidden one bound back read-only (PATH's, the owner's tools;
+    ``shell.sandbox_readable``)."""
     network: bool = False
 
 
@@ -102,12 +122,52 @@ def bwrap_argv(bwrap: str, layout: SandboxLayout, command: Sequence[str]) -> lis
         argv.append("--share-net")
     argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     workspace = str(layout.workspace)
-    for directory in layout.hidden_dirs:
+    hidden_dirs = [directory for directory in layout.hidden_dirs if directory.is_dir()]
+    for directory in hidden_dirs:
         # An empty directory over it; the workspace, if inside, is bound back below.
-        if directory.is_dir():
-            argv += ["--tmpfs", str(directory)]
-    for hidden in layout.hidden_files:
-        if hidden.is_file():
-            argv += ["--ro-bind", "/dev/null", str(hidden)]
-    argv += ["--bind", workspace, workspace, "--chdir", workspace, "--", *command]
+        argv += ["--tmpfs", str(directory)]
+    for exposed in layout.exposed:
+        argv += ["--ro-bind", str(exposed), str(exposed)]
+    argv += ["--bind", workspace, workspace]
+    for file in layout.hidden_files:  # after the workspace: a config file kept in it too
+        shown = file.is_relative_to(layout.workspace) or not any(
+            file.is_relative_to(directory) for directory in hidden_dirs
+        )
+        if shown and os.path.lexists(file) and not file.is_dir():
+            argv += ["--ro-bind", "/dev/null", str(file)]
+    for directory in hidden_dirs:  # read-only once the binds made their way through it
+        argv += ["--remount-ro", str(directory)]
+    argv += ["--chdir", workspace, "--", *command]
     return argv
+
+
+def private_directories(owner_home: Path | None, also: Iterable[Path] = ()) -> list[Path]:
+    """What the sandbox hides (blocking: it looks at the file system): ``also`` (Roost's
+    data directory), the owner's home and ``SHARED_PRIVATE_DIRS``, where they exist;
+    never ``/`` (a home of ``/`` is hidden by nothing); one inside another is left out."""
+    candidates = [*also, *([owner_home] if owner_home else []), *SHARED_PRIVATE_DIRS]
+    found: list[Path] = []
+    for candidate in candidates:
+        real = candidate.resolve()
+        if real != Path("/") and real.is_dir() and real not in found:
+            found.append(real)
+    return [d for d in found if not any(d != o and d.is_relative_to(o) for o in found)]
+
+
+def exposed_directories(
+    path_variable: str, readable: Iterable[str], owner_home: Path, hidden: Sequence[Path]
+) -> list[Path]:
+    """What the sandbox shows read-only inside a hidden directory (blocking): the
+    ``PATH`` directories (the owner's tools: ~/.local/bin, ~/.cargo/bin) and the
+    ``shell.sandbox_readable`` ones. Only those: a tool that reads its own files
+    elsewhere in the home (pyenv's versions) needs them listed in sandbox_readable."""
+    entries = [entry for entry in path_variable.split(os.pathsep) if entry.startswith("/")]
+    for entry in readable:  # relative PATH entries mean nothing in the workspace: skipped
+        entries.append(str(owner_home / entry[2:]) if entry.startswith("~") else entry)
+    exposed: list[Path] = []
+    for entry in entries:
+        real = Path(entry).resolve()
+        inside = any(real != d and real.is_relative_to(d) for d in hidden)
+        if inside and real.is_dir() and real not in exposed:
+            exposed.append(real)
+    return exposed

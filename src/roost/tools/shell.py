@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
@@ -23,7 +23,15 @@ from roost.config.settings import Settings
 from roost.config.shell import ShellPolicyConfig
 from roost.tools.approval import ApprovalGate, Decision
 from roost.tools.registry import Tool, ToolContext, ToolError
-from roost.tools.sandbox import SandboxLayout, SandboxProbe, bwrap_argv, probe_sandbox_async
+from roost.tools.sandbox import (
+    CONTROL_SOCKETS,
+    SandboxLayout,
+    SandboxProbe,
+    bwrap_argv,
+    exposed_directories,
+    private_directories,
+    probe_sandbox_async,
+)
 from roost.tools.shell_policy import judge, pattern_for
 from roost.tools.shell_run import clean_environment, run_command
 
@@ -46,9 +54,7 @@ _DENIED = {
 
 
 class ShellArgs(BaseModel):
-    command: str = Field(
-        min_length=1, max_length=MAX_COMMAND_CHARS, description="Command line for /bin/sh"
-    )
+    command: str = Field(min_length=1)
     timeout_s: float | None = Field(default=None, gt=0, le=86_400, description="Default 60")
 
     @field_validator("command")
@@ -58,6 +64,8 @@ class ShellArgs(BaseModel):
             raise ValueError("a command cannot contain a NUL character")
         if not value.strip():
             raise ValueError("the command is empty")
+        if len(value) > MAX_COMMAND_CHARS:  # here, not in the schema every request carries
+            raise ValueError(f"a command is at most {MAX_COMMAND_CHARS:,} characters")
         return value
 
 
@@ -98,7 +106,7 @@ class ShellTool:
     def tool(self) -> Tool:
         return Tool(
             "shell",
-            "Run a shell command in your workspace; returns exit code and output.",
+            "Run a /bin/sh command in your workspace; answers exit code and output.",
             ShellArgs,
             self._shell,
         )
@@ -180,18 +188,24 @@ class ShellTool:
                     "works on this machine; nothing was run"
                 )
             return plain
-        layout = SandboxLayout(
-            workspace=workspace,
-            hidden_dirs=[self._settings.home],
-            hidden_files=self._hidden_files(),
-            network=policy.network,
-        )
+        layout = await asyncio.to_thread(self._layout, workspace, policy.network)
         bwrap = shutil.which("bwrap") or "bwrap"
         return bwrap_argv(bwrap, layout, plain)
 
-    def _hidden_files(self) -> Sequence[Path]:
-        path = self._settings.config_path
-        return [path] if path is not None else []
+    def _layout(self, workspace: Path, network: bool) -> SandboxLayout:
+        """What the sandbox hides and binds back (blocking: it looks at the file system)."""
+        owner_home = Path(self._env.get("HOME") or os.path.expanduser("~"))
+        hidden = private_directories(owner_home, also=[self._settings.home])
+        config = self._settings.config_path
+        return SandboxLayout(
+            workspace=workspace,
+            hidden_dirs=hidden,
+            hidden_files=[*([config] if config is not None else []), *CONTROL_SOCKETS],
+            exposed=exposed_directories(
+                self._env.get("PATH", ""), self._settings.shell.sandbox_readable, owner_home, hidden
+            ),
+            network=network,
+        )
 
     async def _read_file_secrets(self) -> None:
         """The generated gateway token (in the data directory) joins the secrets once."""

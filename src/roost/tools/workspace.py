@@ -7,6 +7,9 @@ from pathlib import Path, PurePosixPath
 
 from roost.tools.registry import ToolError
 
+IN_WORKSPACE = "in your workspace"
+"""How the file tools' descriptions say where ``path`` points (absolute paths are refused)."""
+
 
 def resolve_in_workspace(root: Path, relative: str) -> Path:
     """Return the real path of ``relative`` inside ``root``, or raise ``ToolError``.

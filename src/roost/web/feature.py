@@ -34,7 +34,7 @@ MAX_QUERY_CHARS = 500
 
 
 class FetchArgs(BaseModel):
-    url: str = Field(min_length=1, description="http(s) URL")
+    url: str = Field(min_length=1)
 
 
 class SearchArgs(BaseModel):
@@ -52,7 +52,7 @@ class WebFeature(Feature):
         self._search = WebSearch(config) if config is not None else None
 
     def tools(self) -> Sequence[Tool]:
-        fetch = Tool("http_fetch", "GET a web page as text.", FetchArgs, self._fetch)
+        fetch = Tool("http_fetch", "GET an http(s) URL as readable text.", FetchArgs, self._fetch)
         if self._search is None:
             return [fetch]
         return [fetch, Tool("web_search", "Search the web.", SearchArgs, self._web_search)]

@@ -18,6 +18,7 @@ a proxy would resolve names itself, after the check.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
@@ -59,8 +60,13 @@ class Page:
 
 
 class Fetcher:
-    def __init__(self, resolver: Resolver = system_resolver) -> None:
+    def __init__(
+        self, resolver: Resolver = system_resolver, *, trust: ssl.SSLContext | None = None
+    ) -> None:
+        """``trust``: the certificates https pages are checked against (default: the
+        public CAs httpx ships, ``certifi``); a test passes its own CA's."""
         self._resolver = resolver
+        self._trust = trust
         self._client: httpx.AsyncClient | None = None
 
     def _http(self) -> httpx.AsyncClient:
@@ -68,6 +74,7 @@ class Fetcher:
             self._client = httpx.AsyncClient(
                 follow_redirects=False,
                 trust_env=False,
+                verify=self._trust if self._trust is not None else True,
                 limits=httpx.Limits(max_keepalive_connections=0),
                 headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
             )
@@ -87,6 +94,11 @@ class Fetcher:
         except AddressRefused as exc:
             raise FetchFailed(f"refused: {exc}") from None
         except httpx.HTTPError as exc:
+            refused = _certificate_refusal(exc)
+            if refused is not None:
+                raise FetchFailed(
+                    f"the request failed: TLS certificate refused ({refused})"
+                ) from None
             raise FetchFailed(f"the request failed: {type(exc).__name__}") from None
 
     async def _follow(self, url: str, policy: AddressPolicy, limits: FetchLimits) -> Page:
@@ -129,6 +141,17 @@ class Fetcher:
             extensions=extensions,
             timeout=limits.timeout_s,
         )
+
+
+def _certificate_refusal(exc: BaseException) -> str | None:
+    """Why the server's certificate was refused (``Hostname mismatch, certificate is not
+    valid for 'x'``), when that is what ended the request: the model can say so."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return str(seen.verify_message).rstrip(".") or "not verified"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def checked_url(text: str) -> httpx.URL:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,18 +66,77 @@ def minimum_cacheable(model: str) -> int:
     return 1024
 
 
-def _tokens(block: Any) -> int:
-    data = json.dumps(block, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return max(1, len(data.encode()) // 4)
+_COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""Built once: ``json.dumps`` with options builds an encoder per call."""
+_REMEMBERED_BLOCKS = 100_000
 
 
-@dataclass(frozen=True)
-class _Block:
-    key: bytes
-    """Hash of the prefix through this block (what the cache is keyed by)."""
-    end: int
-    """Tokens of the prefix through this block."""
-    marked: bool
+class _BlockSizes:
+    """Each distinct block's size in tokens and its digest, remembered across requests.
+
+    A conversation sends every earlier block again with each request; encoding them all
+    again (the size is measured on the block's compact JSON) made the fake's time grow
+    with the history and showed as the "provider call" in benchmarks. A block of plain
+    values is looked up by its items instead (key order only matters for finding it
+    again, not for the result); others are encoded each time.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[Hashable, tuple[int, bytes]] = {}
+
+    def measure(self, where: str, block: Any) -> tuple[int, bytes]:
+        """(tokens, digest) of ``block`` found at ``where`` (its role, or tool/system)."""
+        key: Hashable | None = None
+        if type(block) is dict:
+            try:
+                # Plain values only (a list or dict inside is unhashable: encoded each time).
+                # 1 and true would share a key; no client sends both for one field.
+                key = (where, *block.items())
+                known = self._known.get(key)
+            except TypeError:
+                key = known = None
+            if known is not None:
+                return known
+        data = _COMPACT.encode(block).encode()
+        measured = (max(1, len(data) // 4), hashlib.sha256(f"{where}\0".encode() + data).digest())
+        if key is not None:
+            if len(self._known) >= _REMEMBERED_BLOCKS:
+                self._known.clear()
+            self._known[key] = measured
+        return measured
+
+
+class _Chain:
+    """A request's blocks in order: each prefix's size, the marks, and the prefix keys
+    (a hash over the blocks' digests), computed only for the blocks asked about."""
+
+    def __init__(self, parts: Iterator[tuple[str, Any]], sizes: _BlockSizes) -> None:
+        self.ends: list[int] = []
+        """Tokens of the prefix through each block."""
+        self.marked: list[bool] = []
+        self._digests: list[bytes] = []
+        end = 0
+        for where, raw in parts:
+            block, marked = _without_mark(raw)
+            tokens, digest = sizes.measure(where, block)
+            end += tokens
+            self.ends.append(end)
+            self.marked.append(marked)
+            self._digests.append(digest)
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def keys(self, indices: Iterable[int]) -> dict[int, bytes]:
+        """The cache key of the prefix through each of ``indices``."""
+        wanted = set(indices)
+        found: dict[int, bytes] = {}
+        running = hashlib.sha256()
+        for index, digest in enumerate(self._digests[: max(wanted, default=-1) + 1]):
+            running.update(digest)
+            if index in wanted:
+                found[index] = running.copy().digest()
+        return found
 
 
 def _without_mark(block: Any) -> tuple[Any, bool]:
@@ -105,19 +164,6 @@ def _anthropic_parts(body: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         elif isinstance(content, list):
             for block in content:
                 yield role, block
-
-
-def _chain(parts: Iterator[tuple[str, Any]]) -> list[_Block]:
-    blocks: list[_Block] = []
-    digest = hashlib.sha256()
-    end = 0
-    for where, raw in parts:
-        block, marked = _without_mark(raw)
-        digest.update(where.encode() + b"\0")
-        digest.update(json.dumps(block, sort_keys=True).encode() + b"\0")
-        end += _tokens(block)
-        blocks.append(_Block(digest.copy().digest(), end, marked))
-    return blocks
 
 
 class _Entries:
@@ -153,6 +199,7 @@ class AnthropicPromptCache:
 
     def __init__(self, clock: Clock) -> None:
         self._entries = _Entries(clock)
+        self._sizes = _BlockSizes()
 
     def clear(self) -> None:
         self._entries.clear()
@@ -173,27 +220,33 @@ class AnthropicPromptCache:
         """How ``total`` prompt tokens divide into uncached, read and written."""
         if not isinstance(body, dict):
             return PromptSplit(total)
-        blocks = _chain(_anthropic_parts(body))
-        marks = [i for i, block in enumerate(blocks) if block.marked]
-        read = self._longest_hit(blocks, marks)
+        chain = _Chain(_anthropic_parts(body), self._sizes)
+        marks = [i for i, marked in enumerate(chain.marked) if marked]
+        looked_at = {
+            index
+            for mark in marks
+            for index in range(mark, max(-1, mark - LOOKBACK_BLOCKS - 1), -1)
+        }
+        keys = chain.keys(looked_at)
+        read = self._longest_hit(chain, keys, marks)
         minimum = minimum_cacheable(str(body.get("model", "")))
         written = 0
         for index in marks:
-            if blocks[index].end >= minimum:
-                self._entries.put(blocks[index].key)
-                written = max(written, blocks[index].end - read)
+            if chain.ends[index] >= minimum:
+                self._entries.put(keys[index])
+                written = max(written, chain.ends[index] - read)
         read, written = min(read, total), min(written, max(0, total - read))
         return PromptSplit(total - read - written, read, written)
 
-    def _longest_hit(self, blocks: list[_Block], marks: list[int]) -> int:
+    def _longest_hit(self, chain: _Chain, keys: dict[int, bytes], marks: list[int]) -> int:
         checked: set[int] = set()
         for mark in sorted(marks, reverse=True):
             for index in range(mark, max(-1, mark - LOOKBACK_BLOCKS - 1), -1):
                 if index in checked:
                     continue
                 checked.add(index)
-                if self._entries.hit(blocks[index].key):
-                    return blocks[index].end  # later marks are tried first: the longest
+                if self._entries.hit(keys[index]):
+                    return chain.ends[index]  # later marks are tried first: the longest
         return 0
 
 
@@ -209,6 +262,7 @@ class OpenAIPromptCache:
 
     def __init__(self, clock: Clock) -> None:
         self._entries = _Entries(clock)
+        self._sizes = _BlockSizes()
 
     def clear(self) -> None:
         self._entries.clear()
@@ -216,15 +270,16 @@ class OpenAIPromptCache:
     def split(self, body: Any, total: int) -> PromptSplit:
         if not isinstance(body, dict):
             return PromptSplit(total)
-        blocks = _chain(_openai_parts(body))
+        chain = _Chain(_openai_parts(body), self._sizes)
+        long_enough = [i for i, end in enumerate(chain.ends) if end >= OPENAI_MINIMUM]
+        keys = chain.keys(long_enough)
         cached = 0
-        for block in reversed(blocks):
-            if block.end >= OPENAI_MINIMUM and self._entries.hit(block.key):
-                cached = block.end
+        for index in reversed(long_enough):
+            if self._entries.hit(keys[index]):
+                cached = chain.ends[index]
                 break
-        for block in blocks:
-            if block.end >= OPENAI_MINIMUM:
-                self._entries.put(block.key)
+        for index in long_enough:
+            self._entries.put(keys[index])
         if cached:
             cached = OPENAI_MINIMUM + (cached - OPENAI_MINIMUM) // OPENAI_INCREMENT * 128
         cached = min(cached, total)
