@@ -71,7 +71,10 @@ export default {
     });
     const list = h("ul", { class: "plain events card", id: "traffic-events", "aria-live": "off" });
     parts = { filter, kind, list };
-    replace(root, h("h2", {}, "Live traffic"), h("div", { class: "row" }, filter, kind, pause), list);
+    const help = h("p", { class: "help" },
+      "Messages, deliveries, turns, jobs and approvals appear here as they happen (newest first; " +
+      "what happened before this page opened is in each session's history).");
+    replace(root, h("h2", {}, "Live traffic"), h("div", { class: "row" }, filter, kind, pause), help, list);
     gw.on("*", onEvent);
     gw.subscribe(...TOPICS).catch(() => {});
   },
