@@ -7,6 +7,7 @@ list of public paths stays a list of exact paths (no prefix that could grow).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,8 @@ from roost.features.contract import Feature, HttpRoute
 
 if TYPE_CHECKING:
     from roost.ports import CorePorts
+
+log = logging.getLogger(__name__)
 
 
 class ControlFeature(Feature):
@@ -37,6 +40,10 @@ class ControlFeature(Feature):
             HttpRoute(_route(path, asset), public=True) for path, asset in self.assets.files.items()
         )
         return routes
+
+    async def start(self) -> None:
+        # Said once at start, so an owner reading the log finds the page without the docs.
+        log.info("control page: / on the gateway's port; `roost open` prints a link that signs in")
 
 
 def _route(path: str, asset: Asset) -> Route:
