@@ -272,6 +272,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20)
     runs = parser.parse_args().runs
+    if not Path(CHROMIUM).exists():
+        raise SystemExit(f"bench.control_page: {CHROMIUM} is missing (apt-get install chromium)")
     with fake_llm_process() as url, roost_home(url) as (directory, env):
         write_config(directory, url)
         with roost_run(directory, env) as ws_url:

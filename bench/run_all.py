@@ -28,6 +28,7 @@ BENCHMARKS = [
     "mcp_call",
     "memory_recall",
     "shell_round",
+    "control_page",  # needs Debian's Chromium; says so when it is missing
 ]
 
 
