@@ -23,7 +23,7 @@ from roost.agents.actor import Agent
 from roost.agents.observer import TurnObserver
 from roost.agents.turn import TurnDeps, TurnOrigin, TurnResult
 from roost.agents.warm_up import models_in_use, warm_up
-from roost.builtin_features import core_features
+from roost.builtin_features import core_features, unloaded_tools
 from roost.bus.agent_channel import AgentChannel
 from roost.bus.dispatcher import Dispatcher
 from roost.bus.envelope_end import Finisher
@@ -76,6 +76,8 @@ class App:
         clock: Clock | None = None,
     ) -> None:
         self.settings = settings
+        self._loaded_for = settings
+        """What the features were chosen for (a reload cannot add the tools of one not loaded)."""
         self.started_at = time.time()
         self.db = Database(settings.store_url)
         self.conversations = Conversations(self.db)
@@ -232,7 +234,7 @@ class App:
                 settings = dataclasses.replace(
                     settings, provider=agent.settings.provider, model=agent.settings.model
                 )
-            fresh[name] = settings
+            fresh[name] = self._without_unloaded_tools(agent.settings, settings, plan)
         for name, settings in fresh.items():
             try:
                 settings.workspace.mkdir(parents=True, exist_ok=True)
@@ -260,6 +262,21 @@ class App:
         self.budget.update(new.budget, {name: a.budget for name, a in agents.items()})
         self.settings = dataclasses.replace(self.settings, agents=agents, budget=new.budget)
         return plan
+
+    def _without_unloaded_tools(
+        self, running: AgentSettings, new: AgentSettings, plan: ReloadPlan
+    ) -> AgentSettings:
+        """``new``, or with ``running``'s tools when it adds a built-in tool whose feature
+        this process did not load at start (named in the plan as needing a restart)."""
+        added = [entry for entry in new.tools if entry not in running.tools]
+        unloaded = unloaded_tools(self._loaded_for, added)
+        if not unloaded:
+            return new
+        key = f"agents.{running.name}.tools"
+        if key in plan.applied:
+            plan.applied.remove(key)
+        plan.needs_restart.append(f"{key} ({', '.join(unloaded)}: loaded only at start)")
+        return dataclasses.replace(new, tools=running.tools)
 
     def _note_recall(self, count: int) -> NoteRecall | None:
         """auto_recall's notes for an agent that asks for ``count`` (imported only then)."""

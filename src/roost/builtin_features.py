@@ -8,7 +8,7 @@ configuration can be checked (``agents.<name>.tools``) without importing a featu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -152,6 +152,19 @@ def _enabled(settings: Settings, *, serving: bool) -> list[FeatureFactory]:
         for feature in BUILTIN_FEATURES
         if feature.serving is serving and feature.enabled(settings)
     ]
+
+
+def unloaded_tools(loaded_for: Settings, entries: Iterable[str]) -> list[str]:
+    """The built-in tools among ``entries`` whose feature a process started with
+    ``loaded_for`` did not load (the web tools when no agent listed one): a reload cannot
+    give them, a restart does."""
+    unloaded = {
+        name
+        for feature in BUILTIN_FEATURES
+        if not feature.enabled(loaded_for)
+        for name in feature.tools
+    }
+    return [entry for entry in entries if entry in unloaded]
 
 
 def known_tool_names(features: Sequence[BuiltinFeature] = BUILTIN_FEATURES) -> list[str]:

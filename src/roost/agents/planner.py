@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -61,6 +62,9 @@ class Planner:
     provider: Provider
     model: str
     ledger: Ledger
+    tool_name: ClassVar[str] = PLAN_TOOL
+    spec: ClassVar[ToolSpec] = PLAN_SPEC
+    """The ``plan`` tool the routine model is offered (the turn runs it, by ``tool_name``)."""
 
     async def answer(
         self, call: ToolCall, agent: str, session: str, turn_id: int | None

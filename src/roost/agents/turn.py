@@ -15,12 +15,11 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from roost.agents.compaction import ContextWindow, SummaryCall
 from roost.agents.failover import call_with_failover
 from roost.agents.observer import TurnObserver
-from roost.agents.planner import PLAN_SPEC, PLAN_TOOL, Planner
 from roost.config.settings import NO_PROVIDER_REPLY, AgentSettings
 from roost.ledger.budget import BudgetGuard
 from roost.ledger.ledger import CallRecord, Ledger, LedgerEntry
@@ -39,6 +38,9 @@ from roost.store.conversations import Conversations, TurnEnd, WriteInTransaction
 from roost.store.turn_status import TurnStatus
 from roost.tools.registry import ToolContext, ToolRegistry
 from roost.tools.untrusted import UNTRUSTED_PREAMBLE
+
+if TYPE_CHECKING:
+    from roost.agents.planner import Planner
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +195,7 @@ class _Turn:
         """Whether the turn's end is stored (with its last message, or by ``_finish``)."""
         planner_model = deps.settings.planner_model
         self.planner = (
-            Planner(deps.planner, planner_model, deps.ledger)
+            _planner(deps.planner, planner_model, deps.ledger)
             if deps.planner is not None and planner_model
             else None
         )
@@ -339,7 +341,7 @@ class _Turn:
         caller, with what it produced."""
         tools = self.deps.tools.specs(self.agent.tools)
         if self.planner is not None:
-            tools = (*tools, PLAN_SPEC)
+            tools = (*tools, self.planner.spec)
         summary_call = SummaryCall(
             provider, self.deps.ledger, self.session, turn_id, self._add_spent
         )
@@ -427,7 +429,7 @@ class _Turn:
 
     async def _run_tool(self, call: ToolCall, context: ToolContext) -> Message:
         await self.observer.on_tool_start(call)
-        if self.planner is not None and call.name == PLAN_TOOL:
+        if self.planner is not None and call.name == self.planner.tool_name:
             outcome, cost = await self.planner.answer(
                 call, self.agent.name, self.session, self.turn_id
             )
@@ -471,3 +473,11 @@ class _Turn:
             also=(entry.write,) if entry is not None else (),
         )
         self.finished = True
+
+
+def _planner(provider: Provider, model: str, ledger: Ledger) -> Planner:
+    """An agent's planner: its module (the ``plan`` tool's schema) is imported only for
+    agents that have one."""
+    from roost.agents.planner import Planner
+
+    return Planner(provider, model, ledger)

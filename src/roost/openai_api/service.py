@@ -2,7 +2,9 @@
 
 Present whenever the gateway is (``gateway.enabled``). Its routes are not public, so
 the gateway's token check, failure limits and Host/Origin rules apply to them as to
-``/api``.
+``/api``. Its code (``roost.openai_api.api`` and what that imports) is loaded on the
+first request to it: most processes never get one, and it would cost every `roost run`
+a few hundred KB.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from typing import TYPE_CHECKING, Any
 from starlette.routing import Route
 
 from roost.features.contract import Feature, HttpRoute
-from roost.openai_api.api import OpenAIApi
 
 if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from roost.openai_api.api import OpenAIApi
     from roost.ports import CorePorts
 
 
@@ -26,17 +31,34 @@ class OpenAIFeature(Feature):
     name = "openai_api"
 
     def __init__(self, core: CorePorts) -> None:
+        self._core = core
         self._stopping = asyncio.Event()
-        self._api = OpenAIApi(core, self._stopping)
+        self._loaded: OpenAIApi | None = None
         self._state = "stopped"
 
     def http_routes(self) -> Sequence[HttpRoute]:
-        api = self._api
         return [
-            HttpRoute(Route("/v1/models", api.models, methods=["GET"])),
-            HttpRoute(Route("/v1/models/{name:path}", api.model, methods=["GET"])),
-            HttpRoute(Route("/v1/chat/completions", api.chat_completions, methods=["POST"])),
+            HttpRoute(Route("/v1/models", self._models, methods=["GET"])),
+            HttpRoute(Route("/v1/models/{name:path}", self._model, methods=["GET"])),
+            HttpRoute(Route("/v1/chat/completions", self._chat_completions, methods=["POST"])),
         ]
+
+    def _api(self) -> OpenAIApi:
+        """The API, built (and its modules imported) on the first request."""
+        if self._loaded is None:
+            from roost.openai_api.api import OpenAIApi
+
+            self._loaded = OpenAIApi(self._core, self._stopping)
+        return self._loaded
+
+    async def _models(self, request: Request) -> Response:
+        return await self._api().models(request)
+
+    async def _model(self, request: Request) -> Response:
+        return await self._api().model(request)
+
+    async def _chat_completions(self, request: Request) -> Response:
+        return await self._api().chat_completions(request)
 
     def health(self) -> dict[str, Any]:
         return {"state": self._state}
