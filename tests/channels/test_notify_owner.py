@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+
+import pytest
 
 from roost.app import App
 from roost.config.settings import Settings
@@ -51,3 +54,27 @@ async def test_length_and_rate_are_capped(
 
 def test_not_offered_without_an_owner_chat(settings: Settings) -> None:
     assert "notify_owner" not in App(_with_notify(settings)).tools.names()
+
+
+async def test_listed_without_an_owner_chat_doctor_and_the_start_say_so(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from roost.cli.doctor_checks import feature_checks
+
+    listed = _with_notify(settings)
+    found = await feature_checks(listed, ("roost.tools.notify:doctor_checks",))
+    assert found == [
+        (
+            None,
+            "notify_owner (assistant): not offered, there is no owner chat: add the owner's "
+            "numeric Telegram id to telegram.allowed_users",
+        )
+    ]
+    assert await feature_checks(settings, ("roost.tools.notify:doctor_checks",)) == []
+    app = App(listed)
+    with caplog.at_level(logging.WARNING, logger="roost.tools.notify"):
+        await app.start(recover=True)
+        await app.stop(grace_s=1)
+    assert [r.getMessage() for r in caplog.records if r.name == "roost.tools.notify"] == [
+        found[0][1]
+    ]

@@ -27,6 +27,7 @@ Result = tuple[bool | None, str]
 FEATURE_CHECKS: tuple[str, ...] = (
     "roost.cli.doctor_checks:permission_checks",
     "roost.tools.memory:doctor_checks",
+    "roost.tools.notify:doctor_checks",
     "roost.web.doctor:fetch_checks",
 )
 """Every added check, in the order doctor prints them: one line per feature or tool."""

@@ -8,6 +8,7 @@ the owner's phone; past the rate it reads an error and the owner is not disturbe
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -22,6 +23,8 @@ from roost.tools.registry import Tool, ToolContext, ToolError
 if TYPE_CHECKING:
     from roost.config.settings import Settings
     from roost.ports import CorePorts, Outbox
+
+log = logging.getLogger(__name__)
 
 MAX_NOTIFY_CHARS = 2000
 NOTIFY_PER_HOUR = 10
@@ -41,6 +44,23 @@ def owner_chat(settings: Settings) -> str | None:
         if text.lstrip("-").isdigit():
             return f"telegram:{text}"
     return None
+
+
+def doctor_checks(settings: Settings) -> list[tuple[bool | None, str]]:
+    """`roost doctor`: agents that list notify_owner while there is no owner chat to send
+    to (the tool is then not offered, which is easy to miss)."""
+    if owner_chat(settings) is not None:
+        return []
+    listed = [name for name, agent in settings.agents.items() if "notify_owner" in agent.tools]
+    if not listed:
+        return []
+    return [(None, _NO_OWNER.format(agents=", ".join(listed)))]
+
+
+_NO_OWNER = (
+    "notify_owner ({agents}): not offered, there is no owner chat: add the owner's numeric "
+    "Telegram id to telegram.allowed_users"
+)
 
 
 class OwnerNotifier:
@@ -95,7 +115,13 @@ class NotifyFeature(Feature):
 
     def __init__(self, core: CorePorts) -> None:
         target = owner_chat(core.settings)
+        self._settings = core.settings
         self._notifier = OwnerNotifier(core.outbox, target) if target else None
+
+    async def start(self) -> None:
+        # Only where Roost serves (not on every `roost ask`): said once, at start.
+        for _, text in doctor_checks(self._settings):
+            log.warning("%s", text)
 
     def tools(self) -> Sequence[Tool]:
         return [self._notifier.tool()] if self._notifier else []
