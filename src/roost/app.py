@@ -298,7 +298,7 @@ class App:
         """
         self.router.close()
         if self.warmed_up is not None:
-            self.warmed_up.cancel()  # a thread it started finishes on its own, unwaited
+            self.warmed_up.cancel()  # its thread is left to finish or die with the process
             with contextlib.suppress(asyncio.CancelledError):
                 await self.warmed_up
         for agent in self.agents.values():

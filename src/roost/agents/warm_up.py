@@ -6,12 +6,13 @@ written) and importing prometheus_client would all happen at the first turn; sta
 right after the process is ready, they run in worker threads instead, one after the
 other, while the loop serves ``/healthz`` and whatever arrives. A turn that arrives
 meanwhile waits only for its own provider's client (``Provider.warm_up`` shares one
-lock per provider), nothing else does.
+lock per provider), nothing else does. Their threads are ones a stop leaves behind
+(``roost.providers.own_thread``): `roost run` stopped during its warm-up exits at once.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import importlib
 import logging
 from collections.abc import Iterable, Mapping
@@ -19,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from roost.config.settings import AgentSettings
 from roost.ledger.pricing import PriceTable
 from roost.providers.base import Provider, ProviderError
+from roost.providers.own_thread import in_own_thread
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,9 @@ async def warm_up(
         except Exception:
             log.exception("warm-up of provider %s failed", name)
     try:
-        await asyncio.to_thread(_load_prices_and_modules, prices, used, tuple(modules))
+        await in_own_thread(
+            functools.partial(_load_prices_and_modules, prices, used, tuple(modules))
+        )
     except Exception:
         log.exception("warm-up of the prices failed")
     log.debug("warm-up done")

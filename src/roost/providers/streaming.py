@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from roost.config.schema import ProviderConfig
 from roost.providers.base import ModelRequest, ModelResponse, TextSink, ToolCall, Usage
+from roost.providers.own_thread import in_own_thread
 from roost.providers.sdk_support import SdkProvider, SdkTypes, settle_sdk_import
 
 __all__ = ["SdkClient", "StreamAccumulator", "StreamingSdkProvider", "encode_json"]
@@ -152,10 +153,13 @@ class StreamingSdkProvider(SdkProvider, ABC):
         scheduler meanwhile: messages not acknowledged, replies not sent. Building the
         client reads credentials and certificates, also blocking. Neither touches the
         loop, so both run in a thread; the lock makes concurrent first calls share it.
+        It is a thread a stopping process does not wait for (``in_own_thread``).
         """
         async with self._client_lock:
             if self._client is None:
-                self._client = await asyncio.to_thread(self._load_sdk_and_make_client)
+                self._client = await in_own_thread(
+                    self._load_sdk_and_make_client, f"roost-load-{self.sdk_name}"
+                )
             return self._client
 
     def _load_sdk_and_make_client(self) -> SdkClient:
