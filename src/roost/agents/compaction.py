@@ -207,7 +207,8 @@ def transcript(messages: Sequence[Message]) -> str:
 
 
 def _tokens(lead: Sequence[Message], messages: Sequence[Message]) -> int:
-    return sum(message_tokens(m) for m in lead) + sum(message_tokens(m) for m in messages)
+    # map, not a generator expression: this runs over the whole history before every call.
+    return sum(map(message_tokens, lead)) + sum(map(message_tokens, messages))
 
 
 def _fold_point(visible: Sequence[Message], keep: int, most: int) -> int:

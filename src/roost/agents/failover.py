@@ -81,8 +81,10 @@ async def call_with_failover(
             await observer.on_restart()
             watch.streamed = False
         try:
+            # The first model is usually the request's own: no copy of it then.
+            same = request.model == model
             response, failure, duration_ms = await _call(
-                provider, replace(request, model=model), watch
+                provider, request if same else replace(request, model=model), watch
             )
         except BaseException:
             if breaker is not None:
@@ -90,7 +92,8 @@ async def call_with_failover(
             raise
         error = str(failure) if failure is not None else None
         call = record(provider, model, response, error, duration_ms)
-        entry = ledger.entry(replace(call, role=role if index == 0 else LedgerRole.FALLBACK))
+        call_role = role if index == 0 else LedgerRole.FALLBACK
+        entry = ledger.entry(call if call.role == call_role else replace(call, role=call_role))
         if response is not None:
             if breaker is not None:
                 breaker.succeeded()

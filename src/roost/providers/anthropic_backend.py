@@ -25,7 +25,13 @@ from roost.providers.base import (
     Usage,
 )
 from roost.providers.sdk_support import SdkTypes
-from roost.providers.streaming import StreamAccumulator, StreamingSdkProvider, encode_json
+from roost.providers.streaming import (
+    StreamAccumulator,
+    StreamingSdkProvider,
+    encode_json,
+    encode_json_text,
+    splice_messages,
+)
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
@@ -37,10 +43,12 @@ if TYPE_CHECKING:
         RawMessageStreamEvent,
     )
 
-__all__ = ["AnthropicProvider", "build_request_params", "encode_body"]
+__all__ = ["AnthropicProvider", "build_request_params", "encode_body", "encode_request"]
 
 _EMPTY_ANSWER_PLACEHOLDER = "(no content)"
 MESSAGES_PATH = "/v1/messages"
+_WIRE = "anthropic"
+"""The name ``Message.encoded`` keeps this API's encoding of a message under."""
 
 
 @functools.cache
@@ -95,6 +103,13 @@ def _tool_result(message: Message) -> dict[str, Any]:
     return block
 
 
+def _message_param(message: Message) -> dict[str, Any]:
+    """A user or assistant message as the API takes it (a tool result: ``_tool_result``)."""
+    if message.role == "user":
+        return {"role": "user", "content": message.text}
+    return {"role": "assistant", "content": _assistant_content(message)}
+
+
 def _messages_param(
     messages: tuple[Message, ...], marked: frozenset[int] = frozenset()
 ) -> tuple[list[dict[str, Any]], list[int]]:
@@ -110,10 +125,7 @@ def _messages_param(
             results.append(_tool_result(message))
         else:
             results = []
-            if message.role == "user":
-                out.append({"role": "user", "content": message.text})
-            else:
-                out.append({"role": "assistant", "content": _assistant_content(message)})
+            out.append(_message_param(message))
         if index in marked:
             owners.append(len(out) - 1)
     return out, owners
@@ -162,6 +174,51 @@ def _marked_messages(messages: tuple[Message, ...], cache: bool) -> list[dict[st
     return params
 
 
+def _unmarked_json(message: Message) -> str:
+    """A message's JSON without a cache mark: a tool result's block (the results of one
+    round go together in one user message), any other message whole."""
+    if message.role == "tool":
+        return encode_json_text(_tool_result(message))
+    return encode_json_text(_message_param(message))
+
+
+def _tool_results_json(results: tuple[Message, ...], marked: bool) -> str:
+    """One round's tool results, as the one user message that carries them."""
+    if not marked:
+        blocks = ",".join(result.encoded(_WIRE, _unmarked_json) for result in results)
+        return f'{{"role":"user","content":[{blocks}]}}'
+    param: dict[str, Any] = {"role": "user", "content": [_tool_result(r) for r in results]}
+    _mark_last_block(param)
+    return encode_json_text(param)
+
+
+def _encoded_messages(messages: tuple[Message, ...], cache: bool) -> list[str]:
+    """The items of ``_marked_messages``, each encoded: the messages a cache mark is on
+    (two at most) afresh, every other one as kept with it (``Message.encoded``)."""
+    marks = frozenset(_conversation_marks(messages)) if cache else frozenset()
+    out: list[str] = []
+    index, count = 0, len(messages)
+    while index < count:
+        message = messages[index]
+        if message.role == "tool":
+            end = index + 1
+            while end < count and messages[end].role == "tool":
+                end += 1
+            out.append(
+                _tool_results_json(messages[index:end], not marks.isdisjoint(range(index, end)))
+            )
+            index = end
+            continue
+        if index in marks:
+            param = _message_param(message)
+            _mark_last_block(param)
+            out.append(encode_json_text(param))
+        else:
+            out.append(message.encoded(_WIRE, _unmarked_json))
+        index += 1
+    return out
+
+
 def encode_body(params: dict[str, Any]) -> bytes:
     """The streamed request's JSON body, as the SDK would encode ``params`` plus ``stream``.
 
@@ -180,11 +237,25 @@ def build_request_params(request: ModelRequest, *, cache: bool = True) -> dict[s
     ``_conversation_marks``). The prefix order is tools, system, messages, so each
     mark caches everything before it too.
     """
-    params: dict[str, Any] = {
+    return {
         "model": request.model,
         "max_tokens": request.max_tokens,
         "messages": _marked_messages(request.messages, cache),
+        **_system_and_tools(request, cache),
     }
+
+
+def encode_request(request: ModelRequest, *, cache: bool = True) -> bytes:
+    """``encode_body(build_request_params(request, cache=cache))``, byte for byte, with the
+    history's messages encoded once each instead of at every call (``Message.encoded``):
+    in a long session that encoding was most of a call's own CPU."""
+    head = {"model": request.model, "max_tokens": request.max_tokens}
+    tail = {**_system_and_tools(request, cache), "stream": True}
+    return splice_messages(head, _encoded_messages(request.messages, cache), tail)
+
+
+def _system_and_tools(request: ModelRequest, cache: bool) -> dict[str, Any]:
+    params: dict[str, Any] = {}
     if request.system:
         params["system"] = _system_param(request.system, cache)
     if request.tools:
@@ -324,7 +395,7 @@ class AnthropicProvider(StreamingSdkProvider):
         return client
 
     def _encode_request(self, request: ModelRequest) -> bytes:
-        return encode_body(build_request_params(request, cache=self._config.prompt_cache))
+        return encode_request(request, cache=self._config.prompt_cache)
 
     def _sdk_types(self) -> SdkTypes:
         return _sdk_types()

@@ -56,6 +56,25 @@ class Message:
     tool_call_id: str | None = None
     tool_name: str | None = None
     is_error: bool = False
+    _encoded: tuple[str, str] | None = field(default=None, init=False, repr=False, compare=False)
+    """(wire format, JSON): what ``encoded`` last made of this message."""
+
+    def encoded(self, wire: str, encode: Callable[[Message], str]) -> str:
+        """``encode(self)``, made once per wire format and kept with the message.
+
+        A session's history is sent again, whole, at every call, and its messages are
+        the same objects from turn to turn (the store holds them): encoding each once
+        instead of at every call saves most of the request body's cost in a long
+        session. ``encode`` must depend on the message alone (and ``wire`` name it), so
+        what is kept is what it would make again; the message is immutable, and this
+        memo is not part of its value (not compared, not shown).
+        """
+        memo = self._encoded
+        if memo is not None and memo[0] == wire:
+            return memo[1]
+        text = encode(self)
+        object.__setattr__(self, "_encoded", (wire, text))  # a memo, on a frozen dataclass
+        return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,14 @@ from roost.providers.base import ModelRequest, ModelResponse, TextSink, ToolCall
 from roost.providers.own_thread import in_own_thread
 from roost.providers.sdk_support import SdkProvider, SdkTypes, settle_sdk_import
 
-__all__ = ["SdkClient", "StreamAccumulator", "StreamingSdkProvider", "encode_json"]
+__all__ = [
+    "SdkClient",
+    "StreamAccumulator",
+    "StreamingSdkProvider",
+    "encode_json",
+    "encode_json_text",
+    "splice_messages",
+]
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
@@ -33,6 +40,21 @@ EventT = TypeVar("EventT")
 def encode_json(body: dict[str, Any]) -> bytes:
     """``body`` as the SDKs encode JSON: UTF-8, compact, no NaN or infinity."""
     return _ENCODER.encode(body).encode()
+
+
+def encode_json_text(value: Any) -> str:
+    """``value`` as ``encode_json`` writes it, before the UTF-8 encoding: a piece of a
+    body that is put together from pieces (see ``splice_messages``)."""
+    return _ENCODER.encode(value)
+
+
+def splice_messages(head: dict[str, Any], messages: list[str], tail: dict[str, Any]) -> bytes:
+    """The body ``encode_json({**head, "messages": [...], **tail})`` would make, from the
+    messages already encoded one by one (``Message.encoded``: most are kept from earlier
+    calls). Byte for byte the same: the compact encoding of an object is its members'
+    encodings joined with commas. ``head`` and ``tail`` must not be empty."""
+    first, rest = _ENCODER.encode(head), _ENCODER.encode(tail)
+    return f'{first[:-1]},"messages":[{",".join(messages)}],{rest[1:]}'.encode()
 
 
 class SdkClient(Protocol):
