@@ -50,7 +50,13 @@ def browser_missing() -> str | None:
 
 
 def control_settings(
-    fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path, gateway: str = ""
+    fake_llm: FakeLLM,
+    write_config: ConfigWriter,
+    tmp_path: Path,
+    gateway: str = "",
+    *,
+    port: int = 0,
+    token: str = TOKEN,
 ) -> Settings:
     path = write_config(
         provider_yaml(fake_llm)
@@ -60,7 +66,7 @@ def control_settings(
             approvals: {{timeout_s: 60}}
             shell: {{sandbox: off}}
             budget: {{monthly_usd: 50}}
-            gateway: {{port: 0, token: {TOKEN}{gateway}}}
+            gateway: {{port: {port}, token: {token}{gateway}}}
             agents:
               assistant:
                 model: claude/claude-haiku-4-5
@@ -90,32 +96,44 @@ def control_settings(
 class Roost:
     app: App
     gateway: GatewayService
+    running: bool = True
 
     @property
     def url(self) -> str:
         return self.gateway.http_url
 
+    async def stop(self) -> None:
+        """Stop it now (its gateway goes away); the fixture's teardown then leaves it be."""
+        if self.running:
+            self.running = False
+            await self.app.stop(grace_s=1)
+
 
 RoostFactory = Callable[..., Awaitable[Roost]]
-"""``start_roost(gateway=", key: value")``: more ``gateway:`` settings."""
+"""``start_roost(gateway=", key: value", port=0, token=TOKEN)``: more ``gateway:``
+settings; ``port`` to take the port of a Roost stopped before (the same origin for the
+page), ``token`` for a gateway that wants another one. All share one home."""
 
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def start_roost(
     fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path
 ) -> AsyncIterator[RoostFactory]:
-    started: list[App] = []
+    started: list[Roost] = []
 
-    async def start(gateway: str = "") -> Roost:
-        settings = control_settings(fake_llm, write_config, tmp_path, gateway)
+    async def start(gateway: str = "", *, port: int = 0, token: str = TOKEN) -> Roost:
+        settings = control_settings(
+            fake_llm, write_config, tmp_path, gateway, port=port, token=token
+        )
         app = App(settings, [gateway_feature, ControlFeature, SchedulerService])
-        started.append(app)
+        roost = Roost(app, app.feature(GatewayService))
+        started.append(roost)  # stopped at the end even if its start fails half-way
         await app.start(recover=True)
-        return Roost(app, app.feature(GatewayService))
+        return roost
 
     yield start
-    for app in started:
-        await app.stop(grace_s=1)
+    for roost in started:
+        await roost.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -1,9 +1,11 @@
-"""The control page in a real browser (Chromium via Playwright): sign-in, chat, approvals,
-cost, jobs, a phone-sized screen, and no console errors along the way."""
+"""The control page in a real browser (Chromium via Playwright): sign-in (also by a link
+opened in the open page), chat (Enter sends), approvals, cost, jobs, a phone-sized screen,
+a restart of the gateway waited out, and no console errors along the way."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 
 import pytest
@@ -223,3 +225,109 @@ async def test_chat_history_is_paged(roost: Roost, tab: Tab) -> None:
     await expect(messages.first).to_have_text(re.compile("message 0$"))
     await expect(page.get_by_role("button", name="Load older messages")).to_be_hidden()
     assert tab.errors == []
+
+
+async def test_a_token_link_opened_in_the_open_page_signs_in(roost: Roost, tab: Tab) -> None:
+    page = tab.page
+    await page.goto(roost.url)
+    await expect(page.get_by_label("Gateway token")).to_be_visible()
+    # Same tab, only the fragment changes: no reload, a hashchange.
+    await page.goto(f"{roost.url}/#token={TOKEN}")
+    await expect(page.locator("tr[data-agent=assistant]")).to_be_visible()
+    await expect(page).not_to_have_url(re.compile("token="))
+    # Another link, while signed in, replaces the session: this one's token is refused.
+    await page.goto(f"{roost.url}/#token=not-the-token")
+    await expect(page.get_by_role("alert")).to_have_text(re.compile("Wrong token"))
+    await expect(page).not_to_have_url(re.compile("token="))
+    assert await page.locator("#console").is_hidden()
+    assert tab.errors == []
+
+
+async def test_enter_sends_and_shift_enter_is_a_new_line(
+    roost: Roost, tab: Tab, fake_llm: FakeLLM
+) -> None:
+    await sign_in(tab, roost.url)
+    page = tab.page
+    await page.get_by_role("tab", name="Chat").click()
+    box = page.get_by_label("Message")
+    await expect(box).to_have_attribute("placeholder", re.compile("Enter sends"))
+    await box.fill("first line")
+    await box.press("Shift+Enter")
+    await box.press_sequentially("second line")
+    await expect(box).to_have_value("first line\nsecond line")
+    # Enter while an input method composes picks its characters: nothing is sent. (The
+    # send would show the message at once, before this returns.)
+    shown = await box.evaluate(
+        """(box) => {
+            const enter = { key: "Enter", isComposing: true, bubbles: true, cancelable: true };
+            box.dispatchEvent(new KeyboardEvent("keydown", enter));
+            return document.querySelectorAll("#chat-messages .msg.user").length;
+        }"""
+    )
+    assert shown == 0
+    await box.press("Enter")
+    answers = page.locator(".msg.assistant[data-message]")
+    await expect(answers.last).to_have_attribute("data-status", "ok")
+    await expect(box).to_have_value("")
+    assert "first line\\nsecond line" in json.dumps(fake_llm.requests[-1].body)
+    # Ctrl+Enter sends too, as it did before Enter did.
+    await box.fill("once more")
+    await box.press("Control+Enter")
+    await expect(answers).to_have_count(2)
+    await expect(answers.last).to_have_attribute("data-status", "ok")
+    await expect(answers.last.locator(".text")).to_have_text("echo: once more")
+    assert tab.errors == []
+
+
+def unreachable(errors: list[str]) -> list[str]:
+    """All but Chromium's own lines for a WebSocket that found no server (while it is down)."""
+    return [error for error in errors if not error.startswith("WebSocket connection to")]
+
+
+async def restart(roost: Roost, start_roost: RoostFactory, tab: Tab, **settings: str) -> Roost:
+    """Stop ``roost`` and start another on its port, once the page says it lost it.
+
+    The page connects to its own origin, so the new gateway must be on the same port: it
+    takes the port the first one let go (bound with SO_REUSEADDR, so no TIME_WAIT is in
+    the way; another process taking that port in between would fail the start loudly).
+    """
+    await roost.stop()
+    await expect(tab.page.get_by_role("status")).to_have_text("disconnected · reconnecting…")
+    return await start_roost(port=roost.gateway.port, **settings)
+
+
+async def test_the_page_waits_out_a_restart_and_works_again(
+    start_roost: RoostFactory, tab: Tab
+) -> None:
+    first = await start_roost()
+    await sign_in(tab, first.url)
+    page = tab.page
+    await page.get_by_role("tab", name="Chat").click()
+    await expect(page.get_by_label("Agent", exact=True)).to_have_value("assistant")
+    second = await restart(first, start_roost, tab)
+    assert second.url == first.url
+    # Back, still signed in: the view asks again, a message gets its answer.
+    await expect(page.get_by_role("status")).to_have_text(re.compile("^connected · Roost"))
+    await page.get_by_label("Message").fill("are you back?")
+    await page.get_by_label("Message").press("Enter")
+    answer = page.locator(".msg.assistant[data-message]").last
+    await expect(answer.locator(".text")).to_have_text("echo: are you back?")
+    await page.get_by_role("tab", name="Agents").click()
+    await expect(page.locator("tr[data-agent=ops]")).to_contain_text("idle")
+    assert await page.get_by_label("Gateway token").is_hidden()
+    assert unreachable(tab.errors) == []
+
+
+async def test_a_token_the_new_gateway_refuses_signs_out_saying_why(
+    start_roost: RoostFactory, tab: Tab
+) -> None:
+    first = await start_roost()
+    await sign_in(tab, first.url)
+    await expect(tab.page.locator("tr[data-agent=assistant]")).to_be_visible()
+    await restart(first, start_roost, tab, token="a-new-token-the-page-does-not-have-0123")
+    await expect(tab.page.get_by_role("alert")).to_have_text(
+        re.compile("no longer accepts this token")
+    )
+    await expect(tab.page.get_by_label("Gateway token")).to_be_visible()
+    assert await tab.page.evaluate("sessionStorage.getItem('roost.token')") is None
+    assert unreachable(tab.errors) == []

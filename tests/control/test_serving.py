@@ -10,7 +10,8 @@ import json
 import logging
 import re
 import sys
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import pytest
@@ -18,8 +19,13 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from roost.cli.open_cmd import sign_in_link
+from roost.control.assets import load_assets
+from roost.control.feature import ControlFeature
 from roost.gateway.auth import BEARER_SUBPROTOCOL_PREFIX
 from tests.control.conftest import TOKEN, Roost, RoostFactory
+
+if TYPE_CHECKING:
+    from roost.ports import CorePorts
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -99,6 +105,34 @@ async def test_the_token_never_appears_in_the_logs(
     assert "refused: missing or wrong token" in logged  # the failure is logged ...
     for secret in (TOKEN, bearer(TOKEN).removeprefix(BEARER_SUBPROTOCOL_PREFIX)):
         assert secret not in logged  # ... never what was sent
+
+
+async def test_the_start_log_names_the_page_by_its_full_url(
+    start_roost: RoostFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="roost.control")
+    roost = await start_roost()
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("control page:")]
+    assert said == [f"control page: {roost.url}/ (`roost open` prints a link that signs in)"]
+    assert re.fullmatch(r"http://127\.0\.0\.1:[1-9][0-9]*", roost.url)
+
+
+@pytest.mark.parametrize(
+    ("gateway", "said"),
+    [
+        ({"state": "ok", "url": "http://0.0.0.0:18790"}, "http://127.0.0.1:18790/"),
+        ({"state": "ok", "url": "http://[::]:18790"}, "http://[::1]:18790/"),
+        ({"state": "ok", "url": "http://192.168.1.5:18790"}, "http://192.168.1.5:18790/"),
+        (None, "/ on the gateway's port"),
+    ],
+)
+async def test_a_wildcard_bind_is_named_by_its_loopback_address(
+    gateway: dict[str, str] | None, said: str
+) -> None:
+    components = {} if gateway is None else {"gateway": gateway}
+    core = SimpleNamespace(health=lambda: {"components": components})
+    feature = ControlFeature(cast("CorePorts", core), load_assets())
+    assert feature.page_url() == said
 
 
 async def test_the_page_origin_is_let_through_and_a_foreign_one_is_not(roost: Roost) -> None:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from roost.ports import CorePorts
 
 log = logging.getLogger(__name__)
+_WILDCARD_AS_LOOPBACK = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]"}
 
 
 class ControlFeature(Feature):
@@ -43,7 +44,19 @@ class ControlFeature(Feature):
 
     async def start(self) -> None:
         # Said once at start, so an owner reading the log finds the page without the docs.
-        log.info("control page: / on the gateway's port; `roost open` prints a link that signs in")
+        log.info("control page: %s (`roost open` prints a link that signs in)", self.page_url())
+
+    def page_url(self) -> str:
+        """The page's address as the gateway states it in the health report (it starts
+        before this feature); a wildcard bind is named by its loopback address, as
+        `roost open` does. Without a gateway URL, where to look."""
+        gateway = self.core.health()["components"].get("gateway") or {}
+        url = gateway.get("url")
+        if not isinstance(url, str):
+            return "/ on the gateway's port"
+        scheme, _, address = url.partition("://")
+        host, _, port = address.rpartition(":")
+        return f"{scheme}://{_WILDCARD_AS_LOOPBACK.get(host, host)}:{port}/"
 
 
 def _route(path: str, asset: Asset) -> Route:

@@ -32,13 +32,22 @@ function showSignIn(message) {
   $("sign-out").hidden = true;
   $("sign-in").hidden = false;
   $("sign-in-error").textContent = message || "";
-  $("conn").textContent = "";
+  setStatus("", "");
   $("token").focus();
 }
 
+function setStatus(state, text) {
+  $("conn").dataset.state = state;
+  $("conn").textContent = text;
+}
+
 async function signIn(token) {
+  // Another sign-in (a `#token=` link opened in this tab) replaces the connection.
+  if (gateway) gateway.close();
+  gateway = null;
+  current = null;
   $("sign-in-error").textContent = "";
-  $("conn").textContent = "signing in…";
+  setStatus("connecting", "signing in…");
   const candidate = new Gateway(token);
   try {
     await candidate.connect();
@@ -51,8 +60,14 @@ async function signIn(token) {
   sessionStorage.setItem(TOKEN_KEY, token);
   gateway = candidate;
   gateway.onStatus = (status) => {
-    $("conn").textContent = status === "connected" ? `connected · Roost ${gateway.hello.version}` : status;
-    if (status === "connected" && current) VIEWS[current].show();
+    if (status !== "connected") {
+      // Views stay as they were; what they ask meanwhile fails with "not connected".
+      setStatus(status, "disconnected · reconnecting…");
+      return;
+    }
+    setStatus(status, `connected · Roost ${candidate.hello.version}`);
+    // Back after a drop: the view shows what happened meanwhile.
+    if (current) VIEWS[current].show();
   };
   gateway.onRefused = (message) => signOut(message);
   gateway.onStatus("connected");
@@ -106,6 +121,12 @@ document.addEventListener("DOMContentLoaded", () => {
     tab.addEventListener("click", () => select(tab.dataset.view));
   }
   document.querySelector(".tabs").addEventListener("keydown", onTabKey);
+  // A `#token=` link opened in this tab while the page is open changes only the
+  // fragment (no reload): it signs in as at load.
+  window.addEventListener("hashchange", () => {
+    const token = tokenFromFragment();
+    if (token) signIn(token);
+  });
   const token = tokenFromFragment() || sessionStorage.getItem(TOKEN_KEY);
   if (token) signIn(token);
   else showSignIn();

@@ -16,6 +16,11 @@ const REFUSALS = {
   4403: "The gateway refused this page's address (see gateway.allowed_hosts / allowed_origins).",
   4429: "Too many failed sign-ins from here: wait a minute, then try again.",
 };
+// Said instead of "Wrong token" when a gateway that took the token refuses it on a
+// reconnect: the user typed nothing wrong, the gateway's token changed (a restart with
+// another one).
+const TOKEN_NO_LONGER_VALID =
+  "The gateway no longer accepts this token (was it changed?): sign in with the current one.";
 
 export function bearerProtocol(token) {
   const bytes = new TextEncoder().encode(token);
@@ -81,7 +86,7 @@ export class Gateway {
           return;
         }
         if (refusal) {
-          this.onRefused(refusal);
+          this.onRefused(event.code === 4401 ? TOKEN_NO_LONGER_VALID : refusal);
         } else if (!this.closedByUs) {
           this.reconnect(1000);
         }
@@ -89,12 +94,18 @@ export class Gateway {
     });
   }
 
+  /** Try again after `delay` ms, then twice as long each time (at most 15 s), until the
+   * gateway answers or refuses: a restart of `roost run` is waited out, signed in. */
   reconnect(delay) {
-    this.onStatus("reconnecting…");
+    // Signed out meanwhile (a connect in flight was closed by us): nothing to retry.
+    if (this.closedByUs) return;
+    this.onStatus("reconnecting");
     setTimeout(() => {
       if (this.closedByUs) return;
       this.connect().catch((error) => {
-        if (error.code === "4401" || error.code === "4403") this.onRefused(error.message);
+        if (this.closedByUs) return;
+        if (error.code === "4401") this.onRefused(TOKEN_NO_LONGER_VALID);
+        else if (error.code === "4403") this.onRefused(error.message);
         else this.reconnect(Math.min(delay * 2, 15000));
       });
     }, delay);

@@ -119,6 +119,7 @@ async function loadHistory() {
 
 async function send(event) {
   event.preventDefault();
+  if (parts.send.disabled) return; // Enter again while the last message is on its way
   const text = parts.text.value.trim();
   if (!text) return;
   const { agent, session } = selected();
@@ -149,7 +150,7 @@ function build() {
   const sessions = h("datalist", { id: "chat-sessions" });
   const older = h("button", { type: "button", class: "secondary", hidden: true }, "Load older messages");
   const messages = h("div", { class: "messages", id: "chat-messages", "aria-live": "polite" });
-  const text = h("textarea", { id: "chat-text", "aria-label": "Message", placeholder: "Message (Ctrl+Enter sends)" });
+  const text = h("textarea", { id: "chat-text", "aria-label": "Message", placeholder: "Message (Enter sends, Shift+Enter: new line)" });
   const sendButton = h("button", { type: "submit", id: "chat-send" }, "Send");
   const problem = h("p", { class: "error", role: "alert" });
   const form = h("form", { class: "compose", on: { submit: send } }, text, sendButton);
@@ -158,7 +159,13 @@ function build() {
   session.addEventListener("change", () => { limit = PAGE; loadHistory(); });
   older.addEventListener("click", () => { limit = Math.min(limit + PAGE * 2, 1000); loadHistory(); });
   text.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
+    // Enter sends (Ctrl/Cmd+Enter too), Shift+Enter is a new line. Not while an input
+    // method composes (Japanese, Chinese…): there Enter picks the characters
+    // (keyCode 229: Safari's way of saying so).
+    if (event.key !== "Enter" || event.shiftKey) return;
+    if (event.isComposing || event.keyCode === 229) return;
+    event.preventDefault();
+    form.requestSubmit();
   });
   replace(root, h("h2", {}, "Chat"),
     h("div", { class: "row" }, h("label", { for: "chat-agent" }, "Agent"), agent,
