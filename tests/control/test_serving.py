@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -170,39 +171,28 @@ async def test_the_sign_in_link_has_the_token_in_the_fragment_only() -> None:
     assert sign_in_link("http://box.lan:80", "t") == "http://box.lan:80/#token=t"
 
 
+async def _roost_open(config: Path) -> tuple[int | None, str, str]:
+    """`roost open --no-browser` as a user runs it: exit code, stdout, stderr."""
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "roost", "open", "--no-browser", "--config", str(config)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode, out.decode(), err.decode()
+
+
 async def test_roost_open_prints_the_link_of_the_running_gateway(roost: Roost) -> None:
     config = roost.app.settings.config_path
     assert config is not None
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "roost",
-        "open",
-        "--no-browser",
-        "--config",
-        str(config),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, err.decode()
-    assert out.decode().strip() == f"{roost.url}/#token={TOKEN}"
-    assert "holds the gateway token" in err.decode()
+    code, out, err = await _roost_open(config)
+    assert code == 0, err
+    assert out.strip() == f"{roost.url}/#token={TOKEN}"
+    assert "holds the gateway token" in err
     await roost.app.stop(grace_s=1)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "roost",
-        "open",
-        "--no-browser",
-        "--config",
-        str(config),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode != 0 and out == b""
-    assert re.search("no gateway is running", err.decode())
+    code, out, err = await _roost_open(config)
+    assert code != 0 and out == ""
+    assert re.search("no gateway is running", err)
 
 
 async def test_every_module_is_preloaded_and_served(roost: Roost) -> None:
