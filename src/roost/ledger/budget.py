@@ -282,13 +282,16 @@ class BudgetGuard:
     async def _tell_once(self, status: BudgetStatus, kind: str) -> None:
         key = f"budget.told.{status.config_key}.{kind}"
         period = status.period_start.isoformat() if status.period_start else ""
+        if (key, period) in self._told:
+            return  # known told: past 80% every call checks, and need not read the store
+        told = False
         if self._state is not None:
-            if await self._state.get(key) == period:
-                return
-            await self._state.set(key, period)  # before telling: at most once, even on a crash
-        elif (key, period) in self._told:
-            return
+            told = await self._state.get(key) == period
+            if not told:  # marked before telling: at most once, even on a crash
+                await self._state.set(key, period)
         self._told.add((key, period))
+        if told:
+            return
         text = status.notice(kind)
         log.warning("%s", text)
         self.notices.append(text)
