@@ -14,14 +14,17 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import Connection, select
 
-from roost.agents.compaction import SUMMARY_HEADING
+from roost.agents.compaction import SUMMARY_HEADING, ContextWindow, SummaryCall
 from roost.app import App
 from roost.config.loader import load_settings
+from roost.config.settings import AgentSettings
+from roost.providers.base import Message
+from roost.store.summaries import CompactionSummary, Summaries
 from roost.store.tables import model_calls
 from tests.conftest import ConfigWriter, provider_yaml
 from tests.fakes.fake_llm.script import (
@@ -267,3 +270,18 @@ async def test_a_long_backlog_is_folded_in_several_bounded_summary_calls(
     last = _turn_requests(fake_llm)[-1].body["messages"]
     assert "boat is called Albatross" in _text(last[0]["content"])
     assert "What is the boat called?" in _text(last[-1]["content"])
+
+
+async def test_the_summary_message_is_the_same_object_from_call_to_call(tmp_path: Path) -> None:
+    """While the summary stands, its message is kept: its encoding is made once, not per call."""
+    settings = AgentSettings("a", "p", "m", "system", (), tmp_path)
+    summary = CompactionSummary("what was said", covers_through=1)
+    window = ContextWindow(settings, cast(Summaries, None), 1, [1, 2], summary)
+    history = [Message(role="user", text="old"), Message(role="user", text="new")]
+    call = cast(SummaryCall, None)  # never needed: the history fits
+
+    first = await window.messages(history, (), call)
+    second = await window.messages(history, (), call)
+
+    assert first[0].text.endswith("what was said")
+    assert first[0] is second[0]

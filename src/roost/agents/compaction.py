@@ -84,6 +84,8 @@ class ContextWindow:
         """Stored ids of the turn's starting history; messages added later have none."""
         self._summary = summary
         self._failed = False
+        self._lead_for: CompactionSummary | None = None
+        self._lead_message = Message(role="user", text="")
 
     async def messages(
         self, history: Sequence[Message], tools: Sequence[ToolSpec], call: SummaryCall
@@ -144,9 +146,15 @@ class ContextWindow:
         return min(len(self._ids), len(history))
 
     def _lead(self) -> list[Message]:
-        if self._summary is None:
+        summary = self._summary
+        if summary is None:
             return []
-        return [Message(role="user", text=f"{SUMMARY_HEADING}\n{self._summary.text}")]
+        # The same message while the summary stands, so its encoding (``Message.encoded``)
+        # is made once, not before every call.
+        if self._lead_for is not summary:
+            self._lead_message = Message(role="user", text=f"{SUMMARY_HEADING}\n{summary.text}")
+            self._lead_for = summary
+        return [self._lead_message]
 
     async def _summarise(self, folded: Sequence[Message], call: SummaryCall) -> str:
         settings = self._settings
