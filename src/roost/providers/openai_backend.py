@@ -39,9 +39,9 @@ if TYPE_CHECKING:
 __all__ = ["OpenAIProvider", "build_request_params", "encode_body", "encode_request"]
 
 _NO_KEY = "not-needed"
+"""Sent when no key is configured: local servers (Ollama, llama.cpp, vLLM) need none."""
 _WIRE = "openai"
 """The name ``Message.encoded`` keeps this API's encoding of a message under."""
-"""Sent when no key is configured: local servers (Ollama, llama.cpp, vLLM) need none."""
 COMPLETIONS_PATH = "/chat/completions"
 
 
