@@ -269,14 +269,15 @@ class Conversations:
         rows = await self._db.read(load)
         return [_to_message(row) for row in reversed(rows)]
 
-    async def _context_with_ids(self, session_id: int) -> TurnStart:
+    async def _read_context(self, session_id: int) -> _History:
+        """What a turn sends of the session, with the messages' ids, from the database."""
+
         def load(connection: Connection) -> Sequence[Any]:
             return connection.execute(
                 _CONTEXT, {"session_id": session_id, "limit": HISTORY_LIMIT}
             ).all()
 
-        loaded = _History(await self._db.read(load))
-        return TurnStart(0, list(loaded.messages), list(loaded.ids))
+        return _History(await self._db.read(load))
 
     async def begin_turn(
         self,
@@ -317,9 +318,8 @@ class Conversations:
             return TurnStart(turn_id, list(loaded.messages), list(loaded.ids))
         entry = held.get(session_id, before)
         if entry is None:  # changed while the transaction ran: read it again
-            reread = await self._context_with_ids(session_id)
-            return TurnStart(turn_id, reread.history, reread.ids)
-        if text is not None and after is not None:
+            entry = await self._read_context(session_id)
+        elif text is not None and after is not None:
             held.add(session_id, before, Message(role="user", text=text), after)
         return TurnStart(turn_id, list(entry.messages), list(entry.ids))
 
