@@ -199,24 +199,29 @@ class App:
                     f"agents.{name}.workspace: cannot create {agent_settings.workspace}: "
                     f"{exc.strerror or exc}"
                 ) from None
-            provider = self.providers.get(agent_settings.provider or "")
-            deps = TurnDeps(
-                agent_settings,
-                provider,
-                self.conversations,
-                self.ledger,
-                self.tools,
-                self.budget,
-                fallbacks=tuple(
-                    (self.providers[name], model) for name, model in agent_settings.fallbacks
-                ),
-                breakers=self.breakers,
-                planner=self.providers.get(agent_settings.planner_provider or ""),
-                recall=self._note_recall(agent_settings.memory.auto_recall),
-            )
-            agent = Agent(deps, on_turn=_log_turn)
+            agent = Agent(self._turn_deps(agent_settings), on_turn=_log_turn)
             agent.start()
             self.agents[name] = agent
+
+    def _turn_deps(self, settings: AgentSettings) -> TurnDeps:
+        """What an agent's turns run with (at start, and again at a reload). A provider
+        the process has no client for (one a reload names) is left out of the chain."""
+        return TurnDeps(
+            settings,
+            self.providers.get(settings.provider or ""),
+            self.conversations,
+            self.ledger,
+            self.tools,
+            self.budget,
+            fallbacks=tuple(
+                (self.providers[name], model)
+                for name, model in settings.fallbacks
+                if name in self.providers
+            ),
+            breakers=self.breakers,
+            planner=self.providers.get(settings.planner_provider or ""),
+            recall=self._note_recall(settings.memory.auto_recall),
+        )
 
     def reload(self, new: Settings) -> ReloadPlan:
         """Take in what of ``new`` can change while running (each agent's next turn uses
@@ -244,20 +249,7 @@ class App:
                     f"{exc.strerror or exc}"
                 ) from None
         for name, settings in fresh.items():
-            agent = self.agents[name]
-            provider = self.providers.get(settings.provider or "")
-            agent.deps = dataclasses.replace(
-                agent.deps,
-                settings=settings,
-                provider=provider,
-                planner=self.providers.get(settings.planner_provider or ""),
-                fallbacks=tuple(
-                    (self.providers[name], model)
-                    for name, model in settings.fallbacks
-                    if name in self.providers
-                ),
-                recall=self._note_recall(settings.memory.auto_recall),
-            )
+            self.agents[name].deps = self._turn_deps(settings)
         agents = {**self.settings.agents, **fresh}
         self.budget.update(new.budget, {name: a.budget for name, a in agents.items()})
         self.settings = dataclasses.replace(self.settings, agents=agents, budget=new.budget)
