@@ -187,23 +187,13 @@ class Ledger:
     async def report(self, since: datetime | None = None) -> UsageReport:
         """Totals since ``since`` (naive UTC; ``None`` for all time), by agent and by model."""
         report = UsageReport(since=since)
-        columns = (
-            func.count(),
-            func.coalesce(func.sum(model_calls.c.input_tokens), 0),
-            func.coalesce(func.sum(model_calls.c.output_tokens), 0),
-            func.coalesce(func.sum(model_calls.c.cache_read_tokens), 0),
-            func.coalesce(func.sum(model_calls.c.cache_write_tokens), 0),
-            func.coalesce(func.sum(model_calls.c.cost_usd), 0.0),
-            func.count().filter(model_calls.c.priced.is_(False)),
-        )
-        model_key = model_calls.c.provider + "/" + model_calls.c.model
 
         def read(connection: Connection) -> None:
             for target, key in (
-                (report.by_agent, model_calls.c.agent),
-                (report.by_model, model_key),
+                (report.by_agent, _group_key("agent")),
+                (report.by_model, _group_key("model")),
             ):
-                query = select(key, *columns).group_by(key).order_by(key)
+                query = select(key, *_COLUMNS).group_by(key).order_by(key)
                 if since is not None:
                     query = query.where(model_calls.c.created_at >= since)
                 for row in connection.execute(query).all():
