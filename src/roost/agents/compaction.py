@@ -19,6 +19,7 @@ window alone.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -139,11 +140,10 @@ class ContextWindow:
     def _first_uncovered(self, history: Sequence[Message]) -> int:
         if self._summary is None:
             return 0
-        covered = self._summary.covers_through
-        for index, message_id in enumerate(self._ids[: len(history)]):
-            if message_id > covered:
-                return index
-        return min(len(self._ids), len(history))
+        # The ids rise with the history (it is read in id order): the first one the
+        # summary does not cover is found by bisection, not by a scan before every call.
+        end = min(len(self._ids), len(history))
+        return bisect.bisect_right(self._ids, self._summary.covers_through, 0, end)
 
     def _lead(self) -> list[Message]:
         summary = self._summary
