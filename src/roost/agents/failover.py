@@ -67,10 +67,10 @@ async def call_with_failover(
     watch = _StreamWatch(observer)
     error: str | None = None
     entry: LedgerEntry | None = None
+    # Skipping needs somewhere else to go: an agent without fallbacks still calls.
+    in_use = breakers if len(chain) > 1 else None
     for index, (provider, model) in enumerate(chain):
-        # Skipping needs somewhere else to go: an agent without fallbacks still calls.
-        use_breaker = breakers is not None and len(chain) > 1
-        breaker = breakers.get(provider.name) if breakers is not None and use_breaker else None
+        breaker = in_use.get(provider.name) if in_use is not None else None
         if breaker is not None and not breaker.allow():
             log.info("skipping %s/%s: its circuit breaker is open", provider.name, model)
             error = error or f"{provider.name}: skipped while its circuit breaker is open"
