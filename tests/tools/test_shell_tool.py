@@ -234,6 +234,28 @@ def test_sandbox_covers_a_socket_it_is_told_to_hide(owner_home: Path) -> None:
 
 
 @needs_bwrap
+def test_a_hidden_file_stays_covered_inside_a_directory_bound_back(owner_home: Path) -> None:
+    # The config file in ~/.config, with ~/.config listed in sandbox_readable: the home
+    # is hidden, ~/.config shown again, and the config file must stay covered.
+    exposed = owner_home / ".config"
+    config = exposed / "roost" / "config.yaml"
+    config.parent.mkdir(parents=True)
+    config.write_text(SECRET)
+    (exposed / "other").write_text("readable")
+    workspace = owner_home / "ws"
+    workspace.mkdir()
+    layout = SandboxLayout(
+        workspace, hidden_dirs=[owner_home], hidden_files=[config], exposed=[exposed]
+    )
+    argv = bwrap_argv(shutil.which("bwrap") or "bwrap", layout, ["cat", str(exposed / "other")])
+    assert subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout == "readable"
+    argv[-1] = str(config)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    # /dev/null over it: empty, or unreadable where /var/tmp is mounted nodev.
+    assert done.stdout == "", done.stdout
+
+
+@needs_bwrap
 async def test_sandbox_has_no_network_unless_the_policy_allows_it(
     fake_llm: FakeLLM, write_config: ConfigWriter, tmp_path: Path, listening: int
 ) -> None:

@@ -130,7 +130,9 @@ def bwrap_argv(bwrap: str, layout: SandboxLayout, command: Sequence[str]) -> lis
         argv += ["--ro-bind", str(exposed), str(exposed)]
     argv += ["--bind", workspace, workspace]
     for file in layout.hidden_files:  # after the workspace: a config file kept in it too
-        shown = file.is_relative_to(layout.workspace) or not any(
+        # Covered unless a hidden directory already hides it; one bound back (the
+        # workspace, an exposed directory: sandbox_readable's ~/.config, say) does not.
+        shown = any(file.is_relative_to(d) for d in (layout.workspace, *layout.exposed)) or not any(
             file.is_relative_to(directory) for directory in hidden_dirs
         )
         if shown and os.path.lexists(file) and not file.is_dir():
