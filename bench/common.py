@@ -46,6 +46,32 @@ def fake_llm_process(command: Sequence[str] | None = None) -> Iterator[str]:
         process.wait(timeout=10)
 
 
+PROVIDER_LINES = {
+    "anthropic": (
+        'claude: {{type: anthropic, base_url: "{url}", api_key: bench}}',
+        "claude/claude-haiku-4-5",
+    ),
+    "openai": ('gpt: {{type: openai, base_url: "{url}/v1", api_key: bench}}', "gpt/gpt-5-mini"),
+}
+"""Per provider: its line under ``providers:`` (``{url}``: the fake LLM's) and its model."""
+
+
+def write_gateway_config(
+    directory: Path, url: str, token: str, agents: Sequence[str], provider: str = "anthropic"
+) -> None:
+    """``directory/roost.yaml`` for a `roost run` bench: one provider on the fake LLM at
+    ``url``, the gateway on a free port with ``token``, warnings only, ``agents`` without tools."""
+    line, model = PROVIDER_LINES[provider]
+    (directory / "roost.yaml").write_text(
+        f"home: {directory / 'home'}\n"
+        f"providers:\n  {line.format(url=url)}\n"
+        f"gateway: {{port: 0, token: {token}}}\n"
+        "logging: {level: WARNING}\n"
+        "agents:\n" + "".join(f"  {name}: {{model: {model}, tools: []}}\n" for name in agents),
+        encoding="utf-8",
+    )
+
+
 @contextmanager
 def roost_home(url: str) -> Iterator[tuple[Path, dict[str, str]]]:
     """A temporary directory with a roost.yaml pointing both providers at ``url``."""

@@ -28,7 +28,6 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import textwrap
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -37,40 +36,24 @@ from pathlib import Path
 
 import websockets
 
-from bench.common import REPO, emit, fake_llm_process, roost_home, summary
+from bench.common import (
+    PROVIDER_LINES,
+    REPO,
+    emit,
+    fake_llm_process,
+    roost_home,
+    summary,
+    write_gateway_config,
+)
 
 TOKEN = "bench-token"
 AGENTS = 10
 RTT_WARM_UP = 20
 
 
-PROVIDER_LINES = {
-    "anthropic": (
-        'claude: {{type: anthropic, base_url: "{url}", api_key: bench}}',
-        "claude/claude-haiku-4-5",
-    ),
-    "openai": ('gpt: {{type: openai, base_url: "{url}/v1", api_key: bench}}', "gpt/gpt-5-mini"),
-}
-
-
 def _config(directory: Path, url: str, provider: str = "anthropic") -> None:
-    line, model = PROVIDER_LINES[provider]
-    agents = "\n".join(f"  agent{i}: {{model: {model}, tools: []}}" for i in range(AGENTS))
-    (directory / "roost.yaml").write_text(
-        textwrap.dedent(
-            f"""\
-            home: {directory / "home"}
-            providers:
-              {line.format(url=url)}
-            gateway: {{port: 0, token: {TOKEN}}}
-            logging: {{level: WARNING}}
-            """
-        )
-        + "agents:\n"
-        + agents
-        + "\n",
-        encoding="utf-8",
-    )
+    agents = [f"agent{i}" for i in range(AGENTS)]
+    write_gateway_config(directory, url, TOKEN, agents, provider)
 
 
 @contextmanager

@@ -33,7 +33,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from collections import Counter
@@ -44,7 +43,7 @@ from typing import Any
 
 import websockets
 
-from bench.common import REPO, emit, fake_llm_process, roost_home, summary
+from bench.common import REPO, emit, fake_llm_process, roost_home, summary, write_gateway_config
 
 TOKEN = "chaos-token"
 AGENT = "assistant"
@@ -355,20 +354,7 @@ def _slow_fake_process(latency: float, seed: int) -> AbstractContextManager[str]
 
 
 def _config(directory: Path, url: str) -> None:
-    (directory / "roost.yaml").write_text(
-        textwrap.dedent(
-            f"""\
-            home: {directory / "home"}
-            providers:
-              claude: {{type: anthropic, base_url: "{url}", api_key: bench}}
-            gateway: {{port: 0, token: {TOKEN}}}
-            logging: {{level: WARNING}}
-            agents:
-              {AGENT}: {{model: claude/claude-haiku-4-5, tools: []}}
-            """
-        ),
-        encoding="utf-8",
-    )
+    write_gateway_config(directory, url, TOKEN, [AGENT])
 
 
 def _summary(f: dict[str, Any]) -> str:

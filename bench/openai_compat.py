@@ -21,7 +21,6 @@ import json
 import re
 import socket
 import statistics
-import textwrap
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import Any
 
 import websockets
 
-from bench.common import emit, fake_llm_process, roost_home, summary
+from bench.common import emit, fake_llm_process, roost_home, summary, write_gateway_config
 from bench.gateway import roost_run
 
 TOKEN = "bench-token"
@@ -39,20 +38,7 @@ FRONT_END_TURNS = 20
 
 
 def _config(directory: Path, url: str) -> None:
-    (directory / "roost.yaml").write_text(
-        textwrap.dedent(
-            f"""\
-            home: {directory / "home"}
-            providers:
-              claude: {{type: anthropic, base_url: "{url}", api_key: bench}}
-            gateway: {{port: 0, token: {TOKEN}}}
-            logging: {{level: WARNING}}
-            agents:
-              assistant: {{model: claude/claude-haiku-4-5, tools: []}}
-            """
-        ),
-        encoding="utf-8",
-    )
+    write_gateway_config(directory, url, TOKEN, ["assistant"])
 
 
 class WsTurns:

@@ -15,15 +15,7 @@ from roost.config.loader import load_settings
 from roost.config.settings import Settings
 from tests.fakes.llm_server import FakeLLM, running_fake_llm
 from tests.fakes.telegram import FakeTelegram, running_fake_telegram
-
-_ROOST_ENV = (
-    "ANTHROPIC_API_KEY",
-    "OPENAI_API_KEY",
-    "ROOST_LOCAL_BASE_URL",
-    "ROOST_HOME",
-    "ROOST_CONFIG",
-    "ROOST_MODEL",
-)
+from tests.support.roost_run import developer_setting
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,8 +38,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """No test sees the developer's keys, config or data directory."""
-    for name in _ROOST_ENV:
-        monkeypatch.delenv(name, raising=False)
+    for name in [name for name in os.environ if developer_setting(name)]:
+        monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
     monkeypatch.chdir(tmp_path)
     yield

@@ -173,6 +173,22 @@ async def test_search_results_are_capped(workspace: Path) -> None:
     assert big.text == "no matches\n[1 files longer than 2000000 bytes: start searched]"
 
 
+async def test_search_stops_at_the_file_and_byte_caps_and_says_which(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("a.txt", "b.txt", "c.txt", "d.txt"):
+        (workspace / name).write_text("hit\n" * 5)
+    monkeypatch.setattr("roost.tools.file_search.MAX_FILES", 3)
+    files = await search(workspace, query="hit")
+    assert files.text.splitlines()[-1] == "[stopped after looking at 3 files; narrow the search]"
+    assert "d.txt" not in files.text
+    monkeypatch.setattr("roost.tools.file_search.MAX_FILES", 100)
+    monkeypatch.setattr("roost.tools.file_search.MAX_SCANNED_BYTES", 25)
+    read = await search(workspace, query="hit")
+    assert read.text.splitlines()[-1] == "[stopped after reading 40 bytes; narrow the search]"
+    assert "c.txt" not in read.text
+
+
 async def test_search_refuses_paths_out_and_files(workspace: Path) -> None:
     (workspace / "a.txt").write_text("x")
     out = await search(workspace, query="x", path="..")

@@ -331,3 +331,14 @@ async def test_a_token_the_new_gateway_refuses_signs_out_saying_why(
     await expect(tab.page.get_by_label("Gateway token")).to_be_visible()
     assert await tab.page.evaluate("sessionStorage.getItem('roost.token')") is None
     assert unreachable(tab.errors) == []
+
+
+async def test_a_view_fragment_naming_no_view_shows_the_agents(roost: Roost, tab: Tab) -> None:
+    # "constructor" is a property of every object, not a view: no error, the default view.
+    await tab.page.goto(roost.url + "/#view=constructor")
+    await tab.page.get_by_label("Gateway token").fill(TOKEN)
+    await tab.page.get_by_role("button", name="Sign in").click()
+    await expect(tab.page.get_by_role("tab", name="Agents")).to_have_attribute(
+        "aria-selected", "true"
+    )
+    assert tab.errors == []

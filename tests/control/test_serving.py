@@ -87,6 +87,14 @@ async def test_a_wrong_subprotocol_token_is_refused_with_a_close_the_page_can_re
     assert "hello" in hello  # the right token still gets in
 
 
+async def test_only_the_first_subprotocol_token_is_tried(start_roost: RoostFactory) -> None:
+    roost = await start_roost()
+    # One request is one failure to the limiter: more entries must not be more guesses.
+    protocols = ["roost", bearer("guess 1"), bearer("guess 2"), bearer(TOKEN)]
+    _, closed = await first_frame(roost.gateway.ws_url, protocols)
+    assert closed.code == 4401
+
+
 async def test_the_token_never_appears_in_the_logs(
     start_roost: RoostFactory, caplog: pytest.LogCaptureFixture
 ) -> None:

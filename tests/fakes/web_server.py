@@ -33,12 +33,12 @@ async def serving(app: ASGIApp) -> AsyncIterator[str]:
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    deadline = asyncio.get_running_loop().time() + START_TIMEOUT_S
-    while not server.started:  # a polling loop with a deadline
-        if task.done() or asyncio.get_running_loop().time() > deadline:
-            raise RuntimeError("the test web server did not start")
-        await asyncio.sleep(0.01)
-    try:
+    try:  # also on a failed start: the server task ends and the socket is closed
+        deadline = asyncio.get_running_loop().time() + START_TIMEOUT_S
+        while not server.started:  # a polling loop with a deadline
+            if task.done() or asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError("the test web server did not start")
+            await asyncio.sleep(0.01)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

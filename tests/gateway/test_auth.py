@@ -64,6 +64,13 @@ async def test_http_needs_the_token_except_healthz_and_openapi(gateway: Gateway)
         assert (await authorized.get("/api/agents")).status_code == 200
 
 
+async def test_only_the_first_authorization_header_is_tried(gateway: Gateway) -> None:
+    # One request is one failure to the limiter: more headers must not be more guesses.
+    guesses = [("Authorization", f"Bearer {guess}") for guess in ("guess 1", "guess 2", TOKEN)]
+    async with httpx.AsyncClient(base_url=gateway.http_url, timeout=TIMEOUT) as http:
+        assert (await http.get("/api/agents", headers=guesses)).status_code == 401
+
+
 async def test_too_many_failures_refuse_the_address_but_never_the_token(
     start_gateway: GatewayFactory, caplog: pytest.LogCaptureFixture
 ) -> None:

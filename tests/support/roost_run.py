@@ -31,15 +31,17 @@ STOP_WAIT_S = 30.0
 _DEVELOPER_ENV = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")
 
 
+def developer_setting(name: str) -> bool:
+    """An environment variable of the developer's own setup that no test may see: a
+    model key or any ``ROOST_*`` setting (config, home, model, systemctl, token...)."""
+    return name.startswith("ROOST_") or name in _DEVELOPER_ENV
+
+
 def child_env(user_home: Path) -> dict[str, str]:
     """This process's environment without the developer's keys and ``ROOST_*`` settings,
     ``HOME`` set to ``user_home``: what ``isolated_env`` gives each test, for a child that
     outlives one test (module-scoped fixtures run before it)."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("ROOST_") and name not in _DEVELOPER_ENV
-    }
+    env = {name: value for name, value in os.environ.items() if not developer_setting(name)}
     env["HOME"] = str(user_home)
     return env
 

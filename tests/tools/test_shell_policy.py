@@ -92,6 +92,16 @@ def test_config_defaults_to_ask() -> None:
     assert (policy.mode, policy.allow, policy.network, policy.timeout_s) == ("ask", (), False, 60)
 
 
+@pytest.mark.parametrize("whole", ["~", "~/", "/"])
+def test_sandbox_readable_refuses_the_whole_home(whole: str) -> None:
+    from pydantic import ValidationError
+
+    from roost.config.shell import ShellConfig
+
+    with pytest.raises(ValidationError, match="name a directory inside the home"):
+        ShellConfig(sandbox_readable=(whole,))
+
+
 @pytest.mark.parametrize("bad", ["relative/dir", ".pyenv", "~user/x"])
 def test_sandbox_readable_takes_absolute_or_home_paths_only(bad: str) -> None:
     from pydantic import ValidationError

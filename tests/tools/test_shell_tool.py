@@ -20,7 +20,7 @@ from roost.config.loader import load_settings
 from roost.config.settings import Settings
 from roost.providers.base import ToolCall
 from roost.tools.registry import ToolContext, ToolOutcome, ToolRegistry
-from roost.tools.sandbox import SandboxLayout, bwrap_argv, probe_sandbox
+from roost.tools.sandbox import SandboxLayout, bwrap_argv, private_directories, probe_sandbox
 from roost.tools.shell import ShellTool
 from tests.conftest import ConfigWriter, provider_yaml
 from tests.fakes.llm_server import FakeLLM
@@ -231,6 +231,56 @@ def test_sandbox_covers_a_socket_it_is_told_to_hide(owner_home: Path) -> None:
             assert ("in" in done.stdout) is reached, done.stderr
     finally:
         server.close()
+
+
+@needs_bwrap
+def test_a_hidden_file_stays_covered_inside_a_directory_bound_back(owner_home: Path) -> None:
+    # The config file in ~/.config, with ~/.config listed in sandbox_readable: the home
+    # is hidden, ~/.config shown again, and the config file must stay covered.
+    exposed = owner_home / ".config"
+    config = exposed / "roost" / "config.yaml"
+    config.parent.mkdir(parents=True)
+    config.write_text(SECRET)
+    (exposed / "other").write_text("readable")
+    workspace = owner_home / "ws"
+    workspace.mkdir()
+    layout = SandboxLayout(
+        workspace, hidden_dirs=[owner_home], hidden_files=[config], exposed=[exposed]
+    )
+    argv = bwrap_argv(shutil.which("bwrap") or "bwrap", layout, ["cat", str(exposed / "other")])
+    assert subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout == "readable"
+    argv[-1] = str(config)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    # /dev/null over it: empty, or unreadable where /var/tmp is mounted nodev.
+    assert done.stdout == "", done.stdout
+
+
+@needs_bwrap
+def test_the_data_directory_stays_hidden_inside_a_directory_bound_back(owner_home: Path) -> None:
+    # ROOST_HOME under ~/.local/share with ~/.local in sandbox_readable: the home is hidden,
+    # ~/.local shown again, and the data directory (roost.db, gateway.token) must be hidden
+    # again, its workspace inside it still there and writable.
+    exposed = owner_home / ".local"
+    data = exposed / "share" / "roost"
+    workspace = data / "workspaces" / "ops"
+    workspace.mkdir(parents=True)
+    (data / "gateway.token").write_text(SECRET)
+    (exposed / "other").write_text("readable")
+    hidden = private_directories(owner_home, also=[data])
+    assert data in hidden and owner_home in hidden
+    layout = SandboxLayout(workspace, hidden_dirs=hidden, exposed=[exposed])
+    bwrap = shutil.which("bwrap") or "bwrap"
+
+    def run(command: str) -> subprocess.CompletedProcess[str]:
+        argv = bwrap_argv(bwrap, layout, ["sh", "-c", command])
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+    assert run(f"cat {exposed / 'other'}").stdout == "readable"
+    peek = run(f"cat {data / 'gateway.token'}")
+    assert SECRET not in peek.stdout and peek.returncode != 0, peek.stdout
+    wrote = run("echo kept > out.txt && cat out.txt")
+    assert wrote.stdout == "kept\n", wrote.stderr
+    assert (workspace / "out.txt").read_text() == "kept\n"
 
 
 @needs_bwrap

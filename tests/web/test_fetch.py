@@ -114,6 +114,26 @@ async def test_a_listed_host_is_fetched_at_the_address_that_was_checked(
     assert dns.lookups == ["site.test"]
 
 
+async def test_an_ipv6_address_is_sent_in_brackets_in_the_host_header() -> None:
+    seen: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n")
+        writer.write(b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    try:
+        server = await asyncio.start_server(answer, "::1", 0)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        assert await fetch(f"http://[::1]:{port}/", allow=("::1",)) == "ok"
+    assert f"\r\nhost: [::1]:{port}\r\n".encode() in seen[0].lower()
+
+
 async def test_allow_private_by_address_and_network(base: str) -> None:
     assert (await fetch(f"{base}/json", allow=("127.0.0.1",))) == '{"answer":42}'
     assert (await fetch(f"{base}/json", allow=("127.0.0.0/8",))) == '{"answer":42}'

@@ -73,7 +73,14 @@ class ShellConfig(BaseModel):
     @classmethod
     def _absolute(cls, values: tuple[str, ...]) -> tuple[str, ...]:
         for value in values:
-            if not value.startswith(("/", "~/")) and value != "~":
+            if value.rstrip("/") in ("~", ""):
+                # The whole home (or /) would undo the sandbox's hiding: not a directory
+                # "in" the home, and bwrap cannot bind back what it hides itself.
+                raise ValueError(
+                    f"{value!r}: name a directory inside the home (~/.pyenv), not all of it; "
+                    "shell.sandbox: off runs commands without the sandbox"
+                )
+            if not value.startswith(("/", "~/")):
                 raise ValueError(f"{value!r}: write an absolute path or one starting with ~/")
         return values
 

@@ -223,17 +223,21 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 
 def _offered_tokens(scope: Scope) -> list[str]:
+    # At most one token from each place (the first header, the first bearer entry): a
+    # request is one failure to the limiter however many it offers, so each more one
+    # would be a free guess.
     offered: list[str] = []
     for name, value in scope.get("headers", []):
         if name == b"authorization":
             scheme, _, credentials = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and credentials.strip():
                 offered.append(credentials.strip())
-    for protocol in _subprotocols(scope):
-        if protocol.startswith(BEARER_SUBPROTOCOL_PREFIX):
-            decoded = _decode_bearer(protocol.removeprefix(BEARER_SUBPROTOCOL_PREFIX))
-            if decoded:
-                offered.append(decoded)
+            break
+    bearers = [p for p in _subprotocols(scope) if p.startswith(BEARER_SUBPROTOCOL_PREFIX)]
+    if bearers:
+        decoded = _decode_bearer(bearers[0].removeprefix(BEARER_SUBPROTOCOL_PREFIX))
+        if decoded:
+            offered.append(decoded)
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     offered.extend(query.get("token", [])[:1])
     return offered

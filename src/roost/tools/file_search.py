@@ -102,8 +102,11 @@ def _run(search: _Search, start: Path) -> str:
 
 def _search_file(search: _Search, path: Path) -> None:
     search.files += 1  # every file looked at counts, matching the glob or not
-    if search.files > MAX_FILES or search.scanned > MAX_SCANNED_BYTES:
-        search.stopped = f"stopped after looking at {search.files - 1} files; narrow the search"
+    if search.files > MAX_FILES:
+        search.stopped = f"stopped after looking at {MAX_FILES} files; narrow the search"
+        return
+    if search.scanned > MAX_SCANNED_BYTES:
+        search.stopped = f"stopped after reading {search.scanned} bytes; narrow the search"
         return
     relative = path.relative_to(search.root).as_posix()
     if search.glob and not fnmatch.fnmatchcase(

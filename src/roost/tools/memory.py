@@ -86,7 +86,7 @@ class MemoryTools:
         ]
 
     async def _remember(self, context: ToolContext, args: RememberArgs) -> str:
-        tags = tuple(_clean(_tag(tag)) for tag in args.tags if _clean(_tag(tag)))
+        tags = tuple(tag for tag in (_clean(_tag(raw)) for raw in args.tags) if tag)
         settings = self._agents.get(context.agent)
         limit = settings.memory.max_notes if settings else 1000
         try:

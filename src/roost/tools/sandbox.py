@@ -123,19 +123,35 @@ def bwrap_argv(bwrap: str, layout: SandboxLayout, command: Sequence[str]) -> lis
     argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     workspace = str(layout.workspace)
     hidden_dirs = [directory for directory in layout.hidden_dirs if directory.is_dir()]
-    for directory in hidden_dirs:
+    outer = [d for d in hidden_dirs if not any(d != o and d.is_relative_to(o) for o in hidden_dirs)]
+    for directory in outer:
         # An empty directory over it; the workspace, if inside, is bound back below.
         argv += ["--tmpfs", str(directory)]
     for exposed in layout.exposed:
         argv += ["--ro-bind", str(exposed), str(exposed)]
+    # A hidden directory inside another one is hidden by it, unless a directory bound
+    # back brought it into view (Roost's data directory under a sandbox_readable one):
+    # then it is hidden again, and what was bound back inside it, bound again.
+    again = [
+        d
+        for d in hidden_dirs
+        if d not in outer and any(d.is_relative_to(e) for e in layout.exposed)
+    ]
+    for directory in again:
+        argv += ["--tmpfs", str(directory)]
+    for exposed in layout.exposed:
+        if any(exposed != d and exposed.is_relative_to(d) for d in again):
+            argv += ["--ro-bind", str(exposed), str(exposed)]
     argv += ["--bind", workspace, workspace]
     for file in layout.hidden_files:  # after the workspace: a config file kept in it too
-        shown = file.is_relative_to(layout.workspace) or not any(
-            file.is_relative_to(directory) for directory in hidden_dirs
+        # Covered unless a hidden directory already hides it; one bound back (the
+        # workspace, an exposed directory: sandbox_readable's ~/.config, say) does not.
+        shown = any(file.is_relative_to(d) for d in (layout.workspace, *layout.exposed)) or not any(
+            file.is_relative_to(directory) for directory in (*outer, *again)
         )
         if shown and os.path.lexists(file) and not file.is_dir():
             argv += ["--ro-bind", "/dev/null", str(file)]
-    for directory in hidden_dirs:  # read-only once the binds made their way through it
+    for directory in (*outer, *again):  # read-only once the binds made their way through it
         argv += ["--remount-ro", str(directory)]
     argv += ["--chdir", workspace, "--", *command]
     return argv
@@ -144,14 +160,15 @@ def bwrap_argv(bwrap: str, layout: SandboxLayout, command: Sequence[str]) -> lis
 def private_directories(owner_home: Path | None, also: Iterable[Path] = ()) -> list[Path]:
     """What the sandbox hides (blocking: it looks at the file system): ``also`` (Roost's
     data directory), the owner's home and ``SHARED_PRIVATE_DIRS``, where they exist;
-    never ``/`` (a home of ``/`` is hidden by nothing); one inside another is left out."""
+    never ``/`` (a home of ``/`` is hidden by nothing). One inside another is kept: a
+    directory bound back may bring it into view (``bwrap_argv`` hides it again then)."""
     candidates = [*also, *([owner_home] if owner_home else []), *SHARED_PRIVATE_DIRS]
     found: list[Path] = []
     for candidate in candidates:
         real = candidate.resolve()
         if real != Path("/") and real.is_dir() and real not in found:
             found.append(real)
-    return [d for d in found if not any(d != o and d.is_relative_to(o) for o in found)]
+    return found
 
 
 def exposed_directories(

@@ -131,7 +131,7 @@ class Fetcher:
                 raise AddressRefused(f"'{host}' has no address")
         for address in candidates:  # every answer: the connection may use any of them
             policy.check(host, address)
-        host_header = host if url.port is None else f"{host}:{url.port}"
+        host_header = url.netloc.decode("ascii")  # an IPv6 address in brackets, as HTTP wants
         # SNI, and so the certificate check, for the name, not the address connected to.
         extensions = {"sni_hostname": host} if url.scheme == "https" else {}
         return self._http().build_request(

@@ -94,11 +94,8 @@ def _results(found: Any, snippet_key: str, limit: int) -> list[SearchResult]:
     for item in found if isinstance(found, list) else []:
         if not isinstance(item, dict) or not isinstance(item.get("url"), str):
             continue
-        results.append(
-            SearchResult(
-                _plain(item.get("title")), item["url"], _plain(item.get(snippet_key))[:300]
-            )
-        )
+        snippet = _plain(item.get(snippet_key))[:MAX_SNIPPET_CHARS]
+        results.append(SearchResult(_plain(item.get("title")), item["url"], snippet))
         if len(results) >= limit:
             break
     return results

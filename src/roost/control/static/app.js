@@ -88,7 +88,7 @@ function signOut(message) {
 }
 
 function select(name) {
-  if (!VIEWS[name]) name = "agents";
+  if (!Object.hasOwn(VIEWS, name)) name = "agents";
   current = name;
   for (const tab of document.querySelectorAll("[role=tab]")) {
     const chosen = tab.dataset.view === name;
